@@ -1,0 +1,98 @@
+/**
+ * `npm test`: installs Synapse if needed, type-checks, starts one shared
+ * homeserver for the whole run and runs the unit and integration tests.
+ *
+ *   npm test                               # everything
+ *   npm test -- test/unit/foo.test.ts      # only these files
+ *   npm test -- --test-name-pattern=poll   # extra flags go to node --test
+ *
+ * TRELLIS_SKIP_TYPECHECK=1 skips tsc while iterating locally; CI never sets it.
+ */
+import { spawn } from 'node:child_process';
+import { globSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { installSynapse, REPO_ROOT } from './install-synapse.ts';
+import { HOMESERVER_ENV, infoOf, startSynapse } from '../test/harness/synapse.ts';
+import type { Homeserver } from '../test/harness/synapse.ts';
+
+const DEFAULT_PATTERNS = ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'];
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: 'inherit', env });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolveRun(code ?? (signal ? 128 : 1)));
+  });
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
+async function typecheck(): Promise<number> {
+  if (process.env.TRELLIS_SKIP_TYPECHECK === '1') {
+    console.log('test: type check skipped (TRELLIS_SKIP_TYPECHECK=1)');
+    return 0;
+  }
+  const started = Date.now();
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const code = await run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+  console.log(code === 0 ? `test: type check passed (${seconds(started)})` : 'test: type check FAILED (see errors above)');
+  return code;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const flags = args.filter((a) => a.startsWith('--'));
+  const files = args.filter((a) => !a.startsWith('--'));
+  const patterns = files.length > 0 ? files : DEFAULT_PATTERNS.filter((p) => globSync(p, { cwd: REPO_ROOT }).length > 0);
+  if (patterns.length === 0) {
+    console.error(`test: no test files match ${DEFAULT_PATTERNS.join(' or ')}`);
+    return 1;
+  }
+
+  await installSynapse({ log: (line) => console.log(`test: ${line}`) });
+
+  // Type check and homeserver startup are independent; overlapping them saves seconds.
+  const startedAt = Date.now();
+  const hsPromise = startSynapse();
+  hsPromise.catch(() => {}); // awaited below; avoids an unhandled rejection while tsc runs
+  const tscCode = await typecheck();
+  let hs: Homeserver;
+  try {
+    hs = await hsPromise;
+  } catch (err) {
+    console.error(`test: could not start Synapse: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  if (tscCode !== 0) {
+    await hs.stop();
+    return tscCode;
+  }
+  console.log(`test: Synapse ready at ${hs.url} (${seconds(startedAt)})`);
+
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    // The child test runner gets the same signal from the terminal; just clean up.
+    void hs.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+
+  try {
+    return await run(
+      process.execPath,
+      ['--test', '--test-concurrency=1', '--test-timeout=180000', ...flags, ...patterns],
+      { ...process.env, [HOMESERVER_ENV]: JSON.stringify(infoOf(hs)) },
+    );
+  } finally {
+    await hs.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`test: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

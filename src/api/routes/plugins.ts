@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { ManagementError } from '../../core/management.ts';
+import { apiPlugin } from '../serialize.ts';
+import type { ApiDeps } from '../deps.ts';
+
+export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const view = (id: string) => {
+    const plugin = deps.registry.get(id);
+    if (!plugin) throw new ManagementError(404, `plugin ${id} not found`);
+    return apiPlugin(plugin, deps.supervisor.instancesUsingPlugin(id));
+  };
+  const body = (raw: unknown): Buffer => {
+    if (!Buffer.isBuffer(raw) || raw.length === 0) throw new ManagementError(400, 'send the plugin archive (zip) as the raw request body with Content-Type: application/zip');
+    return raw;
+  };
+
+  app.get('/plugins', { schema: { summary: 'List plugins', tags: ['plugins'] } }, async () =>
+    deps.registry.list().map((p) => apiPlugin(p, deps.supervisor.instancesUsingPlugin(p.id))),
+  );
+  app.get<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Get a plugin', tags: ['plugins'] } }, async (req) => view(req.params.id));
+  app.delete<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Delete a plugin (refused while in use)', tags: ['plugins'] } }, async (req, reply) => {
+    await deps.management.deletePlugin(req.params.id);
+    return reply.code(204).send();
+  });
+  app.post<{ Querystring: { allow_override?: string } }>(
+    '/plugins/upload',
+    { schema: { summary: 'Upload a plugin archive (raw body)', tags: ['plugins'], querystring: { type: 'object', properties: { allow_override: { type: 'string' } } } } },
+    async (req) => {
+      const plugin = await deps.management.uploadPlugin(body(req.body), req.query.allow_override === 'true');
+      return view(plugin.id);
+    },
+  );
+  app.put<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Upload a plugin archive for this id (raw body)', tags: ['plugins'] } }, async (req) => {
+    const data = body(req.body);
+    const existing = deps.registry.get(req.params.id);
+    const plugin = await deps.management.uploadPlugin(data, true);
+    if (plugin.id !== req.params.id) {
+      throw new ManagementError(400, `the archive is plugin ${plugin.id}, not ${req.params.id}${existing ? '' : ' (it was installed anyway)'}`);
+    }
+    return view(plugin.id);
+  });
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { loadConfig, ConfigError } from '../config/load.ts';
+import { writeInitialConfig } from '../config/init.ts';
+import { hashPassword } from '../config/password.ts';
+import { buildPlugin } from '../plugin-host/build.ts';
+import { validateArchiveFile } from '../plugin-host/validate-cli.ts';
+import { Daemon, VERSION } from '../core/daemon.ts';
+
+const USAGE = `trellis ${VERSION} — self-hosted Matrix bot platform
+
+Usage:
+  trellis [start] --config <path>           run the daemon in the foreground
+  trellis init --config <path> --admin-user <name> --admin-password <pw>
+               [--homeserver-url <url>] [--port <n>] [--force]
+  trellis plugin build <dir> [--out <file>] bundle a TypeScript plugin into an archive
+  trellis plugin validate <archive>          check an archive without installing it
+  trellis hash-password [--password <pw>]   print an argon2id hash for admin.password_hash
+  trellis --version
+
+The config path defaults to $TRELLIS_CONFIG or ./trellis.yaml.
+Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads declarative clients/instances.`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`trellis: ${message}\n`);
+  process.exit(code);
+}
+
+function configPath(value: string | undefined): string {
+  return resolve(value ?? process.env.TRELLIS_CONFIG ?? 'trellis.yaml');
+}
+
+async function start(path: string): Promise<void> {
+  let loaded;
+  try {
+    loaded = await loadConfig(path);
+  } catch (err) {
+    fail(err instanceof ConfigError ? err.message : `cannot load ${path}: ${(err as Error).message}`, 2);
+  }
+  const daemon = new Daemon(loaded);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    daemon.log.info(`received ${signal}`);
+    // Hard limit so a stuck plugin can never keep systemd waiting.
+    setTimeout(() => process.exit(1), 9_000).unref();
+    try {
+      await daemon.stop();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    daemon.log.info('received SIGHUP: reloading configuration');
+    void daemon.reload();
+  });
+  process.on('unhandledRejection', (reason) => daemon.log.error(`unhandled promise rejection: ${reason instanceof Error ? reason.message : String(reason)}`, { err: reason }));
+  try {
+    await daemon.start();
+  } catch (err) {
+    daemon.log.critical(`startup failed: ${(err as Error).message}`);
+    await daemon.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+async function readPassword(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(prompt);
+  } finally {
+    rl.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const commands = ['start', 'init', 'plugin', 'hash-password', 'help'];
+  const command = argv[0] && commands.includes(argv[0]) ? argv[0] : 'start';
+  const rest = command === 'start' && argv[0] !== 'start' ? argv : argv.slice(1);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'admin-user': { type: 'string' },
+      'admin-password': { type: 'string' },
+      'homeserver-url': { type: 'string' },
+      port: { type: 'string' },
+      force: { type: 'boolean' },
+      out: { type: 'string', short: 'o' },
+      password: { type: 'string' },
+      version: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.version) return void process.stdout.write(`${VERSION}\n`);
+  if (values.help || command === 'help') return void process.stdout.write(`${USAGE}\n`);
+
+  switch (command) {
+    case 'start': {
+      const path = configPath(values.config);
+      if (!existsSync(path)) fail(`config file ${path} not found; create one with: trellis init --config ${path} --admin-user admin --admin-password '<at least 12 characters>'`, 2);
+      return start(path);
+    }
+    case 'init': {
+      const path = configPath(values.config);
+      const adminUser = values['admin-user'] ?? 'admin';
+      const adminPassword = values['admin-password'] ?? (await readPassword('admin password: '));
+      const port = values.port !== undefined ? Number(values.port) : undefined;
+      if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) fail(`--port must be a port number, got "${values.port}"`, 2);
+      try {
+        await writeInitialConfig({ path, adminUser, adminPassword, homeserverUrl: values['homeserver-url'], port, force: values.force });
+      } catch (err) {
+        fail((err as Error).message, 2);
+      }
+      process.stdout.write(`wrote ${path}\nstart with: trellis start --config ${path}\n`);
+      return;
+    }
+    case 'hash-password': {
+      const password = values.password ?? (await readPassword('password: '));
+      if (!password) fail('empty password', 2);
+      process.stdout.write(`${await hashPassword(password)}\n`);
+      return;
+    }
+    case 'plugin': {
+      const [sub, target] = positionals;
+      if (sub === 'build' && target) {
+        try {
+          const { file, manifest, bytes } = await buildPlugin(resolve(target), { outFile: values.out ? resolve(values.out) : undefined });
+          process.stdout.write(`built ${manifest.id} ${manifest.version}: ${file} (${bytes} bytes)\n`);
+        } catch (err) {
+          fail((err as Error).message);
+        }
+        return;
+      }
+      if (sub === 'validate' && target) {
+        try {
+          process.stdout.write(`${await validateArchiveFile(resolve(target))}\n`);
+        } catch (err) {
+          fail((err as Error).message);
+        }
+        return;
+      }
+      fail('usage: trellis plugin build <dir> [--out <file>] | trellis plugin validate <archive>', 2);
+    }
+  }
+}
+
+main(process.argv.slice(2)).catch((err: Error) => fail(err.message));

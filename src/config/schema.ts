@@ -1,0 +1,194 @@
+/**
+ * The shape of the Trellis configuration file.
+ *
+ * Keys stay snake_case, exactly as in the YAML, so a problem's path in an error
+ * message is the path the operator has to edit. Secrets arrive here already
+ * resolved (see secrets.ts): by the time this schema runs, `token_secret_file`
+ * has become `token_secret`.
+ */
+import { z } from 'zod';
+import { passwordHashProblem } from './password-policy.ts';
+
+/**
+ * Every key that may hold a secret; `*` matches any key of a map. Each may be
+ * given inline, as `<key>_file` or as `<key>_credential`.
+ */
+export const SECRET_KEY_PATHS: readonly string[] = [
+  'server.token_secret',
+  'database.url',
+  'homeservers.*.registration_token',
+  'homeservers.*.shared_secret',
+  'clients.*.access_token',
+  'crypto.pickle_key',
+];
+
+export const HOMESERVER_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+export const INSTANCE_ID = /^[a-z0-9][a-z0-9_.-]*$/;
+export const USER_ID = /^@.+:.+$/;
+export const ROOM_ID = /^!.+:.+$/;
+/** A server name as in Matrix ids: hostname or IP, optional port. */
+const SERVER_NAME = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+const PLUGIN_ID = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;
+
+// Environment overrides arrive as strings; coerce only strings that are
+// unambiguously numbers or booleans so a typo still fails validation.
+function numberFromString(value: unknown): unknown {
+  if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value.trim());
+  return value;
+}
+
+function booleanFromString(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const lowered = value.trim().toLowerCase();
+  if (lowered === 'true' || lowered === '1' || lowered === 'yes') return true;
+  if (lowered === 'false' || lowered === '0' || lowered === 'no') return false;
+  return value;
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(numberFromString, z.number().int().min(min).max(max));
+const bool = () => z.preprocess(booleanFromString, z.boolean());
+const nonEmpty = () => z.string().min(1, { error: 'must not be empty' });
+const secret = () => z.string().min(1, { error: 'must not be empty' });
+
+const httpUrl = z
+  .string()
+  .superRefine((value, ctx) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a URL' });
+      return;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: 'not a URL: must start with http:// or https://' });
+    }
+  })
+  // The Matrix client appends API paths to it; a trailing slash would double up.
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const userId = z.string().regex(USER_ID, { error: 'not a Matrix user id (expected @localpart:server.name)' });
+const roomId = z.string().regex(ROOM_ID, { error: 'not a Matrix room id (expected !opaque:server.name)' });
+
+const server = z.strictObject({
+  host: nonEmpty().default('127.0.0.1'),
+  port: int(0, 65535).default(29316),
+  token_secret: secret().min(32, {
+    error: 'too short (at least 32 characters); generate one with: openssl rand -base64 32',
+  }),
+  token_ttl_seconds: int(60).default(86400),
+});
+
+const database = z
+  .strictObject({
+    type: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    path: nonEmpty().default('trellis.db'),
+    url: secret().optional(),
+  })
+  .superRefine((db, ctx) => {
+    if (db.type === 'postgres' && db.url === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'required when type is postgres (give url, url_file or url_credential)',
+      });
+    }
+    if (db.type === 'sqlite' && db.url !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'only used when type is postgres; remove it' });
+    }
+  });
+
+const admin = z.strictObject({
+  username: nonEmpty(),
+  password_hash: z.string().superRefine((value, ctx) => {
+    const problem = passwordHashProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+});
+
+const homeserver = z.strictObject({
+  url: httpUrl,
+  registration_token: secret().optional(),
+  shared_secret: secret().optional(),
+});
+
+const logging = z.strictObject({
+  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  keep_records: int(100).default(5000),
+});
+
+const notifications = z.strictObject({
+  admin_room: roomId,
+  client: userId,
+  min_level: z.enum(['warn', 'error', 'critical']).default('error'),
+  dedupe_seconds: int(0).default(600),
+  max_per_minute: int(1).default(5),
+});
+
+const crypto = z.strictObject({
+  pickle_key: secret().optional(),
+});
+
+const client = z.strictObject({
+  homeserver: nonEmpty(),
+  access_token: secret(),
+  device_id: nonEmpty().optional(),
+  display_name: nonEmpty().optional(),
+  autojoin: bool().default(true),
+  autojoin_allow: z
+    .array(
+      z.string().refine((entry) => USER_ID.test(entry) || SERVER_NAME.test(entry), {
+        error: 'expected a user id (@user:example.org) or a server name (example.org)',
+      }),
+    )
+    .default([]),
+});
+
+const instance = z.strictObject({
+  plugin: z.string().regex(PLUGIN_ID, { error: 'not a plugin id (expected reverse-domain form like org.trellis.ping)' }),
+  client: userId,
+  enabled: bool().default(true),
+  rooms: z.array(
+    z.string().refine((room) => room === '*' || ROOM_ID.test(room), {
+      error: 'expected a room id (!opaque:server.name) or "*" for every room the bot is in',
+    }),
+    { error: 'expected a list of room ids, or ["*"] for every room the bot is in' },
+  ),
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const trellisConfigSchema = z.strictObject({
+  server,
+  data_dir: nonEmpty().default('data'),
+  database: database.prefault({}),
+  admin,
+  homeservers: z
+    .record(
+      z.string().regex(HOMESERVER_NAME, {
+        error: 'invalid homeserver name; use lowercase letters, digits, "-" and "_", starting with a letter or digit',
+      }),
+      homeserver,
+    )
+    .default({}),
+  logging: logging.prefault({}),
+  notifications: notifications.optional(),
+  crypto: crypto.prefault({}),
+  clients: z
+    .record(z.string().regex(USER_ID, { error: 'invalid client key; expected a Matrix user id like @bot:example.org' }), client)
+    .default({}),
+  instances: z
+    .record(
+      z.string().regex(INSTANCE_ID, {
+        error: 'invalid instance id; use lowercase letters, digits, ".", "-" and "_", starting with a letter or digit',
+      }),
+      instance,
+    )
+    .default({}),
+});
+
+export type TrellisConfig = z.output<typeof trellisConfigSchema>;
+export type HomeserverConfig = TrellisConfig['homeservers'][string];
+export type ClientConfig = TrellisConfig['clients'][string];
+export type InstanceConfig = TrellisConfig['instances'][string];
+export type NotificationsConfig = NonNullable<TrellisConfig['notifications']>;

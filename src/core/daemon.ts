@@ -1,0 +1,160 @@
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { openStorage, type Storage } from '../storage/database.ts';
+import { createApiServer } from '../api/server.ts';
+import { SessionTokens } from '../api/session-tokens.ts';
+import { LogHub, wrapLogger, type Logger } from './logging.ts';
+import { registerSecret } from './redact.ts';
+import { Metrics } from './metrics.ts';
+import { AdminNotifier } from './notifier.ts';
+import { PluginRegistry } from './plugin-registry.ts';
+import { Supervisor } from './supervisor.ts';
+import { Management } from './management.ts';
+import { reconcileDeclarative } from './declarative.ts';
+import { ErrorCounter } from './health.ts';
+
+const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+export const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface DaemonOptions {
+  /** Where log lines go (default stdout). */
+  write?: (line: string) => void;
+  /** Folder of bundled plugins (default: plugins/ in the repo). */
+  bundledPluginsDir?: string;
+}
+
+/**
+ * The running platform: storage, plugins, bot accounts, instances and the
+ * management API, wired together. `start()` is the whole boot sequence;
+ * `reload()` is what SIGHUP does; `stop()` what SIGTERM does.
+ */
+export class Daemon {
+  loaded: LoadedConfig;
+  readonly hub: LogHub;
+  readonly log: Logger;
+  readonly metrics = new Metrics();
+  readonly errors = new ErrorCounter();
+  storage!: Storage;
+  registry!: PluginRegistry;
+  supervisor!: Supervisor;
+  management!: Management;
+  api!: FastifyInstance;
+  readonly startedAt = Date.now();
+  #notifier: AdminNotifier | null = null;
+  readonly #options: DaemonOptions;
+  #pendingLogWrites: Promise<unknown> = Promise.resolve();
+
+  constructor(loaded: LoadedConfig, options: DaemonOptions = {}) {
+    this.loaded = loaded;
+    this.#options = options;
+    for (const secret of loaded.secrets) registerSecret(secret);
+    this.hub = new LogHub({ level: loaded.config.logging.level, write: options.write });
+    this.log = wrapLogger(this.hub.root);
+  }
+
+  get config() {
+    return this.loaded.config;
+  }
+
+  async start(): Promise<{ url: string }> {
+    const config = this.config;
+    this.storage = await openStorage({ type: config.database.type, path: config.database.path, url: config.database.url, keepLogRecords: config.logging.keep_records });
+    this.hub.subscribe((entry) => {
+      this.metrics.logRecords.inc({ level: entry.level });
+      if (entry.level === 'error' || entry.level === 'critical') this.errors.record(entry.time);
+      if (entry.level === 'debug') return;
+      // Serialised so records keep their order; a failing write must not recurse into logging.
+      this.#pendingLogWrites = this.#pendingLogWrites.then(() => this.storage.logs.append(entry)).catch(() => undefined);
+      void this.#notifier?.handle(entry).catch(() => undefined);
+    });
+    this.registry = new PluginRegistry({
+      storage: this.storage,
+      pluginsDir: join(config.data_dir, 'plugins'),
+      bundledDir: this.#options.bundledPluginsDir ?? join(REPO_ROOT, 'plugins'),
+      log: this.log.child({ component: 'plugins' }),
+    });
+    await this.registry.loadAll();
+    this.supervisor = new Supervisor({ storage: this.storage, registry: this.registry, log: this.log, metrics: this.metrics });
+    this.management = new Management({ storage: this.storage, registry: this.registry, supervisor: this.supervisor, log: this.log, config });
+    this.#configureNotifier();
+    await this.supervisor.startAll();
+    await reconcileDeclarative(config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log });
+
+    this.api = await createApiServer({
+      config: () => this.config,
+      storage: this.storage,
+      registry: this.registry,
+      supervisor: this.supervisor,
+      management: this.management,
+      logHub: this.hub,
+      log: this.log.child({ component: 'api' }),
+      metrics: this.metrics,
+      errors: this.errors,
+      tokens: new SessionTokens(config.server.token_secret, config.server.token_ttl_seconds),
+      startedAt: this.startedAt,
+      version: VERSION,
+    });
+    try {
+      await this.api.listen({ host: config.server.host, port: config.server.port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = code === 'EADDRINUSE' ? `port ${config.server.port} is already in use (another trellis or maubot?); set server.port or TRELLIS_PORT` : (err as Error).message;
+      throw new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${hint}`);
+    }
+    const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${config.server.port}`;
+    this.log.info(`trellis ${VERSION} listening on ${url}`, { instances: this.supervisor.instanceIds.length, clients: this.supervisor.clients.size });
+    return { url };
+  }
+
+  #configureNotifier(): void {
+    const n = this.config.notifications;
+    if (!n) {
+      this.#notifier = null;
+      return;
+    }
+    const notifyLog = this.log.child({ component: 'notifier' });
+    this.#notifier = new AdminNotifier(
+      { adminRoom: n.admin_room, clientId: n.client, minLevel: n.min_level, dedupeSeconds: n.dedupe_seconds, maxPerMinute: n.max_per_minute },
+      async (clientId, roomId, text, html) => {
+        const client = this.supervisor.clients.get(clientId);
+        if (!client) {
+          notifyLog.warn(`notifications.client ${clientId} is not a configured bot account; admin notification dropped`);
+          return;
+        }
+        try {
+          await client.actions.sendText(roomId, text, html, { notice: true });
+        } catch (err) {
+          notifyLog.warn(`could not post to the admin room ${roomId}: ${(err as Error).message}`);
+        }
+      },
+    );
+  }
+
+  /** SIGHUP: re-read the config file and reconcile declarative clients and instances. */
+  async reload(): Promise<void> {
+    let loaded: LoadedConfig;
+    try {
+      loaded = await loadConfig(this.loaded.path);
+    } catch (err) {
+      this.log.error(`reload refused, keeping the running configuration: ${(err as Error).message}`);
+      return;
+    }
+    for (const secret of loaded.secrets) registerSecret(secret);
+    this.loaded = loaded;
+    this.management.setConfig(loaded.config);
+    this.#configureNotifier();
+    const report = await reconcileDeclarative(loaded.config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log });
+    this.log.info('configuration reloaded', { instances: report.instances, clients: report.clients });
+  }
+
+  async stop(): Promise<void> {
+    this.log.info('shutting down');
+    await this.api?.close();
+    await this.supervisor?.stopAll();
+    await this.#pendingLogWrites;
+    await this.storage?.close();
+  }
+}

@@ -1,0 +1,290 @@
+import { checkHomeserver, loginWithPassword, loginWithToken, registerWithSharedSecret, registerWithToken } from '../matrix/auth.ts';
+import { MatrixClient } from '../matrix/client.ts';
+import type { Credentials } from '../matrix/types.ts';
+import type { TrellisConfig } from '../config/schema.ts';
+import type { Storage } from '../storage/database.ts';
+import type { ClientRecord } from '../storage/clients.ts';
+import type { InstanceRecord } from '../storage/instances.ts';
+import { PluginValidationError } from '../plugin-host/manifest.ts';
+import { PluginConflictError, type LoadedPlugin, type PluginRegistry } from './plugin-registry.ts';
+import type { Supervisor } from './supervisor.ts';
+import type { Logger } from './logging.ts';
+import { registerSecret } from './redact.ts';
+
+/** An error the management API turns into an HTTP status with a plain-words message. */
+export class ManagementError extends Error {
+  readonly status: number;
+  readonly problems: string[];
+  constructor(status: number, message: string, problems: string[] = []) {
+    super(message);
+    this.status = status;
+    this.problems = problems;
+  }
+}
+
+const INSTANCE_ID = /^[a-z0-9][a-z0-9_.-]*$/;
+const ROOM = /^[!#].+:.+$/;
+
+export interface InstanceInput {
+  pluginId?: string;
+  clientId?: string;
+  enabled?: boolean;
+  config?: Record<string, unknown>;
+  rooms?: string[];
+}
+
+export interface ClientProfileInput {
+  displayName?: string | null;
+  avatarUrl?: string | null;
+  autojoin?: boolean;
+  autojoinAllow?: string[];
+  enabled?: boolean;
+}
+
+/**
+ * The operations an operator performs (from the API, the console or the
+ * config file), with validation in one place so every entry point refuses
+ * the same bad input with the same message and changes nothing.
+ */
+export class Management {
+  readonly #storage: Storage;
+  readonly #registry: PluginRegistry;
+  readonly #supervisor: Supervisor;
+  readonly #log: Logger;
+  #config: TrellisConfig;
+
+  constructor(options: { storage: Storage; registry: PluginRegistry; supervisor: Supervisor; log: Logger; config: TrellisConfig }) {
+    this.#storage = options.storage;
+    this.#registry = options.registry;
+    this.#supervisor = options.supervisor;
+    this.#log = options.log;
+    this.#config = options.config;
+  }
+
+  setConfig(config: TrellisConfig): void {
+    this.#config = config;
+  }
+
+  // ---- instances ----
+
+  async putInstance(id: string, input: InstanceInput, managedBy: 'api' | 'config' = 'api'): Promise<InstanceRecord> {
+    const existing = await this.#storage.instances.get(id);
+    if (existing?.managedBy === 'config' && managedBy === 'api') {
+      throw new ManagementError(403, `instance ${id} is defined in the config file (${this.#config ? 'instances.' + id : ''}); edit it there and send SIGHUP`);
+    }
+    const problems: string[] = [];
+    if (!INSTANCE_ID.test(id)) problems.push(`id: "${id}" must match ${INSTANCE_ID.source}`);
+    const pluginId = input.pluginId ?? existing?.pluginId;
+    const clientId = input.clientId ?? existing?.clientId;
+    const rooms = input.rooms ?? existing?.rooms ?? [];
+    const config = input.config ?? existing?.config ?? {};
+    let plugin: LoadedPlugin | undefined;
+    if (!pluginId) problems.push('type: the plugin id is required');
+    else if (!(plugin = this.#registry.get(pluginId))) problems.push(`type: plugin ${pluginId} is not installed`);
+    if (!clientId) problems.push('primary_user: the bot account (user id) is required');
+    else if (managedBy === 'api' && !(await this.#storage.clients.get(clientId))) problems.push(`primary_user: no bot account ${clientId}; add it first`);
+    if (!Array.isArray(rooms) || rooms.some((r) => typeof r !== 'string' || (r !== '*' && !ROOM.test(r)))) {
+      problems.push('rooms: must be a list of room ids (!id:server), aliases (#alias:server) or "*"');
+    }
+    let validatedConfig = config;
+    if (plugin) {
+      const result = plugin.validateConfig(config);
+      if (!result.ok) problems.push(...result.problems.map((p) => `config.${p}`));
+      // Store what the operator wrote, not the defaults: a plugin upgrade may change its defaults.
+      else validatedConfig = config;
+    }
+    if (problems.length) throw new ManagementError(400, `instance ${id} is invalid`, problems);
+    const record: InstanceRecord = {
+      id,
+      pluginId: pluginId!,
+      clientId: clientId!,
+      enabled: input.enabled ?? existing?.enabled ?? true,
+      config: validatedConfig,
+      rooms,
+      managedBy,
+    };
+    await this.#storage.instances.upsert(record);
+    if (existing) await this.#supervisor.updateInstanceConfig(record);
+    else await this.#supervisor.applyInstance(record);
+    this.#log.info(`instance ${id} ${existing ? 'updated' : 'created'}`, { instance: id });
+    return record;
+  }
+
+  async deleteInstance(id: string, managedBy: 'api' | 'config' = 'api'): Promise<void> {
+    const existing = await this.#storage.instances.get(id);
+    if (!existing) throw new ManagementError(404, `instance ${id} not found`);
+    if (existing.managedBy === 'config' && managedBy === 'api') throw new ManagementError(403, `instance ${id} is defined in the config file; remove it there and send SIGHUP`);
+    await this.#supervisor.removeInstance(id);
+    await this.#storage.instances.delete(id);
+    await this.#storage.pluginStorage.deleteAll(id);
+    this.#log.info(`instance ${id} deleted`);
+  }
+
+  // ---- plugins ----
+
+  async uploadPlugin(data: Buffer, allowOverride: boolean): Promise<LoadedPlugin> {
+    try {
+      const { plugin, previous } = await this.#registry.install(data, { allowOverride });
+      this.#log.info(`plugin ${plugin.id} ${plugin.version} installed${previous ? ` (replacing ${previous.version})` : ''}`);
+      if (previous) await this.#supervisor.restartPluginInstances(plugin.id);
+      return plugin;
+    } catch (err) {
+      if (err instanceof PluginValidationError) throw new ManagementError(400, `invalid plugin archive: ${err.problems.join('; ')}`, err.problems);
+      if (err instanceof PluginConflictError) throw new ManagementError(409, err.message);
+      throw err;
+    }
+  }
+
+  async deletePlugin(id: string): Promise<void> {
+    const plugin = this.#registry.get(id);
+    if (!plugin) throw new ManagementError(404, `plugin ${id} not found`);
+    const users = this.#supervisor.instancesUsingPlugin(id);
+    if (users.length) throw new ManagementError(409, `plugin ${id} is used by instance(s) ${users.join(', ')}; delete them first`);
+    if (plugin.source === 'bundled') throw new ManagementError(400, `plugin ${id} is bundled with Trellis and cannot be deleted`);
+    await this.#registry.remove(id);
+  }
+
+  // ---- clients ----
+
+  homeserverUrl(nameOrUrl: string): { name: string; url: string } {
+    const named = this.#config.homeservers[nameOrUrl];
+    if (named) return { name: nameOrUrl, url: named.url };
+    if (/^https?:\/\//.test(nameOrUrl)) {
+      const match = Object.entries(this.#config.homeservers).find(([, hs]) => hs.url.replace(/\/$/, '') === nameOrUrl.replace(/\/$/, ''));
+      return { name: match?.[0] ?? '', url: nameOrUrl };
+    }
+    const known = Object.keys(this.#config.homeservers);
+    throw new ManagementError(400, `unknown homeserver "${nameOrUrl}"; configured: ${known.length ? known.join(', ') : 'none (add one under homeservers:)'}, or pass a full URL`);
+  }
+
+  async #reachable(url: string): Promise<void> {
+    try {
+      await checkHomeserver(url);
+    } catch (err) {
+      throw new ManagementError(502, (err as Error).message);
+    }
+  }
+
+  async addClientWithToken(homeserver: string, accessToken: string, profile: ClientProfileInput = {}, managedBy: 'api' | 'config' = 'api'): Promise<ClientRecord> {
+    const hs = this.homeserverUrl(homeserver);
+    await this.#reachable(hs.url);
+    let creds: Credentials;
+    try {
+      creds = await loginWithToken(hs.url, accessToken);
+    } catch (err) {
+      throw new ManagementError(400, `the access token was not accepted by ${hs.url}: ${(err as Error).message}`);
+    }
+    return this.#saveClient(hs, creds, profile, managedBy);
+  }
+
+  async loginClient(homeserver: string, username: string, password: string, profile: ClientProfileInput = {}): Promise<ClientRecord> {
+    const hs = this.homeserverUrl(homeserver);
+    await this.#reachable(hs.url);
+    let creds: Credentials;
+    try {
+      creds = await loginWithPassword(hs.url, username, password);
+    } catch (err) {
+      throw new ManagementError(401, (err as Error).message);
+    }
+    return this.#saveClient(hs, creds, profile, 'api');
+  }
+
+  async registerClient(
+    homeserver: string,
+    input: { username: string; password: string; registrationToken?: string; method?: 'token' | 'shared_secret' },
+    profile: ClientProfileInput = {},
+  ): Promise<ClientRecord> {
+    const hs = this.homeserverUrl(homeserver);
+    const hsConfig = hs.name ? this.#config.homeservers[hs.name] : undefined;
+    const token = input.registrationToken ?? hsConfig?.registration_token;
+    const secret = hsConfig?.shared_secret;
+    const method = input.method ?? (token ? 'token' : secret ? 'shared_secret' : undefined);
+    if (!input.username || !input.password) throw new ManagementError(400, 'username and password are required');
+    if (!method) throw new ManagementError(400, `homeserver ${homeserver} has neither registration_token nor shared_secret configured; pass registration_token in the request or configure one`);
+    await this.#reachable(hs.url);
+    let creds: Credentials;
+    try {
+      if (method === 'token') {
+        if (!token) throw new Error('no registration token given or configured for this homeserver');
+        creds = await registerWithToken(hs.url, input.username, input.password, token);
+      } else {
+        if (!secret) throw new Error(`homeserver ${homeserver} has no shared_secret configured`);
+        creds = await registerWithSharedSecret(hs.url, secret, input.username, input.password);
+      }
+    } catch (err) {
+      throw new ManagementError(400, `registration of ${input.username} failed: ${(err as Error).message}`);
+    }
+    return this.#saveClient(hs, creds, profile, 'api');
+  }
+
+  async #saveClient(hs: { name: string; url: string }, creds: Credentials, profile: ClientProfileInput, managedBy: 'api' | 'config'): Promise<ClientRecord> {
+    registerSecret(creds.accessToken);
+    const existing = await this.#storage.clients.get(creds.userId);
+    const record: ClientRecord = {
+      id: creds.userId,
+      homeserver: hs.name,
+      homeserverUrl: hs.url,
+      accessToken: creds.accessToken,
+      deviceId: creds.deviceId || null,
+      displayName: existing?.displayName ?? null,
+      avatarUrl: existing?.avatarUrl ?? null,
+      syncToken: existing && existing.accessToken === creds.accessToken ? existing.syncToken : existing?.syncToken ?? null,
+      autojoin: profile.autojoin ?? existing?.autojoin ?? true,
+      autojoinAllow: profile.autojoinAllow ?? existing?.autojoinAllow ?? [],
+      enabled: profile.enabled ?? existing?.enabled ?? true,
+      managedBy,
+    };
+    await this.#storage.clients.upsert(record);
+    const saved = await this.updateClient(record.id, profile, managedBy);
+    this.#log.info(`bot account ${record.id} saved (device ${record.deviceId ?? 'unknown'})`);
+    return saved;
+  }
+
+  async updateClient(id: string, input: ClientProfileInput, managedBy: 'api' | 'config' = 'api'): Promise<ClientRecord> {
+    const record = await this.#storage.clients.get(id);
+    if (!record) throw new ManagementError(404, `bot account ${id} not found`);
+    if (record.managedBy === 'config' && managedBy === 'api' && (input.autojoin !== undefined || input.autojoinAllow !== undefined || input.enabled !== undefined)) {
+      throw new ManagementError(403, `bot account ${id} is defined in the config file; change autojoin/enabled there`);
+    }
+    const matrix = new MatrixClient({ homeserverUrl: record.homeserverUrl, userId: record.id, accessToken: record.accessToken, deviceId: record.deviceId ?? '' });
+    try {
+      if (input.displayName !== undefined && input.displayName !== null && input.displayName !== record.displayName) {
+        await matrix.setDisplayName(input.displayName);
+        record.displayName = input.displayName;
+      }
+      if (input.avatarUrl !== undefined && input.avatarUrl !== null && input.avatarUrl !== record.avatarUrl) {
+        if (!input.avatarUrl.startsWith('mxc://')) throw new ManagementError(400, 'avatar_url must be an mxc:// URI (upload the image with PUT /client/{id}/avatar)');
+        await matrix.setAvatarUrl(input.avatarUrl);
+        record.avatarUrl = input.avatarUrl;
+      }
+    } catch (err) {
+      if (err instanceof ManagementError) throw err;
+      throw new ManagementError(502, `could not update the profile of ${id}: ${(err as Error).message}`);
+    }
+    if (input.autojoin !== undefined) record.autojoin = input.autojoin;
+    if (input.autojoinAllow !== undefined) record.autojoinAllow = input.autojoinAllow;
+    if (input.enabled !== undefined) record.enabled = input.enabled;
+    await this.#storage.clients.upsert(record);
+    this.#supervisor.applyClient(record);
+    return record;
+  }
+
+  async setClientAvatar(id: string, image: Buffer, contentType: string): Promise<ClientRecord> {
+    const record = await this.#storage.clients.get(id);
+    if (!record) throw new ManagementError(404, `bot account ${id} not found`);
+    if (!contentType.startsWith('image/')) throw new ManagementError(400, `avatar must be an image (got ${contentType || 'no content type'})`);
+    const matrix = new MatrixClient({ homeserverUrl: record.homeserverUrl, userId: record.id, accessToken: record.accessToken, deviceId: record.deviceId ?? '' });
+    const mxc = await matrix.uploadMedia(image, { contentType, filename: 'avatar' });
+    return this.updateClient(id, { avatarUrl: mxc });
+  }
+
+  async deleteClient(id: string, managedBy: 'api' | 'config' = 'api'): Promise<void> {
+    const record = await this.#storage.clients.get(id);
+    if (!record) throw new ManagementError(404, `bot account ${id} not found`);
+    if (record.managedBy === 'config' && managedBy === 'api') throw new ManagementError(403, `bot account ${id} is defined in the config file; remove it there and send SIGHUP`);
+    const users = this.#supervisor.instancesUsingClient(id);
+    if (users.length) throw new ManagementError(409, `bot account ${id} is used by instance(s) ${users.join(', ')}; delete or move them first`);
+    await this.#supervisor.removeClient(id);
+    await this.#storage.clients.delete(id);
+  }
+}

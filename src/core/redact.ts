@@ -1,0 +1,35 @@
+/**
+ * Last line of defence against secrets in logs and API responses: every
+ * known secret value (config secrets, client access tokens) is registered
+ * here and scrubbed from any text that leaves the process.
+ */
+const known = new Set<string>();
+
+// Shapes that are secrets even when we never saw the value (e.g. a token in a homeserver's error text).
+const PATTERNS: RegExp[] = [
+  /\b(syt_[A-Za-z0-9_]+|mct_[A-Za-z0-9_]+|xox[abpr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)/g,
+  /((?:access_token|password|shared_secret|registration_token|token_secret|pickle_key)["']?\s*[:=]\s*["']?)([^"'&\s,}]+)/gi,
+  /(Bearer\s+)([A-Za-z0-9._~+/=-]+)/g,
+];
+
+export const REDACTED = '[REDACTED]';
+
+export function registerSecret(value: string | null | undefined): void {
+  // Very short values would redact ordinary words; they are not real secrets anyway.
+  if (value && value.length >= 6) known.add(value);
+}
+
+export function forgetSecret(value: string | null | undefined): void {
+  if (value) known.delete(value);
+}
+
+export function redactText(text: string): string {
+  let out = text;
+  for (const secret of known) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  for (const pattern of PATTERNS) {
+    out = out.replace(pattern, (_m, a: string, b?: string) => (b === undefined ? REDACTED : `${a}${REDACTED}`));
+  }
+  return out;
+}

@@ -1,0 +1,258 @@
+/**
+ * The plugin manifest (`plugin.yaml`) and the instance-config validation
+ * derived from its JSON Schema.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { isMap, isScalar, parseDocument, type Document } from 'yaml';
+
+export type JsonSchemaObject = { [key: string]: unknown };
+
+export interface PluginManifest {
+  /** Reverse-domain identifier, e.g. `org.example.hello`. */
+  id: string;
+  /** Semantic version. */
+  version: string;
+  name?: string;
+  description?: string;
+  /** Entry module path inside the archive (or the source dir, for `plugin build`). */
+  main: string;
+  /** Whether the plugin uses per-instance storage. */
+  database: boolean;
+  /** JSON Schema for an instance's config; `{ type: 'object' }` when the manifest has none. */
+  configSchema: JsonSchemaObject;
+  /** Extra files shipped in the archive (paths relative to the archive root). */
+  extraFiles: string[];
+}
+
+/** A plugin (manifest or archive) that cannot be accepted; `problems` lists every reason. */
+export class PluginValidationError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} problems: ${problems.join('; ')}`);
+    this.name = 'PluginValidationError';
+    this.problems = problems;
+  }
+}
+
+export const PLUGIN_ID_PATTERN = /^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9_-]*)+$/;
+export const PLUGIN_ID_MAX_LENGTH = 128;
+// semver.org's recommended regex (prerelease and build metadata allowed).
+export const SEMVER_PATTERN =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+const KNOWN_KEYS = new Set(['id', 'version', 'name', 'description', 'main', 'database', 'config_schema', 'extra_files']);
+const DRAFT_07_URIS = new Set(['http://json-schema.org/draft-07/schema#', 'http://json-schema.org/draft-07/schema']);
+const DRAFT_2020_URIS = new Set(['https://json-schema.org/draft/2020-12/schema', 'https://json-schema.org/draft/2020-12/schema#']);
+
+/**
+ * Why a path inside an archive is unsafe to extract, or null when it is fine.
+ * Shared by the manifest (main, extra_files) and the archive reader so both
+ * apply exactly the same rules.
+ */
+export function unsafePathReason(path: string): string | null {
+  if (path.length === 0) return 'empty path';
+  if (path.includes('\0')) return 'contains a NUL byte';
+  if (/[\x01-\x1f\x7f]/.test(path)) return 'contains control characters';
+  if (path.includes('\\')) return 'contains a backslash (zip paths must use "/")';
+  if (/^[a-zA-Z]:/.test(path)) return 'is an absolute Windows path (drive letter)';
+  if (path.startsWith('/')) return 'is an absolute path';
+  const segments = path.replace(/\/$/, '').split('/');
+  if (segments.includes('..')) return 'escapes the plugin folder ("..")';
+  if (segments.includes('.') || segments.includes('')) return 'is not a normalized path (contains "." or "//")';
+  if (path.length > 512) return 'is longer than 512 characters';
+  return null;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** The text the author wrote for a scalar, so `version: 1.0` is reported as "1.0", not 1. */
+function sourceText(doc: Document, key: string, text: string): string {
+  const node = doc.get(key, true);
+  if (isScalar(node) && node.range) return text.slice(node.range[0], node.range[1]).trim();
+  return String(doc.get(key));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parse and validate a `plugin.yaml`. Throws {@link PluginValidationError} listing every problem. */
+export function parseManifest(text: string): PluginManifest {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new PluginValidationError(doc.errors.map((e) => `plugin.yaml: invalid YAML: ${e.message.split('\n')[0]}`));
+  }
+  if (!isMap(doc.contents)) {
+    throw new PluginValidationError(['plugin.yaml: must be a YAML mapping (id: ..., version: ..., main: ...)']);
+  }
+  const raw: unknown = doc.toJS();
+  const data = isPlainObject(raw) ? raw : {};
+  const problems: string[] = [];
+
+  for (const key of Object.keys(data)) {
+    if (!KNOWN_KEYS.has(key)) problems.push(`${key}: unknown key (known keys: ${[...KNOWN_KEYS].join(', ')})`);
+  }
+
+  const id = data.id;
+  if (id === undefined) problems.push('id: required (reverse-domain form, e.g. org.example.hello)');
+  else if (typeof id !== 'string') problems.push(`id: must be a string, got ${describe(id)}`);
+  else if (id.length > PLUGIN_ID_MAX_LENGTH) problems.push(`id: longer than ${PLUGIN_ID_MAX_LENGTH} characters`);
+  else if (!PLUGIN_ID_PATTERN.test(id)) {
+    problems.push(`id: not a reverse-domain identifier like org.example.hello (lowercase letters, digits, "-", "_") (got ${JSON.stringify(id)})`);
+  }
+
+  const version = data.version;
+  if (version === undefined) problems.push('version: required (semantic version, e.g. 1.0.0)');
+  else if (typeof version !== 'string' || !SEMVER_PATTERN.test(version)) {
+    problems.push(`version: not a semantic version (got ${JSON.stringify(sourceText(doc, 'version', text))})`);
+  }
+
+  for (const key of ['name', 'description'] as const) {
+    const value = data[key];
+    if (value !== undefined && value !== null && typeof value !== 'string') problems.push(`${key}: must be a string, got ${describe(value)}`);
+  }
+
+  const main = data.main;
+  if (main === undefined) problems.push('main: required (path of the entry module, e.g. index.js)');
+  else if (typeof main !== 'string') problems.push(`main: must be a string, got ${describe(main)}`);
+  else {
+    const reason = unsafePathReason(main);
+    if (reason) problems.push(`main: ${reason} (got ${JSON.stringify(main)})`);
+    else if (main.endsWith('/')) problems.push(`main: must be a file, not a folder (got ${JSON.stringify(main)})`);
+  }
+
+  const database = data.database;
+  if (database !== undefined && database !== null && typeof database !== 'boolean') {
+    problems.push(`database: must be true or false, got ${describe(database)}`);
+  }
+
+  let configSchema: JsonSchemaObject = { type: 'object' };
+  const schema = data.config_schema;
+  if (schema !== undefined && schema !== null) {
+    if (!isPlainObject(schema)) problems.push(`config_schema: must be a mapping (a JSON Schema), got ${describe(schema)}`);
+    else {
+      const schemaProblems = checkConfigSchema(schema);
+      problems.push(...schemaProblems);
+      if (schemaProblems.length === 0) configSchema = schema;
+    }
+  }
+
+  const extraFiles: string[] = [];
+  const extra = data.extra_files;
+  if (extra !== undefined && extra !== null) {
+    if (!Array.isArray(extra)) problems.push(`extra_files: must be a list of paths, got ${describe(extra)}`);
+    else {
+      const seen = new Set<string>();
+      extra.forEach((item: unknown, index: number) => {
+        const where = `extra_files[${index}]`;
+        if (typeof item !== 'string') return problems.push(`${where}: must be a string, got ${describe(item)}`);
+        const reason = unsafePathReason(item);
+        if (reason) return problems.push(`${where}: ${reason} (got ${JSON.stringify(item)})`);
+        if (item === 'plugin.yaml' || item === 'index.js') return problems.push(`${where}: ${JSON.stringify(item)} is reserved for the manifest and the bundled entry`);
+        if (seen.has(item)) return problems.push(`${where}: listed twice (${JSON.stringify(item)})`);
+        seen.add(item);
+        extraFiles.push(item);
+      });
+    }
+  }
+
+  if (problems.length > 0) throw new PluginValidationError(problems);
+
+  const manifest: PluginManifest = {
+    id: id as string,
+    version: version as string,
+    main: main as string,
+    database: database === true,
+    configSchema,
+    extraFiles,
+  };
+  if (typeof data.name === 'string') manifest.name = data.name;
+  if (typeof data.description === 'string') manifest.description = data.description;
+  return manifest;
+}
+
+function checkConfigSchema(schema: JsonSchemaObject): string[] {
+  const problems: string[] = [];
+  const declared = schema.$schema;
+  if (declared !== undefined && (typeof declared !== 'string' || (!DRAFT_07_URIS.has(declared) && !DRAFT_2020_URIS.has(declared)))) {
+    problems.push(`config_schema.$schema: unsupported JSON Schema dialect ${JSON.stringify(declared)} (use draft 2020-12 or draft-07)`);
+    return problems;
+  }
+  // Instance configs are always mappings; anything else could never be stored.
+  if (schema.type !== undefined && schema.type !== 'object') {
+    problems.push(`config_schema.type: must be "object" (an instance config is a mapping), got ${JSON.stringify(schema.type)}`);
+  }
+  try {
+    compileSchema(schema);
+  } catch (error) {
+    problems.push(`config_schema: not a valid JSON Schema: ${(error as Error).message}`);
+  }
+  return problems;
+}
+
+function compileSchema(schema: JsonSchemaObject): ValidateFunction {
+  const options = { useDefaults: true, allErrors: true, strict: false } as const;
+  // A fresh Ajv per schema: two plugins may reuse the same $id without clashing.
+  const ajv = DRAFT_07_URIS.has(schema.$schema as string) ? new Ajv(options) : new Ajv2020(options);
+  addFormatsModule.default(ajv);
+  return ajv.compile(schema);
+}
+
+export type ConfigValidationResult = { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] };
+
+function jsonPointerToPath(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function formatPath(segments: string[]): string {
+  if (segments.length === 0) return 'config';
+  return segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function formatAjvError(error: ErrorObject): string {
+  const path = jsonPointerToPath(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'required' && typeof params.missingProperty === 'string') {
+    return `${formatPath([...path, params.missingProperty])}: required`;
+  }
+  if (error.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
+    return `${formatPath([...path, params.additionalProperty])}: unknown key`;
+  }
+  if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    return `${formatPath(path)}: must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return `${formatPath(path)}: ${error.message ?? 'is invalid'}`;
+}
+
+/**
+ * Compile a plugin's config schema once; the returned function validates an
+ * instance config, returning a copy with schema defaults applied (the input is
+ * never mutated) or every problem with its path.
+ */
+export function createConfigValidator(schema: JsonSchemaObject): (config: unknown) => ConfigValidationResult {
+  const validate = compileSchema(schema);
+  return (config: unknown): ConfigValidationResult => {
+    if (!isPlainObject(config)) return { ok: false, problems: [`config: must be a mapping (object), got ${describe(config)}`] };
+    let copy: Record<string, unknown>;
+    try {
+      copy = structuredClone(config);
+    } catch {
+      return { ok: false, problems: ['config: must contain only JSON values'] };
+    }
+    if (validate(copy)) return { ok: true, value: copy };
+    const problems = [...new Set((validate.errors ?? []).map(formatAjvError))];
+    return { ok: false, problems: problems.length > 0 ? problems : ['config: does not match the plugin config schema'] };
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * The Trellis plugin SDK: the only module a plugin imports.
+ *
+ * Everything here is either a type or a side-effect-free helper, so a plugin
+ * bundle can inline it; the running daemon hands each instance a
+ * {@link PluginContext} that implements these interfaces.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'critical';
+
+export interface PluginLogger {
+  debug(message: string, context?: Record<string, unknown>): void;
+  info(message: string, context?: Record<string, unknown>): void;
+  /** Logged and shown in the management API's notifications. */
+  warn(message: string, context?: Record<string, unknown>): void;
+  /** Logged, shown in the API and posted to the admin room (deduplicated). */
+  error(message: string, context?: Record<string, unknown>): void;
+  critical(message: string, context?: Record<string, unknown>): void;
+}
+
+/** A raw Matrix event as delivered by the homeserver's sync. */
+export interface MatrixEvent {
+  event_id: string;
+  type: string;
+  sender: string;
+  origin_server_ts: number;
+  content: Record<string, unknown>;
+  state_key?: string;
+  unsigned?: Record<string, unknown>;
+  room_id?: string;
+}
+
+export interface RoomEvent {
+  roomId: string;
+  event: MatrixEvent;
+}
+
+export interface MessageEvent extends RoomEvent {
+  sender: string;
+  eventId: string;
+  msgtype: string;
+  body: string;
+  formattedBody?: string;
+  /** Reply to this message (plain reply, or in its thread if it is in one). */
+  reply(text: string, html?: string): Promise<string>;
+  /** React to this message with an annotation key (usually an emoji). */
+  react(key: string): Promise<string>;
+}
+
+export interface ReactionEvent extends RoomEvent {
+  sender: string;
+  eventId: string;
+  /** The event that was reacted to. */
+  targetEventId: string;
+  key: string;
+}
+
+export interface MembershipEvent extends RoomEvent {
+  sender: string;
+  /** The user whose membership changed. */
+  userId: string;
+  membership: 'invite' | 'join' | 'leave' | 'ban' | 'knock' | string;
+  previousMembership?: string;
+}
+
+export interface CommandArgument {
+  name: string;
+  description?: string;
+  required?: boolean;
+  /** Swallow the rest of the line (for free text like a question). */
+  rest?: boolean;
+}
+
+export interface CommandInvocation {
+  /** Positional arguments by name, as declared. Missing optional ones are absent. */
+  args: Record<string, string>;
+  /** The raw text after the command name. */
+  text: string;
+  message: MessageEvent;
+}
+
+export interface CommandDefinition {
+  name: string;
+  description: string;
+  aliases?: string[];
+  args?: CommandArgument[];
+  handler(invocation: CommandInvocation): Promise<void> | void;
+}
+
+export interface UploadOptions {
+  contentType: string;
+  filename?: string;
+}
+
+export interface SendOptions {
+  /** Make the message a reply to this event. */
+  replyTo?: string;
+  /** Send a notice (bots' usual msgtype) instead of a text message. */
+  notice?: boolean;
+  /** Post into this thread (the thread root's event id). */
+  threadRoot?: string;
+}
+
+/** What a plugin can do in Matrix, as its instance's bot account. */
+export interface MatrixActions {
+  readonly userId: string;
+  sendText(roomId: string, text: string, html?: string, options?: SendOptions): Promise<string>;
+  sendEvent(roomId: string, type: string, content: Record<string, unknown>): Promise<string>;
+  sendState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string>;
+  react(roomId: string, eventId: string, key: string): Promise<string>;
+  edit(roomId: string, eventId: string, text: string, html?: string): Promise<string>;
+  redact(roomId: string, eventId: string, reason?: string): Promise<string>;
+  /** Upload bytes to the homeserver's media repository; returns the mxc:// URI. */
+  uploadMedia(data: Uint8Array, options: UploadOptions): Promise<string>;
+  getRoomState(roomId: string, type: string, stateKey?: string): Promise<Record<string, unknown> | null>;
+  joinedMembers(roomId: string): Promise<string[]>;
+  invite(roomId: string, userId: string): Promise<void>;
+}
+
+/**
+ * Per-instance key-value storage. Values are JSON. Keys are scoped to the
+ * instance by the platform: one instance can never read another's.
+ */
+export interface PluginStorage {
+  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>;
+  set(key: string, value: JsonValue): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  /** Keys (and values) whose key starts with prefix, in key order. */
+  list<T extends JsonValue = JsonValue>(prefix?: string): Promise<Array<{ key: string; value: T }>>;
+}
+
+/** Timers that the platform cancels when the instance stops. */
+export interface PluginTimers {
+  setTimeout(fn: () => void | Promise<void>, ms: number): () => void;
+  setInterval(fn: () => void | Promise<void>, ms: number): () => void;
+}
+
+export interface PluginContext<Config = Record<string, unknown>> {
+  readonly instanceId: string;
+  /** The instance's validated config with schema defaults applied. */
+  readonly config: Config;
+  /** The command prefix in force for this instance (config key `prefix`, default `!`). */
+  readonly prefix: string;
+  readonly log: PluginLogger;
+  readonly matrix: MatrixActions;
+  readonly storage: PluginStorage;
+  readonly timers: PluginTimers;
+  command(definition: CommandDefinition): void;
+  onMessage(handler: (message: MessageEvent) => Promise<void> | void): void;
+  onReaction(handler: (reaction: ReactionEvent) => Promise<void> | void): void;
+  onMembership(handler: (membership: MembershipEvent) => Promise<void> | void): void;
+  /** Any room event of the given type ('*' for all). */
+  onEvent(type: string, handler: (event: RoomEvent) => Promise<void> | void): void;
+  /** Called after a new config has been validated and stored. */
+  onConfigChange(handler: (config: Config, previous: Config) => Promise<void> | void): void;
+  /** The generated help text for this instance's commands. */
+  helpText(): string;
+}
+
+export interface PluginDefinition<Config = Record<string, unknown>> {
+  /** Register commands and handlers. Runs on every (re)start of an instance. */
+  setup(context: PluginContext<Config>): Promise<void> | void;
+  /** Release anything setup acquired beyond timers and handlers. */
+  teardown?(context: PluginContext<Config>): Promise<void> | void;
+}
+
+/** Identity helper that gives a plugin's default export its type. */
+export function definePlugin<Config = Record<string, unknown>>(definition: PluginDefinition<Config>): PluginDefinition<Config> {
+  return definition;
+}
+
+/** Escape text for inclusion in `formatted_body` HTML. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}

@@ -1,0 +1,64 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, InstanceTable } from './schema.ts';
+
+export interface InstanceRecord {
+  id: string;
+  pluginId: string;
+  clientId: string;
+  enabled: boolean;
+  config: Record<string, unknown>;
+  rooms: string[];
+  managedBy: 'api' | 'config';
+}
+
+function fromRow(row: Selectable<InstanceTable>): InstanceRecord {
+  return {
+    id: row.id,
+    pluginId: row.plugin_id,
+    clientId: row.client_id,
+    enabled: row.enabled === 1,
+    config: JSON.parse(row.config) as Record<string, unknown>,
+    rooms: JSON.parse(row.rooms) as string[],
+    managedBy: row.managed_by,
+  };
+}
+
+export class InstanceRepository {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async list(): Promise<InstanceRecord[]> {
+    const rows = await this.#db.selectFrom('instances').selectAll().orderBy('id').execute();
+    return rows.map(fromRow);
+  }
+
+  async get(id: string): Promise<InstanceRecord | undefined> {
+    const row = await this.#db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? fromRow(row) : undefined;
+  }
+
+  async upsert(instance: InstanceRecord): Promise<void> {
+    const now = Date.now();
+    const values = {
+      plugin_id: instance.pluginId,
+      client_id: instance.clientId,
+      enabled: instance.enabled ? 1 : 0,
+      config: JSON.stringify(instance.config),
+      rooms: JSON.stringify(instance.rooms),
+      managed_by: instance.managedBy,
+      updated_at: now,
+    };
+    await this.#db
+      .insertInto('instances')
+      .values({ id: instance.id, ...values, created_at: now })
+      .onConflict((oc) => oc.column('id').doUpdateSet(values))
+      .execute();
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('instances').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}

@@ -1,0 +1,76 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table shapes shared by the SQLite and PostgreSQL backends. Booleans are
+ * stored as 0/1 integers and timestamps as epoch milliseconds so one set of
+ * queries works on both.
+ */
+export interface ClientTable {
+  id: string; // Matrix user id
+  homeserver: string; // configured homeserver name, or '' when only the URL is known
+  homeserver_url: string;
+  access_token: string;
+  device_id: string | null;
+  display_name: string | null;
+  avatar_url: string | null;
+  sync_token: string | null;
+  autojoin: number;
+  autojoin_allow: string; // JSON array
+  enabled: number;
+  managed_by: 'api' | 'config';
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PluginTable {
+  id: string;
+  version: string;
+  source: 'bundled' | 'uploaded';
+  dir: string; // folder holding plugin.yaml and the entry module
+  manifest: string; // JSON of the parsed manifest
+  updated_at: number;
+}
+
+export interface InstanceTable {
+  id: string;
+  plugin_id: string;
+  client_id: string;
+  enabled: number;
+  config: string; // JSON object
+  rooms: string; // JSON array of room ids, '*' = every joined room
+  managed_by: 'api' | 'config';
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PluginStorageTable {
+  instance_id: string;
+  key: string;
+  value: string; // JSON
+  updated_at: number;
+}
+
+export interface HandledEventTable {
+  client_id: string;
+  event_id: string;
+  handled_at: number;
+}
+
+export interface LogRecordTable {
+  id: Generated<number>;
+  time: number;
+  level: string;
+  message: string;
+  instance_id: string | null;
+  client_id: string | null;
+  context: string | null; // JSON
+}
+
+export interface Database {
+  clients: ClientTable;
+  plugins: PluginTable;
+  instances: InstanceTable;
+  plugin_storage: PluginStorageTable;
+  handled_events: HandledEventTable;
+  log_records: LogRecordTable;
+}
