@@ -24,7 +24,7 @@ export interface InstallOptions {
 /** The Synapse version importable from the venv, or null if there is none. */
 export function installedSynapseVersion(): string | null {
   if (!existsSync(VENV_PYTHON)) return null;
-  const probe = spawnSync(VENV_PYTHON, ['-c', 'import synapse; print(synapse.__version__)'], { encoding: 'utf8' });
+  const probe = spawnSync(VENV_PYTHON, ['-c', 'import importlib.metadata as m; print(m.version("matrix-synapse"))'], { encoding: 'utf8' });
   if (probe.status !== 0) return null;
   return probe.stdout.trim() || null;
 }

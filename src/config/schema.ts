@@ -25,7 +25,8 @@ export const SECRET_KEY_PATHS: readonly string[] = [
 export const HOMESERVER_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 export const INSTANCE_ID = /^[a-z0-9][a-z0-9_.-]*$/;
 export const USER_ID = /^@.+:.+$/;
-export const ROOM_ID = /^!.+:.+$/;
+// Room version 12 ids are "!hash" without a server part; older ones are "!opaque:server".
+export const ROOM_ID = /^![^\s:]+(:.+)?$/;
 /** A server name as in Matrix ids: hostname or IP, optional port. */
 const SERVER_NAME = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 const PLUGIN_ID = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;
@@ -69,7 +70,7 @@ const httpUrl = z
   .transform((value) => value.replace(/\/+$/, ''));
 
 const userId = z.string().regex(USER_ID, { error: 'not a Matrix user id (expected @localpart:server.name)' });
-const roomId = z.string().regex(ROOM_ID, { error: 'not a Matrix room id (expected !opaque:server.name)' });
+const roomId = z.string().regex(ROOM_ID, { error: 'not a Matrix room id (expected !opaque:server.name or, from room version 12, !opaque)' });
 
 const server = z.strictObject({
   host: nonEmpty().default('127.0.0.1'),

@@ -87,6 +87,7 @@ export class BotClient {
 
   async #onSync(response: SyncResponse, initial: boolean): Promise<void> {
     const rooms = response.rooms ?? {};
+    const known = new Set(this.joinedRooms);
     for (const roomId of Object.keys(rooms.join ?? {})) this.joinedRooms.add(roomId);
     for (const roomId of Object.keys(rooms.leave ?? {})) this.joinedRooms.delete(roomId);
     for (const [roomId, invite] of Object.entries(rooms.invite ?? {})) {
@@ -96,7 +97,10 @@ export class BotClient {
     // The first sync of a new account carries old history: never answer it.
     if (initial) return;
     for (const [roomId, room] of Object.entries(rooms.join ?? {})) {
-      for (const event of room.timeline?.events ?? []) {
+      const events = room.timeline?.events ?? [];
+      // A room we just joined arrives with history from before our join: start after our own join event.
+      const ownJoin = known.has(roomId) ? -1 : events.findLastIndex((e) => e.type === 'm.room.member' && e.state_key === this.userId && e.content.membership === 'join');
+      for (const event of events.slice(ownJoin + 1)) {
         if (event.sender === this.userId) continue;
         if (await this.#storage.handledEvents.wasHandled(this.userId, event.event_id)) continue;
         await this.#sink(this, roomId, event);
@@ -113,8 +117,8 @@ export class BotClient {
       return;
     }
     try {
+      // joinedRooms is updated by the sync that carries our join, which also marks where history ends.
       await this.matrix.joinRoom(roomId);
-      this.joinedRooms.add(roomId);
       this.#log.info('joined room after invite', { room: roomId, inviter });
     } catch (err) {
       this.#log.warn(`could not join ${roomId} after an invite from ${inviter}: ${(err as Error).message}`);
@@ -125,8 +129,7 @@ export class BotClient {
   async ensureJoined(roomIdOrAlias: string): Promise<void> {
     if (this.joinedRooms.has(roomIdOrAlias)) return;
     try {
-      const roomId = await this.matrix.joinRoom(roomIdOrAlias);
-      this.joinedRooms.add(roomId);
+      await this.matrix.joinRoom(roomIdOrAlias);
     } catch (err) {
       this.#log.warn(`could not join configured room ${roomIdOrAlias}: ${(err as Error).message}`);
     }

@@ -80,8 +80,9 @@ export class Daemon {
     this.supervisor = new Supervisor({ storage: this.storage, registry: this.registry, log: this.log, metrics: this.metrics });
     this.management = new Management({ storage: this.storage, registry: this.registry, supervisor: this.supervisor, log: this.log, config });
     this.#configureNotifier();
-    await this.supervisor.startAll();
+    await this.supervisor.loadAll();
     await reconcileDeclarative(config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log });
+    this.supervisor.startSyncing();
 
     this.api = await createApiServer({
       config: () => this.config,

@@ -1,7 +1,7 @@
 import { checkHomeserver, loginWithPassword, loginWithToken, registerWithSharedSecret, registerWithToken } from '../matrix/auth.ts';
 import { MatrixClient } from '../matrix/client.ts';
 import type { Credentials } from '../matrix/types.ts';
-import type { TrellisConfig } from '../config/schema.ts';
+import { INSTANCE_ID, ROOM_ID, type TrellisConfig } from '../config/schema.ts';
 import type { Storage } from '../storage/database.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
@@ -22,8 +22,6 @@ export class ManagementError extends Error {
   }
 }
 
-const INSTANCE_ID = /^[a-z0-9][a-z0-9_.-]*$/;
-const ROOM = /^[!#].+:.+$/;
 
 export interface InstanceInput {
   pluginId?: string;
@@ -83,8 +81,8 @@ export class Management {
     else if (!(plugin = this.#registry.get(pluginId))) problems.push(`type: plugin ${pluginId} is not installed`);
     if (!clientId) problems.push('primary_user: the bot account (user id) is required');
     else if (managedBy === 'api' && !(await this.#storage.clients.get(clientId))) problems.push(`primary_user: no bot account ${clientId}; add it first`);
-    if (!Array.isArray(rooms) || rooms.some((r) => typeof r !== 'string' || (r !== '*' && !ROOM.test(r)))) {
-      problems.push('rooms: must be a list of room ids (!id:server), aliases (#alias:server) or "*"');
+    if (!Array.isArray(rooms) || rooms.some((r) => typeof r !== 'string' || (r !== '*' && !ROOM_ID.test(r)))) {
+      problems.push('rooms: must be a list of room ids (!opaque:server, or !opaque from room version 12), or "*" for every room the bot is in');
     }
     let validatedConfig = config;
     if (plugin) {

@@ -57,6 +57,7 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   #stopping = false;
+  #syncing = false;
 
   constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics }) {
     this.#storage = options.storage;
@@ -65,9 +66,19 @@ export class Supervisor {
     this.#metrics = options.metrics;
   }
 
-  async startAll(): Promise<void> {
+  /** Prepares every stored account and instance; syncing starts with startSyncing(). */
+  async loadAll(): Promise<void> {
     for (const client of await this.#storage.clients.list()) this.applyClient(client);
     for (const instance of await this.#storage.instances.list()) await this.applyInstance(instance);
+  }
+
+  /**
+   * Starts the sync loops. Called once instances are set up: an event that
+   * arrived before its instance was running would be marked handled unseen.
+   */
+  startSyncing(): void {
+    this.#syncing = true;
+    for (const client of this.clients.values()) if (client.record.enabled) client.start();
   }
 
   /** Starts, refreshes or stops the sync of one bot account to match its record. */
@@ -77,7 +88,7 @@ export class Supervisor {
     if (existing && existing.record.accessToken === record.accessToken && existing.record.homeserverUrl === record.homeserverUrl) {
       existing.updateRecord(record);
       if (!record.enabled) void existing.stop();
-      else existing.start();
+      else if (this.#syncing) existing.start();
       return existing;
     }
     if (existing) void existing.stop();
@@ -88,7 +99,7 @@ export class Supervisor {
       sink: (c, roomId, event) => this.#dispatch(c, roomId, event),
     });
     this.clients.set(record.id, client);
-    if (record.enabled) client.start();
+    if (record.enabled && this.#syncing) client.start();
     return client;
   }
 

@@ -184,12 +184,13 @@ describe('adding accounts', () => {
 
 describe('MatrixClient', () => {
   test('sendEvent with the same txn id twice yields one event', async () => {
-    const bot = new MatrixClient(await newBot());
+    const creds = await newBot();
+    const bot = new MatrixClient(creds);
     const roomId = await bot.createRoom({ preset: 'private_chat' });
     const first = await bot.sendEvent(roomId, 'm.room.message', { msgtype: 'm.text', body: 'once' }, 'txn-fixed-1');
     const second = await bot.sendEvent(roomId, 'm.room.message', { msgtype: 'm.text', body: 'once' }, 'txn-fixed-1');
     assert.equal(second, first);
-    const viewer = new TestUser(hs.url, { userId: bot.userId, accessToken: (await newBotToken(bot)) });
+    const viewer = new TestUser(hs.url, { userId: creds.userId, accessToken: creds.accessToken });
     const onceMessages = (await viewer.messages(roomId)).filter((e) => e.content.body === 'once');
     assert.equal(onceMessages.length, 1);
   });
@@ -263,7 +264,8 @@ async function faultyProxy(
         return { status: upstream.status, body: await upstream.text() };
       };
       void (async () => {
-        const answer = (await intercept(req, body, forward)) ?? (await forward());
+        const answer: { status: number; body: string; headers?: Record<string, string> } =
+          (await intercept(req, body, forward)) ?? (await forward());
         res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
       })().catch((err: unknown) => res.writeHead(500).end(String(err)));
     });
@@ -342,13 +344,6 @@ describe('MatrixHttp retries', () => {
   });
 });
 
-/** A second device for the same user, so reads do not go through the client under test. */
-async function newBotToken(bot: MatrixClient): Promise<string> {
-  const admin = new MatrixClient({ homeserverUrl: hs.url, userId: hs.adminUserId, accessToken: hs.adminToken, deviceId: 'x' });
-  const res = await admin.http.request<{ access_token: string }>('POST', `/_synapse/admin/v1/users/${encodeURIComponent(bot.userId)}/login`, { body: {} });
-  return res.access_token;
-}
-
 interface Recorder {
   batches: Array<{ resp: SyncResponse; initial: boolean }>;
   saved: string[];
@@ -426,6 +421,7 @@ describe('SyncLoop', () => {
       const syncAt = rec.order.indexOf(`sync:${batch.resp.next_batch}`);
       const saveAt = rec.order.indexOf(`save:${batch.resp.next_batch}`);
       assert.ok(syncAt >= 0 && saveAt > syncAt);
+      assert.ok(!rec.batches.some((b) => !b.initial && findMessage({ ...rec, batches: [b] }, roomId, 'old history')), 'old history arrived as new');
     } finally {
       release?.();
       await slowLoop.stop();

@@ -1,0 +1,183 @@
+/**
+ * Runs the real `trellis` daemon as a child process, the way an operator
+ * does (`node src/cli/main.ts start --config …`), and talks to its API.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+
+const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
+export const ADMIN_PASSWORD = 'test-admin-password-123';
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+  text: string;
+}
+
+type ConfigPatch = (config: Record<string, unknown>) => void;
+
+export class TestDaemon {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly port: number;
+  /** Every line the daemon printed (stdout and stderr), across restarts. */
+  readonly output: string[] = [];
+  #child: ChildProcess | null = null;
+  #token: string | null = null;
+  #exit: Promise<number | null> | null = null;
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.configPath = join(dir, 'trellis.yaml');
+    this.port = port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Writes a config with `trellis init`, lets the test patch it, and starts the daemon. */
+  static async create(hs: { url: string }, patch?: ConfigPatch): Promise<TestDaemon> {
+    const dir = await mkdtemp(join(tmpdir(), 'trellis-test-'));
+    const daemon = new TestDaemon(dir, await freePort());
+    await daemon.cli(['init', '--config', daemon.configPath, '--admin-user', 'admin', '--admin-password', ADMIN_PASSWORD, '--homeserver-url', hs.url, '--port', String(daemon.port)]);
+    if (patch) await daemon.editConfig(patch);
+    await daemon.start();
+    return daemon;
+  }
+
+  async editConfig(patch: ConfigPatch): Promise<void> {
+    const config = parse(await readFile(this.configPath, 'utf8')) as Record<string, unknown>;
+    patch(config);
+    await writeFile(this.configPath, stringify(config), { mode: 0o600 });
+  }
+
+  /** Runs a one-shot CLI command and returns its output; throws with the output on failure. */
+  async cli(args: string[]): Promise<string> {
+    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    child.stderr!.on('data', (d: Buffer) => (out += d));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    if (code !== 0) throw new Error(`trellis ${args[0]} exited ${code}: ${out}`);
+    return out;
+  }
+
+  async start(): Promise<void> {
+    if (this.#child) throw new Error('daemon already running');
+    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', this.configPath], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    this.#exit = new Promise((r) => child.on('exit', (code) => r(code)));
+    let buffer = '';
+    const onData = (d: Buffer) => {
+      buffer += d.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      this.output.push(...lines);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    const started = Date.now();
+    while (Date.now() - started < 30_000) {
+      if (this.output.some((l) => l.includes('listening on'))) return;
+      const exited = await Promise.race([this.#exit, new Promise((r) => setTimeout(() => r('wait'), 100))]);
+      if (exited !== 'wait') {
+        this.#child = null;
+        throw new Error(`daemon exited with ${String(exited)} during startup:\n${this.output.slice(-20).join('\n')}`);
+      }
+    }
+    throw new Error(`daemon did not start within 30 s:\n${this.output.slice(-20).join('\n')}`);
+  }
+
+  /** SIGTERM and wait; returns the exit code and how long shutdown took. */
+  async stop(): Promise<{ code: number | null; ms: number }> {
+    const child = this.#child;
+    if (!child) return { code: null, ms: 0 };
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const code = await this.#exit;
+    this.#child = null;
+    return { code, ms: Date.now() - t0 };
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.#child?.kill(sig);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  async login(): Promise<string> {
+    const res = await this.api<{ token: string }>('POST', '/_matrix/maubot/v1/auth/login', { username: 'admin', password: ADMIN_PASSWORD }, { auth: false });
+    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
+    this.#token = res.body.token;
+    return this.#token;
+  }
+
+  /** Calls the management API; paths without a leading `/_` or `/health|/metrics` get the maubot prefix. */
+  async api<T = unknown>(method: string, path: string, body?: unknown, options: { auth?: boolean; raw?: Buffer; contentType?: string } = {}): Promise<ApiResponse<T>> {
+    const url = this.url + (path.startsWith('/_') || path === '/health' || path === '/metrics' || path === '/openapi.json' ? path : `/_matrix/maubot/v1${path}`);
+    const headers: Record<string, string> = {};
+    if (options.auth !== false) {
+      if (!this.#token) await this.login();
+      headers.authorization = `Bearer ${this.#token}`;
+    }
+    let payload: string | Uint8Array | undefined;
+    if (options.raw) {
+      headers['content-type'] = options.contentType ?? 'application/zip';
+      payload = new Uint8Array(options.raw);
+    } else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    const res = await fetch(url, { method, headers, body: payload });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // Prometheus text and the like stay strings.
+    }
+    return { status: res.status, body: parsed as T, text };
+  }
+
+  /** Waits until a condition on the API holds (e.g. an instance is running). */
+  async waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+    const t0 = Date.now();
+    let last: unknown;
+    while (Date.now() - t0 < timeoutMs) {
+      try {
+        const v = await probe();
+        if (v) return v;
+        last = v;
+      } catch (err) {
+        last = err;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last)}\n${this.output.slice(-15).join('\n')}`);
+  }
+}
