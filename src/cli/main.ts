@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig, ConfigError } from '../config/load.ts';
@@ -70,6 +72,20 @@ async function start(path: string): Promise<void> {
   }
 }
 
+/**
+ * `npm start` on a fresh checkout: write a default config so the platform
+ * runs at once. The generated admin password goes to a 0600 file, never to
+ * the log.
+ */
+async function firstRunInit(path: string): Promise<void> {
+  const passwordFile = join(dirname(path), 'data', 'initial-admin-password');
+  const password = randomBytes(18).toString('base64url');
+  await writeInitialConfig({ path, adminUser: 'admin', adminPassword: password });
+  await mkdir(dirname(passwordFile), { recursive: true });
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  process.stderr.write(`trellis: first run: wrote ${path} (admin user "admin"; password in ${passwordFile}). Edit homeservers.main.url, then restart.\n`);
+}
+
 async function readPassword(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
     const chunks: Buffer[] = [];
@@ -110,7 +126,11 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start': {
       const path = configPath(values.config);
-      if (!existsSync(path)) fail(`config file ${path} not found; create one with: trellis init --config ${path} --admin-user admin --admin-password '<at least 12 characters>'`, 2);
+      if (!existsSync(path)) {
+        // An explicit path that does not exist is a mistake; the default path on a first run is not.
+        if (values.config || process.env.TRELLIS_CONFIG) fail(`config file ${path} not found; create one with: trellis init --config ${path} --admin-user admin --admin-password '<at least 12 characters>'`, 2);
+        await firstRunInit(path);
+      }
       return start(path);
     }
     case 'init': {

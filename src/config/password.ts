@@ -1,11 +1,11 @@
 /**
  * Admin password hashing. New hashes are always argon2id; bcrypt hashes are
  * accepted in the config (operators migrating from other tools have them) and
- * verified with a small built-in implementation.
+ * verified with bcryptjs.
  */
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { passwordHashKind } from './password-policy.ts';
-import { verifyBcrypt } from './bcrypt.ts';
+import bcrypt from 'bcryptjs';
 
 // `Algorithm` is an ambient const enum, which type stripping cannot inline.
 const ARGON2ID = 2 as Algorithm;
@@ -23,7 +23,7 @@ export async function verifyPassword(storedHash: string, password: string): Prom
     case 'argon2id':
       return verify(storedHash, password);
     case 'bcrypt':
-      return verifyBcrypt(storedHash, password);
+      return bcrypt.compare(password, storedHash);
     default:
       throw new Error('unsupported password hash format (expected argon2id or bcrypt); generate one with: trellis hash-password');
   }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { openNodeSqlite } from './sqlite-driver.ts';
@@ -37,7 +37,11 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     throw new Error(`database.type "${options.type}" is not supported yet; use "sqlite"`);
   }
   const path = options.path ?? ':memory:';
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // The database holds access tokens: create it private; SQLite gives -wal/-shm the same mode.
+    if (!existsSync(path)) writeFileSync(path, '', { mode: 0o600 });
+  }
   let sqlite;
   try {
     sqlite = openNodeSqlite(path);
