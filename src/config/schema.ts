@@ -137,6 +137,8 @@ const client = z.strictObject({
   device_id: nonEmpty().optional(),
   display_name: nonEmpty().optional(),
   autojoin: bool().default(true),
+  /** End-to-end encryption (Olm/Megolm) for this account; off means no crypto work at all. */
+  encryption: bool().default(true),
   autojoin_allow: z
     .array(
       z.string().refine((entry) => USER_ID.test(entry) || SERVER_NAME.test(entry), {

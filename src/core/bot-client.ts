@@ -1,5 +1,6 @@
-import type { MatrixActions, MatrixEvent, SendOptions, UploadOptions } from '../sdk/index.ts';
+import type { FileOptions, MatrixActions, MatrixEvent, SendOptions, UploadOptions } from '../sdk/index.ts';
 import { MatrixClient } from '../matrix/client.ts';
+import { BotCrypto, CryptoStoreError, type CryptoStatus } from '../matrix/crypto/index.ts';
 import { SyncLoop, type SyncStatus } from '../matrix/sync-loop.ts';
 import type { SyncResponse } from '../matrix/types.ts';
 import type { ClientRecord } from '../storage/clients.ts';
@@ -7,6 +8,14 @@ import type { Storage } from '../storage/database.ts';
 import type { Logger } from './logging.ts';
 
 export type RoomEventSink = (client: BotClient, roomId: string, event: MatrixEvent) => Promise<void>;
+
+/** Where encrypted accounts keep their crypto stores; absent turns E2EE off for every account. */
+export interface CryptoSettings {
+  storeDir: string;
+  pickleKey: string | undefined;
+}
+
+export type ClientCryptoStatus = CryptoStatus | { state: 'off' | 'starting' | 'failed'; error?: string };
 
 /** Whether an inviter may make this bot join: empty allowlist = anyone; entries are user ids or server names. */
 export function inviterAllowed(allow: string[], inviter: string): boolean {
@@ -30,21 +39,36 @@ export class BotClient {
   readonly #storage: Storage;
   readonly #log: Logger;
   readonly #sink: RoomEventSink;
+  readonly #cryptoSettings: CryptoSettings | undefined;
   #loop: SyncLoop | null = null;
+  /** Settles before the first sync is handled; null when the account runs without E2EE. */
+  #cryptoReady: Promise<BotCrypto | null> = Promise.resolve(null);
+  #crypto: BotCrypto | null = null;
+  #cryptoStatus: ClientCryptoStatus = { state: 'off' };
 
-  constructor(options: { record: ClientRecord; storage: Storage; log: Logger; sink: RoomEventSink }) {
+  constructor(options: { record: ClientRecord; storage: Storage; log: Logger; sink: RoomEventSink; crypto?: CryptoSettings }) {
     this.#record = options.record;
     this.userId = options.record.id;
     this.#storage = options.storage;
     this.#log = options.log;
     this.#sink = options.sink;
+    this.#cryptoSettings = options.crypto;
     this.matrix = new MatrixClient({
       homeserverUrl: options.record.homeserverUrl,
       userId: options.record.id,
       accessToken: options.record.accessToken,
       deviceId: options.record.deviceId ?? '',
     });
-    this.actions = createActions(this.userId, this.matrix);
+    this.actions = createActions(this.userId, this.matrix, (roomId, type, content) => this.#send(roomId, type, content), (roomId, data, opts) => this.uploadForRoom(roomId, data, opts));
+  }
+
+  get cryptoStatus(): ClientCryptoStatus {
+    return this.#crypto?.status ?? this.#cryptoStatus;
+  }
+
+  /** The account's E2EE machinery once ready; null while starting, when off or failed. */
+  get crypto(): BotCrypto | null {
+    return this.#crypto;
   }
 
   get record(): ClientRecord {
@@ -66,11 +90,12 @@ export class BotClient {
   start(): void {
     if (this.#loop) return;
     const id = this.userId;
+    this.#cryptoReady = this.#openCrypto();
     this.#loop = new SyncLoop({
       client: this.matrix,
       loadToken: async () => (await this.#storage.clients.get(id))?.syncToken ?? null,
       saveToken: (token) => this.#storage.clients.setSyncToken(id, token),
-      onSync: (response, info) => this.#onSync(response, info.initial),
+      onSync: async (response, info) => this.#onSync(response, info.initial, await this.#cryptoReady),
       logger: this.#log,
       onStateChange: (status) => {
         if (status.state === 'failed') this.#log.error(`sync stopped: ${status.lastError ?? 'unknown error'}`);
@@ -83,10 +108,85 @@ export class BotClient {
     const loop = this.#loop;
     this.#loop = null;
     await loop?.stop();
+    const crypto = await this.#cryptoReady;
+    this.#crypto = null;
+    this.#cryptoReady = Promise.resolve(null);
+    if (crypto) {
+      this.#cryptoStatus = { state: 'off' };
+      await crypto.close().catch((err: Error) => this.#log.error(err.message));
+    }
   }
 
-  async #onSync(response: SyncResponse, initial: boolean): Promise<void> {
+  /** Failures leave the account running without E2EE (plaintext rooms keep working) and say why. */
+  async #openCrypto(): Promise<BotCrypto | null> {
+    const settings = this.#cryptoSettings;
+    if (!settings || !this.#wantsCrypto) {
+      this.#cryptoStatus = { state: 'off' };
+      return null;
+    }
+    if (!settings.pickleKey) {
+      const error = 'crypto.pickle_key is not set, so encrypted rooms are unreadable for this account; set it (openssl rand -base64 32) or set encryption: false for the client';
+      this.#log.error(error);
+      this.#cryptoStatus = { state: 'failed', error };
+      return null;
+    }
+    this.#cryptoStatus = { state: 'starting' };
+    try {
+      this.#crypto = await BotCrypto.open({
+        matrix: this.matrix,
+        deviceId: this.#record.deviceId ?? '',
+        storeDir: settings.storeDir,
+        pickleKey: settings.pickleKey,
+        log: this.#log,
+        recoveryHint: `POST /_matrix/maubot/v1/client/auth/${this.#record.homeserver || '<homeserver>'}/login with the bot's username and password`,
+      });
+      return this.#crypto;
+    } catch (err) {
+      const error = err instanceof CryptoStoreError ? err.message : `end-to-end encryption failed to start: ${(err as Error).message}`;
+      this.#log.error(error);
+      this.#cryptoStatus = { state: 'failed', error };
+      return null;
+    }
+  }
+
+  /** Sends a room event, encrypted when the room is. */
+  async #send(roomId: string, type: string, content: Record<string, unknown>): Promise<string> {
+    const crypto = this.#crypto ?? (await this.#cryptoReady);
+    if (crypto && (await crypto.roomEncryption(roomId))) {
+      return this.matrix.sendEvent(roomId, 'm.room.encrypted', await crypto.encrypt(roomId, type, content));
+    }
+    // Never leak plaintext into an encrypted room because E2EE is still starting or failed for this account.
+    if (!crypto && this.#wantsCrypto && (await this.matrix.getStateEvent(roomId, 'm.room.encryption'))) {
+      const why = 'error' in this.#cryptoStatus && this.#cryptoStatus.error ? this.#cryptoStatus.error : `encryption is ${this.#cryptoStatus.state}`;
+      throw new Error(`not sending ${type} into encrypted room ${roomId} unencrypted: ${why}`);
+    }
+    return this.matrix.sendEvent(roomId, type, content);
+  }
+
+  get #wantsCrypto(): boolean {
+    return this.#cryptoSettings !== undefined && this.#record.encryption !== false;
+  }
+
+  /** Uploads media for a room: encrypted (returned as `file`) when the room is, plain (`url`) otherwise. */
+  async uploadForRoom(roomId: string, data: Uint8Array, options: UploadOptions): Promise<{ url: string } | { file: Record<string, unknown> }> {
+    const crypto = this.#crypto ?? (await this.#cryptoReady);
+    if (crypto && (await crypto.roomEncryption(roomId))) {
+      const encrypted = crypto.encryptAttachment(data);
+      const url = await this.matrix.uploadMedia(encrypted.data, { contentType: 'application/octet-stream' });
+      return { file: { ...encrypted.file, url } };
+    }
+    return { url: await this.matrix.uploadMedia(data, options) };
+  }
+
+  async #onSync(response: SyncResponse, initial: boolean, crypto: BotCrypto | null): Promise<void> {
     const rooms = response.rooms ?? {};
+    if (crypto) {
+      for (const [roomId, room] of Object.entries(rooms.join ?? {})) {
+        for (const e of [...(room.state?.events ?? []), ...(room.timeline?.events ?? [])]) crypto.noteRoomEvent(roomId, e);
+      }
+      // To-device events carry the room keys the timeline below needs.
+      await crypto.receiveSyncChanges(response);
+    }
     const known = new Set(this.joinedRooms);
     for (const roomId of Object.keys(rooms.join ?? {})) this.joinedRooms.add(roomId);
     for (const roomId of Object.keys(rooms.leave ?? {})) this.joinedRooms.delete(roomId);
@@ -95,7 +195,10 @@ export class BotClient {
       await this.#handleInvite(roomId, own?.sender ?? '');
     }
     // The first sync of a new account carries old history: never answer it.
-    if (initial) return;
+    if (initial) {
+      await crypto?.persist();
+      return;
+    }
     for (const [roomId, room] of Object.entries(rooms.join ?? {})) {
       const events = room.timeline?.events ?? [];
       // A room we just joined arrives with history from before our join: start after our own join event.
@@ -103,9 +206,25 @@ export class BotClient {
       for (const event of events.slice(ownJoin + 1)) {
         if (event.sender === this.userId) continue;
         if (await this.#storage.handledEvents.wasHandled(this.userId, event.event_id)) continue;
+        let plain = event;
+        if (event.type === 'm.room.encrypted' && crypto) {
+          const decrypted = await crypto.decrypt(roomId, event);
+          // Undecryptable: kept by the crypto layer and handed back below once its key arrives.
+          if (!decrypted) continue;
+          plain = decrypted;
+        }
+        await this.#sink(this, roomId, plain);
+        await this.#storage.handledEvents.markHandled(this.userId, event.event_id);
+      }
+    }
+    if (crypto) {
+      for (const { roomId, event } of await crypto.takeDecryptable()) {
+        if (await this.#storage.handledEvents.wasHandled(this.userId, event.event_id)) continue;
         await this.#sink(this, roomId, event);
         await this.#storage.handledEvents.markHandled(this.userId, event.event_id);
       }
+      // Before the sync token is saved: to-device messages (room keys) are never delivered twice.
+      await crypto.persist();
     }
   }
 
@@ -136,7 +255,11 @@ export class BotClient {
   }
 }
 
-function createActions(userId: string, matrix: MatrixClient): MatrixActions {
+type EventSender = (roomId: string, type: string, content: Record<string, unknown>) => Promise<string>;
+
+type RoomUploader = (roomId: string, data: Uint8Array, options: UploadOptions) => Promise<{ url: string } | { file: Record<string, unknown> }>;
+
+function createActions(userId: string, matrix: MatrixClient, send: EventSender, upload: RoomUploader): MatrixActions {
   return {
     userId,
     async sendText(roomId: string, text: string, html?: string, options: SendOptions = {}) {
@@ -155,15 +278,15 @@ function createActions(userId: string, matrix: MatrixClient): MatrixActions {
       } else if (options.replyTo) {
         content['m.relates_to'] = { 'm.in_reply_to': { event_id: options.replyTo } };
       }
-      return matrix.sendEvent(roomId, 'm.room.message', content);
+      return send(roomId, 'm.room.message', content);
     },
-    sendEvent: (roomId, type, content) => matrix.sendEvent(roomId, type, content),
+    sendEvent: (roomId, type, content) => send(roomId, type, content),
     sendState: (roomId, type, stateKey, content) => matrix.sendState(roomId, type, stateKey, content),
-    react: (roomId, eventId, key) => matrix.sendEvent(roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key } }),
+    react: (roomId, eventId, key) => send(roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key } }),
     edit(roomId, eventId, text, html) {
       const newContent: Record<string, unknown> = { msgtype: 'm.notice', body: text };
       if (html !== undefined) Object.assign(newContent, { format: 'org.matrix.custom.html', formatted_body: html });
-      return matrix.sendEvent(roomId, 'm.room.message', {
+      return send(roomId, 'm.room.message', {
         ...newContent,
         body: `* ${text}`,
         ...(html !== undefined ? { formatted_body: `* ${html}` } : {}),
@@ -173,6 +296,12 @@ function createActions(userId: string, matrix: MatrixClient): MatrixActions {
     },
     redact: (roomId, eventId, reason) => matrix.redact(roomId, eventId, reason),
     uploadMedia: (data: Uint8Array, options: UploadOptions) => matrix.uploadMedia(data, options),
+    async sendFile(roomId: string, data: Uint8Array, options: FileOptions) {
+      const media = await upload(roomId, data, options);
+      const body = options.body ?? options.filename ?? 'file';
+      const info = { mimetype: options.contentType, size: data.byteLength, ...options.info };
+      return send(roomId, 'm.room.message', { msgtype: options.msgtype ?? 'm.file', body, ...(options.filename ? { filename: options.filename } : {}), info, ...media });
+    },
     getRoomState: (roomId, type, stateKey = '') => matrix.getStateEvent(roomId, type, stateKey),
     joinedMembers: async (roomId) => Object.keys(await matrix.joinedMembers(roomId)),
     invite: (roomId, user) => matrix.invite(roomId, user),

@@ -77,7 +77,13 @@ export class Daemon {
       log: this.log.child({ component: 'plugins' }),
     });
     await this.registry.loadAll();
-    this.supervisor = new Supervisor({ storage: this.storage, registry: this.registry, log: this.log, metrics: this.metrics });
+    this.supervisor = new Supervisor({
+      storage: this.storage,
+      registry: this.registry,
+      log: this.log,
+      metrics: this.metrics,
+      crypto: { storeDir: join(config.data_dir, 'crypto'), pickleKey: config.crypto.pickle_key },
+    });
     this.management = new Management({ storage: this.storage, registry: this.registry, supervisor: this.supervisor, log: this.log, config });
     this.#configureNotifier();
     await this.supervisor.loadAll();

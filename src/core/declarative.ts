@@ -39,6 +39,7 @@ export async function reconcileDeclarative(config: TrellisConfig, deps: { storag
       syncToken: existing && existing.accessToken === client.access_token ? existing.syncToken : null,
       autojoin: client.autojoin,
       autojoinAllow: client.autojoin_allow,
+      encryption: client.encryption,
       enabled: true,
       managedBy: 'config' as const,
     };

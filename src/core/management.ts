@@ -78,7 +78,8 @@ export class Management {
     const config = input.config ?? existing?.config ?? {};
     let plugin: LoadedPlugin | undefined;
     if (!pluginId) problems.push('type: the plugin id is required');
-    else if (!(plugin = this.#registry.get(pluginId))) problems.push(`type: plugin ${pluginId} is not installed`);
+    // A file-declared instance may name a plugin that is uploaded later: it is kept and shown as failed (and retried) instead of vanishing.
+    else if (!(plugin = this.#registry.get(pluginId)) && managedBy === 'api') problems.push(`type: plugin ${pluginId} is not installed`);
     if (!clientId) problems.push('primary_user: the bot account (user id) is required');
     else if (managedBy === 'api' && !(await this.#storage.clients.get(clientId))) problems.push(`primary_user: no bot account ${clientId}; add it first`);
     if (!Array.isArray(rooms) || rooms.some((r) => typeof r !== 'string' || (r !== '*' && !ROOM_ID.test(r)))) {
@@ -124,7 +125,8 @@ export class Management {
     try {
       const { plugin, previous } = await this.#registry.install(data, { allowOverride });
       this.#log.info(`plugin ${plugin.id} ${plugin.version} installed${previous ? ` (replacing ${previous.version})` : ''}`);
-      if (previous) await this.#supervisor.restartPluginInstances(plugin.id);
+      // Also for a first upload: file-declared instances may be waiting for this plugin.
+      await this.#supervisor.restartPluginInstances(plugin.id);
       return plugin;
     } catch (err) {
       if (err instanceof PluginValidationError) throw new ManagementError(400, `invalid plugin archive: ${err.problems.join('; ')}`, err.problems);

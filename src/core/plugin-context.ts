@@ -156,9 +156,10 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
       this.command({
         name: 'help',
         description: 'List the commands',
-        handler: ({ message }) => {
+        handler: async ({ message }) => {
           const text = this.helpText();
-          void message.reply(text, `<pre>${text.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`);
+          // Awaited so a failed send is reported against this instance like any handler error.
+          await message.reply(text, `<pre>${text.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`);
         },
       });
     }

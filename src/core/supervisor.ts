@@ -3,7 +3,7 @@ import type { Storage } from '../storage/database.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
 import { registerSecret } from './redact.ts';
-import { BotClient } from './bot-client.ts';
+import { BotClient, type CryptoSettings } from './bot-client.ts';
 import { boundStorage, InstanceContext } from './plugin-context.ts';
 import type { PluginRegistry } from './plugin-registry.ts';
 import type { Logger } from './logging.ts';
@@ -56,14 +56,16 @@ export class Supervisor {
   readonly #registry: PluginRegistry;
   readonly #log: Logger;
   readonly #metrics: Metrics;
+  readonly #crypto: CryptoSettings | undefined;
   #stopping = false;
   #syncing = false;
 
-  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics }) {
+  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics; crypto?: CryptoSettings }) {
     this.#storage = options.storage;
     this.#registry = options.registry;
     this.#log = options.log;
     this.#metrics = options.metrics;
+    this.#crypto = options.crypto;
   }
 
   /** Prepares every stored account and instance; syncing starts with startSyncing(). */
@@ -97,6 +99,7 @@ export class Supervisor {
       storage: this.#storage,
       log: this.#log.child({ client: record.id }),
       sink: (c, roomId, event) => this.#dispatch(c, roomId, event),
+      ...(this.#crypto ? { crypto: this.#crypto } : {}),
     });
     this.clients.set(record.id, client);
     if (record.enabled && this.#syncing) client.start();

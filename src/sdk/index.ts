@@ -94,6 +94,15 @@ export interface UploadOptions {
   filename?: string;
 }
 
+export interface FileOptions extends UploadOptions {
+  /** Default m.file. */
+  msgtype?: 'm.image' | 'm.file' | 'm.audio' | 'm.video';
+  /** The message text (default: the file name). */
+  body?: string;
+  /** Extra `info` fields, e.g. w and h for images (mimetype and size are filled in). */
+  info?: Record<string, unknown>;
+}
+
 export interface SendOptions {
   /** Make the message a reply to this event. */
   replyTo?: string;
@@ -112,8 +121,14 @@ export interface MatrixActions {
   react(roomId: string, eventId: string, key: string): Promise<string>;
   edit(roomId: string, eventId: string, text: string, html?: string): Promise<string>;
   redact(roomId: string, eventId: string, reason?: string): Promise<string>;
-  /** Upload bytes to the homeserver's media repository; returns the mxc:// URI. */
+  /**
+   * Upload bytes to the homeserver's media repository; returns the mxc:// URI.
+   * The upload is plaintext: to post media into a room use sendFile, which
+   * encrypts it when the room is end-to-end encrypted.
+   */
   uploadMedia(data: Uint8Array, options: UploadOptions): Promise<string>;
+  /** Upload and post a file/image message; in an encrypted room the bytes are encrypted and sent as `file` instead of `url`. */
+  sendFile(roomId: string, data: Uint8Array, options: FileOptions): Promise<string>;
   getRoomState(roomId: string, type: string, stateKey?: string): Promise<Record<string, unknown> | null>;
   joinedMembers(roomId: string): Promise<string[]>;
   invite(roomId: string, userId: string): Promise<void>;

@@ -14,6 +14,8 @@ export interface ClientRecord {
   autojoinAllow: string[];
   enabled: boolean;
   managedBy: 'api' | 'config';
+  /** End-to-end encryption for this account; absent means the default (on). */
+  encryption?: boolean;
 }
 
 function fromRow(row: Selectable<ClientTable>): ClientRecord {
@@ -30,6 +32,7 @@ function fromRow(row: Selectable<ClientTable>): ClientRecord {
     autojoinAllow: JSON.parse(row.autojoin_allow) as string[],
     enabled: row.enabled === 1,
     managedBy: row.managed_by,
+    encryption: row.encryption === 1,
   };
 }
 
@@ -62,6 +65,8 @@ export class ClientRepository {
       autojoin_allow: JSON.stringify(client.autojoinAllow),
       enabled: client.enabled ? 1 : 0,
       managed_by: client.managedBy,
+      // Absent keeps the stored flag (new rows get the column default, on).
+      ...(client.encryption === undefined ? {} : { encryption: client.encryption ? 1 : 0 }),
       updated_at: now,
     };
     await this.#db

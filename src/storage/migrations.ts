@@ -78,6 +78,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('log_records_time').on('log_records').column('time').execute();
       },
     },
+    '0002_client_encryption': {
+      async up(db: Kysely<unknown>) {
+        // Existing accounts get end-to-end encryption too: it is the default for every client.
+        await db.schema.alterTable('clients').addColumn('encryption', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      },
+    },
   };
 }
 

@@ -18,6 +18,7 @@ export interface ClientTable {
   autojoin_allow: string; // JSON array
   enabled: number;
   managed_by: 'api' | 'config';
+  encryption: Generated<number>;
   created_at: number;
   updated_at: number;
 }

@@ -52,6 +52,11 @@ export class TestDaemon {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The running daemon's process id (for /proc sampling); undefined while stopped. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Writes a config with `trellis init`, lets the test patch it, and starts the daemon. */
   static async create(hs: { url: string }, patch?: ConfigPatch): Promise<TestDaemon> {
     const dir = await mkdtemp(join(tmpdir(), 'trellis-test-'));

@@ -1,0 +1,190 @@
+/**
+ * Dump and restore of in-memory IndexedDB databases (fake-indexeddb), so the
+ * Rust crypto store, which only knows IndexedDB, survives a process restart.
+ * The values are already encrypted by the crypto store with the client's
+ * store key; this module only moves them.
+ */
+import { open, rename, mkdir, readFile, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+
+/* Minimal structural types: the project does not load the DOM lib. */
+interface IdbRequest<T> {
+  result: T;
+  error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbOpenRequest extends IdbRequest<IdbDatabase> {
+  onupgradeneeded: (() => void) | null;
+  onblocked: (() => void) | null;
+  transaction: IdbTransaction | null;
+}
+interface IdbIndex { name: string; keyPath: string | string[]; unique: boolean; multiEntry: boolean }
+interface IdbStore {
+  name: string;
+  keyPath: string | string[] | null;
+  autoIncrement: boolean;
+  indexNames: Iterable<string>;
+  index(name: string): IdbIndex;
+  getAll(): IdbRequest<unknown[]>;
+  getAllKeys(): IdbRequest<unknown[]>;
+  put(value: unknown, key?: unknown): IdbRequest<unknown>;
+  createIndex(name: string, keyPath: string | string[], options: { unique: boolean; multiEntry: boolean }): IdbIndex;
+}
+interface IdbTransaction {
+  objectStore(name: string): IdbStore;
+  oncomplete: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+  error: unknown;
+}
+interface IdbDatabase {
+  name: string;
+  version: number;
+  objectStoreNames: Iterable<string>;
+  transaction(stores: string[], mode?: 'readonly' | 'readwrite'): IdbTransaction;
+  createObjectStore(name: string, options: { keyPath?: string | string[] | null; autoIncrement: boolean }): IdbStore;
+  close(): void;
+}
+export interface IdbFactory {
+  open(name: string, version?: number): IdbOpenRequest;
+  deleteDatabase(name: string): IdbRequest<unknown> & { onblocked: (() => void) | null };
+  databases(): Promise<Array<{ name?: string; version?: number }>>;
+}
+
+export interface StoreDump {
+  name: string;
+  keyPath: string | string[] | null;
+  autoIncrement: boolean;
+  indexes: Array<{ name: string; keyPath: string | string[]; unique: boolean; multiEntry: boolean }>;
+  keys: unknown[];
+  values: unknown[];
+}
+
+export interface DatabaseDump {
+  name: string;
+  version: number;
+  stores: StoreDump[];
+}
+
+function done<T>(req: IdbRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function finished(tx: IdbTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+  });
+}
+
+/** Every database whose name starts with `prefix`, each read in one transaction (a consistent view). */
+export async function dumpDatabases(factory: IdbFactory, prefix: string): Promise<DatabaseDump[]> {
+  const dumps: DatabaseDump[] = [];
+  for (const info of await factory.databases()) {
+    if (!info.name?.startsWith(prefix)) continue;
+    const db = await done(factory.open(info.name));
+    try {
+      const names = [...db.objectStoreNames];
+      const stores: StoreDump[] = [];
+      if (names.length > 0) {
+        const tx = db.transaction(names, 'readonly');
+        const reads = names.map(async (name) => {
+          const store = tx.objectStore(name);
+          const indexes = [...store.indexNames].map((n) => {
+            const index = store.index(n);
+            return { name: index.name, keyPath: index.keyPath, unique: index.unique, multiEntry: index.multiEntry };
+          });
+          const [keys, values] = await Promise.all([done(store.getAllKeys()), done(store.getAll())]);
+          stores.push({ name, keyPath: store.keyPath, autoIncrement: store.autoIncrement, indexes, keys, values });
+        });
+        await Promise.all([...reads, finished(tx)]);
+      }
+      dumps.push({ name: db.name, version: db.version, stores });
+    } finally {
+      db.close();
+    }
+  }
+  return dumps;
+}
+
+/** Recreates the databases exactly as dumped, replacing any of the same name. */
+export async function restoreDatabases(factory: IdbFactory, dumps: DatabaseDump[]): Promise<void> {
+  for (const dump of dumps) {
+    await deleted(factory, dump.name);
+    const req = factory.open(dump.name, dump.version);
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      for (const s of dump.stores) {
+        const store = db.createObjectStore(s.name, { keyPath: s.keyPath, autoIncrement: s.autoIncrement });
+        for (const i of s.indexes) store.createIndex(i.name, i.keyPath, { unique: i.unique, multiEntry: i.multiEntry });
+      }
+    };
+    const db = await done(req);
+    try {
+      const names = dump.stores.map((s) => s.name);
+      if (names.length === 0) continue;
+      const tx = db.transaction(names, 'readwrite');
+      for (const s of dump.stores) {
+        const store = tx.objectStore(s.name);
+        // In-line keys come from the value itself; out-of-line keys must be passed.
+        s.values.forEach((value, i) => (s.keyPath === null ? store.put(value, s.keys[i]) : store.put(value)));
+      }
+      await finished(tx);
+    } finally {
+      db.close();
+    }
+  }
+}
+
+/** Rejects instead of waiting forever when a connection to the database is still open. */
+function deleted(factory: IdbFactory, name: string): Promise<unknown> {
+  const req = factory.deleteDatabase(name);
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(undefined);
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error(`IndexedDB database ${name} is still open elsewhere in this process`));
+  });
+}
+
+export async function deleteDatabases(factory: IdbFactory, prefix: string): Promise<void> {
+  for (const info of await factory.databases()) {
+    if (info.name?.startsWith(prefix)) await deleted(factory, info.name);
+  }
+}
+
+/** Written to a temporary file, flushed and renamed, so a crash leaves the old or the new snapshot, never half of one. */
+export async function writeSnapshotFile(path: string, data: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const handle = await open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(serialize(data));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The snapshot's content, or null when there is no file yet. */
+export async function readSnapshotFile(path: string): Promise<unknown> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return deserialize(bytes) as unknown;
+}
