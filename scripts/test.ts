@@ -9,7 +9,7 @@
  * TRELLIS_SKIP_TYPECHECK=1 skips tsc while iterating locally; CI never sets it.
  */
 import { spawn } from 'node:child_process';
-import { globSync } from 'node:fs';
+import { existsSync, globSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { installSynapse, REPO_ROOT } from './install-synapse.ts';
 import { HOMESERVER_ENV, infoOf, startSynapse } from '../test/harness/synapse.ts';
@@ -29,6 +29,24 @@ function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
+const CHROMIUM = '/usr/bin/chromium';
+
+/** The console's browser tests drive Debian's Chromium; install it once if missing. */
+async function ensureChromium(): Promise<void> {
+  if (existsSync(CHROMIUM)) return;
+  const started = Date.now();
+  console.log('test: installing Chromium from Debian for the console browser tests (apt-get install chromium, once)…');
+  const quiet = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let code = await run('apt-get', ['install', '-y', '-q', 'chromium'], quiet);
+  if (code !== 0) {
+    console.log('test: apt-get install failed; running apt-get update and retrying…');
+    await run('apt-get', ['update', '-q'], quiet);
+    code = await run('apt-get', ['install', '-y', '-q', 'chromium'], quiet);
+  }
+  if (code !== 0 || !existsSync(CHROMIUM)) throw new Error(`could not install Chromium (apt-get exited ${code}); install it with: apt-get install chromium`);
+  console.log(`test: Chromium installed (${seconds(started)})`);
+}
+
 async function typecheck(): Promise<number> {
   if (process.env.TRELLIS_SKIP_TYPECHECK === '1') {
     console.log('test: type check skipped (TRELLIS_SKIP_TYPECHECK=1)');
@@ -36,7 +54,9 @@ async function typecheck(): Promise<number> {
   }
   const started = Date.now();
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const code = await run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+  let code = await run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+  // The console is browser code (DOM lib, JSX) with its own compiler options.
+  if (code === 0) code = await run(process.execPath, [tsc, '-p', 'console/tsconfig.json']);
   console.log(code === 0 ? `test: type check passed (${seconds(started)})` : 'test: type check FAILED (see errors above)');
   return code;
 }
@@ -52,6 +72,8 @@ async function main(): Promise<number> {
   }
 
   await installSynapse({ log: (line) => console.log(`test: ${line}`) });
+  const testFiles = patterns.flatMap((p) => globSync(p, { cwd: REPO_ROOT }));
+  if (testFiles.some((f) => /console|e2e-browser/.test(f))) await ensureChromium();
 
   // Type check and homeserver startup are independent; overlapping them saves seconds.
   const startedAt = Date.now();
@@ -81,7 +103,9 @@ async function main(): Promise<number> {
   try {
     return await run(
       process.execPath,
-      ['--test', '--test-concurrency=1', '--test-timeout=180000', ...flags, ...patterns],
+      // --test-force-exit: matrix-js-sdk (the test users' client) leaves timers of up to
+      // 6 h behind after stopClient(); a file is done when its tests and after-hooks are.
+      ['--test', '--test-concurrency=1', '--test-timeout=180000', '--test-force-exit', ...flags, ...patterns],
       { ...process.env, [HOMESERVER_ENV]: JSON.stringify(infoOf(hs)) },
     );
   } finally {

@@ -11,6 +11,8 @@ import { registerPluginRoutes } from './routes/plugins.ts';
 import { registerInstanceRoutes } from './routes/instances.ts';
 import { registerClientRoutes } from './routes/clients.ts';
 import { registerLogRoutes } from './routes/logs.ts';
+import { registerLiveRoutes } from './routes/live.ts';
+import { registerConsole, type ConsoleAsset } from './console.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +27,7 @@ declare module 'fastify' {
 const RAW_TYPES = /^(application\/(zip|octet-stream|x-zip-compressed)|image\/[\w.+-]+)$/;
 const MAX_BODY = 64 * 1024 * 1024;
 
-export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
+export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string, ConsoleAsset>): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY, trustProxy: false });
 
   await app.register(swagger, {
@@ -61,6 +63,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       if (user) req.username = user;
     }
     if (req.routeOptions.config?.public || req.username !== undefined) return;
+    // Console client-side routes (e.g. /instances/x on reload) fall through to index.html.
+    if (req.is404 && consoleAssets && !req.url.startsWith(API_PREFIX)) return;
     // Websocket upgrades may authenticate with their first message instead.
     if (req.headers.upgrade?.toLowerCase() === 'websocket') return;
     return reply.code(401).send({ errcode: 'unauthorized', error: 'missing, invalid or expired bearer token; POST /_matrix/maubot/v1/auth/login first', problems: [] });
@@ -87,10 +91,12 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       registerInstanceRoutes(api, deps);
       registerClientRoutes(api, deps);
       registerLogRoutes(api, deps);
+      registerLiveRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  if (consoleAssets) registerConsole(app, consoleAssets);
   return app;
 }
 

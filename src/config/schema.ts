@@ -127,8 +127,14 @@ const notifications = z.strictObject({
   max_per_minute: int(1).default(5),
 });
 
+/** Which devices of the room's members get the bot's room keys (see docs/e2ee.md). */
+export const KEY_SHARING = ['all', 'cross_signed'] as const;
+const keySharing = z.enum(KEY_SHARING, { error: 'expected "all" (every device of joined members) or "cross_signed" (only devices their owner signed)' });
+
 const crypto = z.strictObject({
   pickle_key: secret().optional(),
+  /** Default for every encrypted account; clients.<id>.key_sharing overrides it. */
+  key_sharing: keySharing.default('all'),
 });
 
 const client = z.strictObject({
@@ -139,6 +145,7 @@ const client = z.strictObject({
   autojoin: bool().default(true),
   /** End-to-end encryption (Olm/Megolm) for this account; off means no crypto work at all. */
   encryption: bool().default(true),
+  key_sharing: keySharing.optional(),
   autojoin_allow: z
     .array(
       z.string().refine((entry) => USER_ID.test(entry) || SERVER_NAME.test(entry), {
@@ -194,4 +201,5 @@ export type TrellisConfig = z.output<typeof trellisConfigSchema>;
 export type HomeserverConfig = TrellisConfig['homeservers'][string];
 export type ClientConfig = TrellisConfig['clients'][string];
 export type InstanceConfig = TrellisConfig['instances'][string];
+export type KeySharing = (typeof KEY_SHARING)[number];
 export type NotificationsConfig = NonNullable<TrellisConfig['notifications']>;

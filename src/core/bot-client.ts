@@ -5,6 +5,7 @@ import { SyncLoop, type SyncStatus } from '../matrix/sync-loop.ts';
 import type { SyncResponse } from '../matrix/types.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { Storage } from '../storage/database.ts';
+import type { KeySharing } from '../config/schema.ts';
 import type { Logger } from './logging.ts';
 
 export type RoomEventSink = (client: BotClient, roomId: string, event: MatrixEvent) => Promise<void>;
@@ -13,6 +14,8 @@ export type RoomEventSink = (client: BotClient, roomId: string, event: MatrixEve
 export interface CryptoSettings {
   storeDir: string;
   pickleKey: string | undefined;
+  /** Which devices get an account's room keys (config crypto.key_sharing / clients.<id>.key_sharing); default all. */
+  keySharing?: (userId: string) => KeySharing;
 }
 
 export type ClientCryptoStatus = CryptoStatus | { state: 'off' | 'starting' | 'failed'; error?: string };
@@ -45,6 +48,8 @@ export class BotClient {
   #cryptoReady: Promise<BotCrypto | null> = Promise.resolve(null);
   #crypto: BotCrypto | null = null;
   #cryptoStatus: ClientCryptoStatus = { state: 'off' };
+  /** The sync batch being handled, so switching encryption off waits for it before closing the store. */
+  #batch: Promise<void> = Promise.resolve();
 
   constructor(options: { record: ClientRecord; storage: Storage; log: Logger; sink: RoomEventSink; crypto?: CryptoSettings }) {
     this.#record = options.record;
@@ -75,8 +80,30 @@ export class BotClient {
     return this.#record;
   }
 
+  /** Applies a changed record; turning encryption on or off takes effect without restarting the sync. */
   updateRecord(record: ClientRecord): void {
+    const wanted = this.#wantsCrypto;
     this.#record = record;
+    if (this.#loop && wanted !== this.#wantsCrypto) this.#switchCrypto();
+  }
+
+  /**
+   * Closes the running crypto (if any) and opens it again if now wanted.
+   * Batches starting meanwhile wait for the result; the batch in flight
+   * still holds the old machine, so it finishes before the store closes.
+   */
+  #switchCrypto(): void {
+    const previous = this.#cryptoReady;
+    this.#crypto = null;
+    this.#cryptoReady = (async () => {
+      const old = await previous;
+      await this.#batch;
+      if (old) {
+        await old.close().catch((err: Error) => this.#log.error(err.message));
+        this.#log.info('end-to-end encryption turned off for this account; its crypto store is kept');
+      }
+      return this.#openCrypto();
+    })();
   }
 
   get status(): SyncStatus {
@@ -95,7 +122,12 @@ export class BotClient {
       client: this.matrix,
       loadToken: async () => (await this.#storage.clients.get(id))?.syncToken ?? null,
       saveToken: (token) => this.#storage.clients.setSyncToken(id, token),
-      onSync: async (response, info) => this.#onSync(response, info.initial, await this.#cryptoReady),
+      onSync: async (response, info) => {
+        const crypto = await this.#cryptoReady;
+        const batch = this.#onSync(response, info.initial, crypto);
+        this.#batch = batch.catch(() => undefined);
+        await batch;
+      },
       logger: this.#log,
       onStateChange: (status) => {
         if (status.state === 'failed') this.#log.error(`sync stopped: ${status.lastError ?? 'unknown error'}`);
@@ -138,6 +170,7 @@ export class BotClient {
         storeDir: settings.storeDir,
         pickleKey: settings.pickleKey,
         log: this.#log,
+        keySharing: () => settings.keySharing?.(this.userId) ?? 'all',
         recoveryHint: `POST /_matrix/maubot/v1/client/auth/${this.#record.homeserver || '<homeserver>'}/login with the bot's username and password`,
       });
       return this.#crypto;

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { openStorage, type Storage } from '../storage/database.ts';
 import { createApiServer } from '../api/server.ts';
+import { loadConsoleAssets, type ConsoleAsset } from '../api/console.ts';
 import { SessionTokens } from '../api/session-tokens.ts';
 import { LogHub, wrapLogger, type Logger } from './logging.ts';
 import { registerSecret } from './redact.ts';
@@ -82,7 +83,12 @@ export class Daemon {
       registry: this.registry,
       log: this.log,
       metrics: this.metrics,
-      crypto: { storeDir: join(config.data_dir, 'crypto'), pickleKey: config.crypto.pickle_key },
+      crypto: {
+        storeDir: join(config.data_dir, 'crypto'),
+        pickleKey: config.crypto.pickle_key,
+        // Read on every key share, so a SIGHUP applies it to the next message.
+        keySharing: (userId) => this.config.clients[userId]?.key_sharing ?? this.config.crypto.key_sharing,
+      },
     });
     this.management = new Management({ storage: this.storage, registry: this.registry, supervisor: this.supervisor, log: this.log, config });
     this.#configureNotifier();
@@ -90,6 +96,15 @@ export class Daemon {
     await reconcileDeclarative(config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log });
     this.supervisor.startSyncing();
 
+    // The console is optional: a failed bundle leaves the API fully usable.
+    let consoleAssets: Map<string, ConsoleAsset> | undefined;
+    try {
+      const loaded = await loadConsoleAssets();
+      consoleAssets = loaded.assets;
+      if (loaded.source === 'memory') this.log.info('web console built from console/src (console/dist missing or older than the sources)');
+    } catch (err) {
+      this.log.warn(`web console unavailable: ${(err as Error).message}; run npm run build:console to see the build errors`);
+    }
     this.api = await createApiServer({
       config: () => this.config,
       storage: this.storage,
@@ -103,7 +118,7 @@ export class Daemon {
       tokens: new SessionTokens(config.server.token_secret, config.server.token_ttl_seconds),
       startedAt: this.startedAt,
       version: VERSION,
-    });
+    }, consoleAssets);
     try {
       await this.api.listen({ host: config.server.host, port: config.server.port });
     } catch (err) {

@@ -37,6 +37,8 @@ export interface ClientProfileInput {
   autojoin?: boolean;
   autojoinAllow?: string[];
   enabled?: boolean;
+  /** End-to-end encryption for the account (default on for new accounts). */
+  encryption?: boolean;
 }
 
 /**
@@ -232,6 +234,7 @@ export class Management {
       autojoin: profile.autojoin ?? existing?.autojoin ?? true,
       autojoinAllow: profile.autojoinAllow ?? existing?.autojoinAllow ?? [],
       enabled: profile.enabled ?? existing?.enabled ?? true,
+      encryption: profile.encryption ?? existing?.encryption ?? true,
       managedBy,
     };
     await this.#storage.clients.upsert(record);
@@ -243,8 +246,8 @@ export class Management {
   async updateClient(id: string, input: ClientProfileInput, managedBy: 'api' | 'config' = 'api'): Promise<ClientRecord> {
     const record = await this.#storage.clients.get(id);
     if (!record) throw new ManagementError(404, `bot account ${id} not found`);
-    if (record.managedBy === 'config' && managedBy === 'api' && (input.autojoin !== undefined || input.autojoinAllow !== undefined || input.enabled !== undefined)) {
-      throw new ManagementError(403, `bot account ${id} is defined in the config file; change autojoin/enabled there`);
+    if (record.managedBy === 'config' && managedBy === 'api' && (input.autojoin !== undefined || input.autojoinAllow !== undefined || input.enabled !== undefined || input.encryption !== undefined)) {
+      throw new ManagementError(403, `bot account ${id} is defined in the config file; change autojoin/enabled/encryption there`);
     }
     const matrix = new MatrixClient({ homeserverUrl: record.homeserverUrl, userId: record.id, accessToken: record.accessToken, deviceId: record.deviceId ?? '' });
     try {
@@ -264,6 +267,7 @@ export class Management {
     if (input.autojoin !== undefined) record.autojoin = input.autojoin;
     if (input.autojoinAllow !== undefined) record.autojoinAllow = input.autojoinAllow;
     if (input.enabled !== undefined) record.enabled = input.enabled;
+    if (input.encryption !== undefined) record.encryption = input.encryption;
     await this.#storage.clients.upsert(record);
     this.#supervisor.applyClient(record);
     return record;

@@ -31,6 +31,10 @@ export interface DecryptedEvent {
   wireType: string;
   type: string;
   content: Record<string, unknown>;
+  /** The event is encrypted and this device has no key for it. */
+  decryptionFailure: boolean;
+  /** Why it could not be decrypted (matrix-js-sdk DecryptionFailureCode), e.g. MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE. */
+  failureReason: string | null;
 }
 
 export class E2eeUser {
@@ -139,6 +143,18 @@ export class E2eeUser {
     return new Uint8Array(await res.arrayBuffer());
   }
 
+  /** Publishes cross-signing keys and signs this device with them (so it counts as "cross-signed" for others). */
+  async bootstrapCrossSigning(): Promise<void> {
+    const crypto = this.client.getCrypto()!;
+    await crypto.bootstrapCrossSigning({
+      authUploadDeviceSigningKeys: async (makeRequest) => {
+        await makeRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: this.userId }, password: this.password });
+      },
+    });
+    const status = await crypto.getDeviceVerificationStatus(this.userId, this.deviceId);
+    if (!status?.signedByOwner) throw new Error(`device ${this.deviceId} of ${this.userId} is not signed by its own cross-signing key after bootstrap`);
+  }
+
   stop(): void {
     this.client.stopClient();
   }
@@ -151,5 +167,7 @@ function toDecrypted(ev: MatrixEvent): DecryptedEvent {
     wireType: ev.getWireType(),
     type: ev.getType(),
     content: ev.getContent() as Record<string, unknown>,
+    decryptionFailure: ev.isDecryptionFailure(),
+    failureReason: ev.decryptionFailureReason,
   };
 }

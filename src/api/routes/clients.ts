@@ -18,6 +18,7 @@ function profileFrom(body: Body): ClientProfileInput {
   if (body?.avatar_url !== undefined) typeof body.avatar_url === 'string' ? (profile.avatarUrl = body.avatar_url) : problems.push('avatar_url: must be an mxc:// string');
   if (body?.autojoin !== undefined) typeof body.autojoin === 'boolean' ? (profile.autojoin = body.autojoin) : problems.push('autojoin: must be true or false');
   if (body?.enabled !== undefined) typeof body.enabled === 'boolean' ? (profile.enabled = body.enabled) : problems.push('enabled: must be true or false');
+  if (body?.encryption !== undefined) typeof body.encryption === 'boolean' ? (profile.encryption = body.encryption) : problems.push('encryption: must be true or false');
   if (body?.autojoin_allow !== undefined) {
     const list = body.autojoin_allow;
     Array.isArray(list) && list.every((x) => typeof x === 'string') ? (profile.autojoinAllow = list as string[]) : problems.push('autojoin_allow: must be a list of user ids or server names');
@@ -38,6 +39,22 @@ export function registerClientRoutes(app: FastifyInstance, deps: ApiDeps): void 
   );
   app.get<{ Params: { id: string } }>('/client/:id', { schema: { summary: 'Get a bot account', tags: ['clients'] } }, async (req) => view(req.params.id));
 
+  app.get<{ Params: { id: string } }>('/client/:id/rooms', { schema: { summary: "The bot account's joined rooms with their names (for room allowlists)", tags: ['clients'] } }, async (req) => {
+    await view(req.params.id);
+    const runtime = deps.supervisor.clients.get(req.params.id);
+    if (!runtime) return { rooms: [] };
+    // Names are looked up on demand; a room without m.room.name falls back to its canonical alias.
+    const rooms = await Promise.all(
+      [...runtime.joinedRooms].map(async (roomId) => {
+        const name = await runtime.matrix.getStateEvent(roomId, 'm.room.name').catch(() => null);
+        const alias = name?.name ? null : await runtime.matrix.getStateEvent(roomId, 'm.room.canonical_alias').catch(() => null);
+        const label = typeof name?.name === 'string' && name.name ? name.name : typeof alias?.alias === 'string' ? alias.alias : null;
+        return { room_id: roomId, name: label };
+      }),
+    );
+    return { rooms };
+  });
+
   app.post<{ Body: Body }>('/client/new', { schema: { summary: 'Add a bot account by access token', tags: ['clients'] } }, async (req, reply) => {
     const homeserver = str(req.body, 'homeserver');
     const token = str(req.body, 'access_token');
@@ -46,7 +63,7 @@ export function registerClientRoutes(app: FastifyInstance, deps: ApiDeps): void 
     return reply.code(201).send(await view(record.id));
   });
 
-  app.put<{ Params: { id: string }; Body: Body }>('/client/:id', { schema: { summary: 'Update a bot account (profile, autojoin, enabled) or create it with access_token', tags: ['clients'] } }, async (req, reply) => {
+  app.put<{ Params: { id: string }; Body: Body }>('/client/:id', { schema: { summary: 'Update a bot account (profile, autojoin, enabled, encryption) or create it with access_token', tags: ['clients'] } }, async (req, reply) => {
     const existing = await deps.storage.clients.get(req.params.id);
     const token = str(req.body, 'access_token');
     if (!existing) {

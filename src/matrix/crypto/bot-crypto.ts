@@ -10,6 +10,7 @@ import { hkdfSync } from 'node:crypto';
 import { join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import type { OlmMachine, OutgoingRequest } from '@matrix-org/matrix-sdk-crypto-wasm';
+import type { KeySharing } from '../../config/schema.ts';
 import type { MatrixClient } from '../client.ts';
 import { encodePath } from '../http.ts';
 import type { SyncLogger } from '../sync-loop.ts';
@@ -35,6 +36,8 @@ export interface BotCryptoOptions {
   log: SyncLogger;
   /** How to log in a new device, for error messages (e.g. the API call). */
   recoveryHint?: string;
+  /** Which devices get the bot's room keys; asked on every share so a config reload applies at once. Default 'all'. */
+  keySharing?: () => KeySharing;
 }
 
 export interface CryptoStatus {
@@ -43,6 +46,9 @@ export interface CryptoStatus {
   ed25519: string;
   curve25519: string;
   cross_signing: boolean;
+  key_sharing: KeySharing;
+  /** Encrypted events waiting for their room key. */
+  pending_decryption: number;
 }
 
 interface SnapshotFile {
@@ -53,6 +59,8 @@ interface SnapshotFile {
   curve25519: string;
   savedAt: number;
   databases: DatabaseDump[];
+  /** Undecryptable events still waiting for their keys (absent in older snapshots). */
+  pending?: PendingEvent[];
 }
 
 interface PendingEvent {
@@ -86,6 +94,7 @@ export class BotCrypto {
   readonly #matrix: MatrixClient;
   readonly #log: SyncLogger;
   readonly #storeName: string;
+  readonly #keySharing: () => KeySharing;
   #lock: Promise<unknown> = Promise.resolve();
   readonly #roomEncryption = new Map<string, Record<string, unknown> | null>();
   readonly #pending = new Map<string, PendingEvent>();
@@ -105,6 +114,7 @@ export class BotCrypto {
     this.deviceId = deviceId;
     this.#storeName = storeName;
     this.snapshotPath = snapshotPath;
+    this.#keySharing = opts.keySharing ?? (() => 'all');
     machine.registerRoomKeyUpdatedCallback(async () => {
       this.#newRoomKeys = true;
     });
@@ -176,6 +186,7 @@ export class BotCrypto {
         throw new CryptoStoreError(`the crypto store of ${userId} (${snapshotPath}) came back with other identity keys than it was saved with; restore the file from a backup or log the bot in again to get a new device`);
       }
       if (!restored) await crypto.#refuseReusedDevice(ed25519, opts.recoveryHint);
+      else crypto.#restorePending(restored.pending ?? []);
       await crypto.#exclusive(() => crypto.#sendOutgoing());
       await crypto.#bootstrapCrossSigning();
       crypto.#dirty = true;
@@ -211,6 +222,8 @@ export class BotCrypto {
       ed25519: this.#machine.identityKeys.ed25519.toBase64(),
       curve25519: this.#machine.identityKeys.curve25519.toBase64(),
       cross_signing: this.#crossSigning,
+      key_sharing: this.#keySharing(),
+      pending_decryption: this.#pending.size,
     };
   }
 
@@ -261,6 +274,7 @@ export class BotCrypto {
     } catch (err) {
       if (!this.#pending.has(event.event_id)) {
         this.#pending.set(event.event_id, { roomId, event, since: Date.now() });
+        this.#dirty = true;
         this.#log.warn(`cannot decrypt event ${event.event_id} from ${event.sender} yet (${errorText(err)}); retrying for ${PENDING_DECRYPTION_MS / 60_000} min as room keys arrive`, {
           room: roomId,
           event: event.event_id,
@@ -282,6 +296,7 @@ export class BotCrypto {
         try {
           ready.push({ roomId: pending.roomId, event: await this.#decryptNow(pending.roomId, pending.event) });
           this.#pending.delete(id);
+          this.#dirty = true;
           continue;
         } catch {
           // still no key
@@ -289,6 +304,7 @@ export class BotCrypto {
       }
       if (now - pending.since > PENDING_DECRYPTION_MS) {
         this.#pending.delete(id);
+        this.#dirty = true;
         this.#log.warn(`gave up decrypting event ${id} from ${pending.event.sender}: its room key never arrived; the sender's client may not share keys with the bot's device ${this.deviceId}`, {
           room: pending.roomId,
           event: id,
@@ -300,6 +316,13 @@ export class BotCrypto {
 
   get pendingDecryption(): number {
     return this.#pending.size;
+  }
+
+  /** Events that were waiting for keys when the store was saved; their WARN was logged then, so not again. */
+  #restorePending(events: PendingEvent[]): void {
+    for (const pending of events) this.#pending.set(pending.event.event_id, pending);
+    // Keys may have arrived between the last retry and the save: try once on the first sync.
+    if (events.length > 0) this.#newRoomKeys = true;
   }
 
   async #decryptNow(roomId: string, event: MatrixEvent): Promise<MatrixEvent> {
@@ -331,7 +354,16 @@ export class BotCrypto {
       const settings = new m.EncryptionSettings();
       if (typeof encryption.rotation_period_ms === 'number') settings.rotationPeriod = BigInt(Math.floor(encryption.rotation_period_ms * 1000));
       if (typeof encryption.rotation_period_msgs === 'number') settings.rotationPeriodMessages = BigInt(Math.floor(encryption.rotation_period_msgs));
-      for (const request of await this.#machine.shareRoomKey(new m.RoomId(roomId), users(), settings)) await this.#send(request);
+      // identityBasedStrategy: only devices signed by their owner's cross-signing key, the owner's identity pinned on first use.
+      settings.sharingStrategy = this.#keySharing() === 'cross_signed' ? m.CollectStrategy.identityBasedStrategy() : m.CollectStrategy.allDevices();
+      let shares: Awaited<ReturnType<OlmMachine['shareRoomKey']>>;
+      try {
+        shares = await this.#machine.shareRoomKey(new m.RoomId(roomId), users(), settings);
+      } catch (err) {
+        const hint = this.#keySharing() === 'cross_signed' ? '; with key_sharing: cross_signed this happens when a member reset their cross-signing identity: set key_sharing: all for this account or ask them to verify again' : '';
+        throw new Error(`could not share the room key in ${roomId}: ${errorText(err)}${hint}`);
+      }
+      for (const request of shares) await this.#send(request);
       const encrypted = await this.#machine.encryptRoomEvent(new m.RoomId(roomId), type, JSON.stringify(content));
       this.#dirty = true;
       this.#schedulePersist();
@@ -370,6 +402,7 @@ export class BotCrypto {
           curve25519: this.#machine.identityKeys.curve25519.toBase64(),
           savedAt: Date.now(),
           databases: await dumpDatabases(cryptoIndexedDb(), `${this.#storeName}::`),
+          pending: [...this.#pending.values()],
         };
         await writeSnapshotFile(this.snapshotPath, snapshot);
       } catch (err) {

@@ -1,0 +1,88 @@
+import { signal } from '@preact/signals';
+import { api, token, wsUrl, type Client, type Health, type Instance, type LogEntry, type Plugin } from './api.ts';
+
+export const instances = signal<Instance[] | null>(null);
+export const clients = signal<Client[] | null>(null);
+export const plugins = signal<Plugin[] | null>(null);
+export const health = signal<Health | null>(null);
+export const notifications = signal<LogEntry[]>([]);
+export const live = signal<'connecting' | 'live' | 'offline'>('connecting');
+/** Ticks every second so ages ("synced 4 s ago") stay current without server traffic. */
+export const now = signal(Date.now());
+setInterval(() => (now.value = Date.now()), 1000);
+
+const MAX_NOTIFICATIONS = 200;
+
+export async function refreshInstances(): Promise<void> {
+  instances.value = await api<Instance[]>('GET', '/instances');
+}
+export async function refreshClients(): Promise<void> {
+  clients.value = await api<Client[]>('GET', '/clients');
+}
+export async function refreshPlugins(): Promise<void> {
+  plugins.value = await api<Plugin[]>('GET', '/plugins');
+}
+
+async function loadInitial(): Promise<void> {
+  const [, , , notes, h] = await Promise.all([
+    refreshInstances(),
+    refreshClients(),
+    refreshPlugins(),
+    api<{ records: LogEntry[] }>('GET', '/notifications'),
+    fetch('/health').then((r) => r.json() as Promise<Health>).catch(() => null),
+  ]);
+  notifications.value = notes.records;
+  if (h) health.value = h;
+}
+
+let socket: WebSocket | null = null;
+let retry = 0;
+let retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+function connectLive(): void {
+  if (!token.value) return;
+  live.value = 'connecting';
+  const ws = new WebSocket(wsUrl('/live'));
+  socket = ws;
+  ws.onopen = () => ws.send(token.value ?? '');
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(String(ev.data)) as { type: string; instances?: Instance[]; clients?: Client[]; health?: Health; entry?: LogEntry };
+    if (msg.type === 'hello') {
+      live.value = 'live';
+      retry = 0;
+    } else if (msg.type === 'instances' && msg.instances) instances.value = msg.instances;
+    else if (msg.type === 'clients' && msg.clients) clients.value = msg.clients;
+    else if (msg.type === 'health' && msg.health) health.value = msg.health;
+    else if (msg.type === 'log' && msg.entry) notifications.value = [msg.entry, ...notifications.value].slice(0, MAX_NOTIFICATIONS);
+  };
+  ws.onclose = (ev) => {
+    if (socket !== ws) return;
+    socket = null;
+    live.value = 'offline';
+    if (ev.code === 4001) {
+      // The token was refused: refresh through REST, whose 401 logs out.
+      void refreshInstances().catch(() => undefined);
+      return;
+    }
+    retry = Math.min(retry + 1, 5);
+    retryTimer = setTimeout(connectLive, 500 * 2 ** retry);
+  };
+}
+
+/** Starts (or stops, after logout) loading and the live connection. */
+export function startSession(): void {
+  stopSession();
+  void loadInitial().catch(() => undefined);
+  connectLive();
+}
+
+export function stopSession(): void {
+  if (retryTimer) clearTimeout(retryTimer);
+  const ws = socket;
+  socket = null;
+  ws?.close();
+  instances.value = null;
+  clients.value = null;
+  plugins.value = null;
+  notifications.value = [];
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { ApiDeps } from '../deps.ts';
+import type { LogEntry } from '../../core/logging.ts';
+import { apiClient, apiInstance } from '../serialize.ts';
+import { healthReport } from '../../core/health.ts';
+
+/** How often instance and client state is compared with what the socket last saw. */
+const STATE_INTERVAL_MS = 500;
+const HEALTH_EVERY_TICKS = 4;
+const NOTIFY_LEVELS = new Set(['warn', 'error', 'critical']);
+
+/**
+ * `/live` websocket for the console: after the token (first message or
+ * Authorization header) it sends `{type:"instances"|"clients"|"health"}`
+ * snapshots whenever they change and every WARN+ log record as
+ * `{type:"log", entry}`. Polling the in-process state keeps the supervisor
+ * free of UI concerns; comparing serialised snapshots means a socket only
+ * gets a message when something it shows changed.
+ */
+export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/live', { websocket: true, schema: { summary: 'Websocket: live instance/client/health state and WARN+ log records (console)', tags: ['logs'] } }, (socket: WebSocket, req) => {
+    let authed = false;
+    let unsubscribe: (() => void) | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const last = { instances: '', clients: '', health: '' };
+    let ticks = 0;
+    let busy = false;
+
+    const send = (message: unknown) => {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+    };
+    const push = (key: 'instances' | 'clients' | 'health', value: unknown) => {
+      const text = JSON.stringify(value);
+      if (text === last[key]) return;
+      last[key] = text;
+      send({ type: key, [key]: value });
+    };
+    const tick = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const instances = (await deps.storage.instances.list()).map((r) => apiInstance(r, deps.supervisor.instanceStatus(r.id)));
+        // started_at and sync times move without a state change; the console ages them itself.
+        push('instances', instances);
+        const clients = (await deps.storage.clients.list()).map((r) => apiClient(r, deps.supervisor.clients.get(r.id), deps.supervisor.instancesUsingClient(r.id)));
+        push('clients', clients);
+        if (ticks++ % HEALTH_EVERY_TICKS === 0) {
+          const { uptime_seconds: _uptime, ...health } = await healthReport({ storage: deps.storage, supervisor: deps.supervisor, errors: deps.errors, startedAt: deps.startedAt });
+          push('health', { ...health, started_at: deps.startedAt });
+        }
+      } catch (err) {
+        deps.log.warn(`console live state failed: ${(err as Error).message}`);
+      } finally {
+        busy = false;
+      }
+    };
+    const begin = () => {
+      authed = true;
+      send({ type: 'hello', version: deps.version });
+      unsubscribe = deps.logHub.subscribe((entry: LogEntry) => {
+        if (NOTIFY_LEVELS.has(entry.level)) send({ type: 'log', entry });
+      });
+      void tick();
+      timer = setInterval(() => void tick(), STATE_INTERVAL_MS);
+    };
+
+    if (req.username !== undefined) begin();
+    const authTimeout = setTimeout(() => !authed && socket.close(4001, 'authentication timeout'), 5000);
+    socket.on('message', (data) => {
+      if (authed) return;
+      if (deps.tokens.verify(data.toString().trim())) begin();
+      else socket.close(4001, 'invalid or expired token');
+    });
+    socket.on('close', () => {
+      clearTimeout(authTimeout);
+      if (timer) clearInterval(timer);
+      unsubscribe?.();
+    });
+  });
+}
