@@ -4,7 +4,7 @@
  * management API, and small statistics helpers.
  */
 import { readFile } from 'node:fs/promises';
-import { installSynapse } from '../scripts/install-synapse.ts';
+import { installSynapse } from '../scripts/python-tools.ts';
 import { startSynapse, type Homeserver } from '../test/harness/synapse.ts';
 import { TestDaemon } from '../test/harness/daemon.ts';
 import { TestUser, uniqueLocalpart } from '../test/harness/matrix-user.ts';

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, globSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { installSynapse, REPO_ROOT } from './install-synapse.ts';
+import { installSynapse, installYtDlp, REPO_ROOT } from './python-tools.ts';
 import { HOMESERVER_ENV, infoOf, startSynapse } from '../test/harness/synapse.ts';
 import type { Homeserver } from '../test/harness/synapse.ts';
 
@@ -72,6 +72,8 @@ async function main(): Promise<number> {
   }
 
   await installSynapse({ log: (line) => console.log(`test: ${line}`) });
+  // The media-preview tests run the real yt-dlp.
+  await installYtDlp({ log: (line) => console.log(`test: ${line}`) });
   const testFiles = patterns.flatMap((p) => globSync(p, { cwd: REPO_ROOT }));
   if (testFiles.some((f) => /console|e2e-browser/.test(f))) await ensureChromium();
 

@@ -1,4 +1,4 @@
-import type { FileOptions, MatrixActions, MatrixEvent, SendOptions, UploadOptions } from '../sdk/index.ts';
+import type { FileOptions, JsonValue, MatrixActions, MatrixEvent, MediaMessageOptions, RoomMedia, SendOptions, UploadOptions } from '../sdk/index.ts';
 import { MatrixClient } from '../matrix/client.ts';
 import { BotCrypto, CryptoStoreError, type CryptoStatus } from '../matrix/crypto/index.ts';
 import { SyncLoop, type SyncStatus } from '../matrix/sync-loop.ts';
@@ -64,7 +64,11 @@ export class BotClient {
       accessToken: options.record.accessToken,
       deviceId: options.record.deviceId ?? '',
     });
-    this.actions = createActions(this.userId, this.matrix, (roomId, type, content) => this.#send(roomId, type, content), (roomId, data, opts) => this.uploadForRoom(roomId, data, opts));
+    this.actions = createActions(this.userId, this.matrix, {
+      send: (roomId, type, content) => this.#send(roomId, type, content),
+      upload: (roomId, data, opts) => this.uploadForRoom(roomId, data, opts),
+      mediaEncryptedFor: (roomId) => this.mediaEncryptedFor(roomId),
+    });
   }
 
   get cryptoStatus(): ClientCryptoStatus {
@@ -200,13 +204,23 @@ export class BotClient {
     return this.#cryptoSettings !== undefined && this.#record.encryption !== false;
   }
 
-  /** Uploads media for a room: encrypted (returned as `file`) when the room is, plain (`url`) otherwise. */
-  async uploadForRoom(roomId: string, data: Uint8Array, options: UploadOptions): Promise<{ url: string } | { file: Record<string, unknown> }> {
+  /** The running crypto when media for this room must be encrypted, else null. */
+  async #cryptoForMedia(roomId: string): Promise<BotCrypto | null> {
     const crypto = this.#crypto ?? (await this.#cryptoReady);
-    if (crypto && (await crypto.roomEncryption(roomId))) {
+    return crypto && (await crypto.roomEncryption(roomId)) ? crypto : null;
+  }
+
+  async mediaEncryptedFor(roomId: string): Promise<boolean> {
+    return (await this.#cryptoForMedia(roomId)) !== null;
+  }
+
+  /** Uploads media for a room: encrypted (returned as `file`) when the room is, plain (`url`) otherwise. */
+  async uploadForRoom(roomId: string, data: Uint8Array, options: UploadOptions): Promise<RoomMedia> {
+    const crypto = await this.#cryptoForMedia(roomId);
+    if (crypto) {
       const encrypted = crypto.encryptAttachment(data);
       const url = await this.matrix.uploadMedia(encrypted.data, { contentType: 'application/octet-stream' });
-      return { file: { ...encrypted.file, url } };
+      return { file: { ...encrypted.file, url } as { [key: string]: JsonValue } };
     }
     return { url: await this.matrix.uploadMedia(data, options) };
   }
@@ -288,12 +302,43 @@ export class BotClient {
   }
 }
 
-type EventSender = (roomId: string, type: string, content: Record<string, unknown>) => Promise<string>;
+/** The m.relates_to of a reply and/or thread message, or undefined for a plain one. */
+function relation(options: Omit<SendOptions, 'notice'>): Record<string, unknown> | undefined {
+  if (options.threadRoot) {
+    return {
+      rel_type: 'm.thread',
+      event_id: options.threadRoot,
+      is_falling_back: !options.replyTo,
+      'm.in_reply_to': { event_id: options.replyTo ?? options.threadRoot },
+    };
+  }
+  return options.replyTo ? { 'm.in_reply_to': { event_id: options.replyTo } } : undefined;
+}
 
-type RoomUploader = (roomId: string, data: Uint8Array, options: UploadOptions) => Promise<{ url: string } | { file: Record<string, unknown> }>;
+function mediaMessage(media: RoomMedia, options: MediaMessageOptions): Record<string, unknown> {
+  const info: Record<string, unknown> = { ...options.info };
+  if (options.thumbnail) {
+    const thumb = options.thumbnail.media;
+    if ('file' in thumb) info.thumbnail_file = thumb.file;
+    else info.thumbnail_url = thumb.url;
+    info.thumbnail_info = options.thumbnail.info;
+  }
+  const content: Record<string, unknown> = { msgtype: options.msgtype, body: options.body, info, ...media };
+  if (options.filename) content.filename = options.filename;
+  const rel = relation(options);
+  if (rel) content['m.relates_to'] = rel;
+  return content;
+}
 
-function createActions(userId: string, matrix: MatrixClient, send: EventSender, upload: RoomUploader): MatrixActions {
-  return {
+interface ActionDeps {
+  send: (roomId: string, type: string, content: Record<string, unknown>) => Promise<string>;
+  upload: (roomId: string, data: Uint8Array, options: UploadOptions) => Promise<RoomMedia>;
+  mediaEncryptedFor: (roomId: string) => Promise<boolean>;
+}
+
+function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): MatrixActions {
+  const { send, upload } = deps;
+  const actions: MatrixActions = {
     userId,
     async sendText(roomId: string, text: string, html?: string, options: SendOptions = {}) {
       const content: Record<string, unknown> = { msgtype: options.notice ? 'm.notice' : 'm.text', body: text };
@@ -301,16 +346,8 @@ function createActions(userId: string, matrix: MatrixClient, send: EventSender, 
         content.format = 'org.matrix.custom.html';
         content.formatted_body = html;
       }
-      if (options.threadRoot) {
-        content['m.relates_to'] = {
-          rel_type: 'm.thread',
-          event_id: options.threadRoot,
-          is_falling_back: !options.replyTo,
-          'm.in_reply_to': { event_id: options.replyTo ?? options.threadRoot },
-        };
-      } else if (options.replyTo) {
-        content['m.relates_to'] = { 'm.in_reply_to': { event_id: options.replyTo } };
-      }
+      const rel = relation(options);
+      if (rel) content['m.relates_to'] = rel;
       return send(roomId, 'm.room.message', content);
     },
     sendEvent: (roomId, type, content) => send(roomId, type, content),
@@ -329,14 +366,27 @@ function createActions(userId: string, matrix: MatrixClient, send: EventSender, 
     },
     redact: (roomId, eventId, reason) => matrix.redact(roomId, eventId, reason),
     uploadMedia: (data: Uint8Array, options: UploadOptions) => matrix.uploadMedia(data, options),
+    uploadForRoom: upload,
+    mediaEncryptedFor: deps.mediaEncryptedFor,
+    sendMedia: (roomId, media, options) => send(roomId, 'm.room.message', mediaMessage(media, options)),
     async sendFile(roomId: string, data: Uint8Array, options: FileOptions) {
       const media = await upload(roomId, data, options);
-      const body = options.body ?? options.filename ?? 'file';
-      const info = { mimetype: options.contentType, size: data.byteLength, ...options.info };
-      return send(roomId, 'm.room.message', { msgtype: options.msgtype ?? 'm.file', body, ...(options.filename ? { filename: options.filename } : {}), info, ...media });
+      return actions.sendMedia(roomId, media, {
+        msgtype: options.msgtype ?? 'm.file',
+        body: options.body ?? options.filename ?? 'file',
+        filename: options.filename,
+        info: { mimetype: options.contentType, size: data.byteLength, ...options.info },
+        replyTo: options.replyTo,
+        threadRoot: options.threadRoot,
+      });
+    },
+    async maxUploadSize() {
+      const size = (await matrix.getMediaConfig())['m.upload.size'];
+      return typeof size === 'number' && size > 0 ? size : null;
     },
     getRoomState: (roomId, type, stateKey = '') => matrix.getStateEvent(roomId, type, stateKey),
     joinedMembers: async (roomId) => Object.keys(await matrix.joinedMembers(roomId)),
     invite: (roomId, user) => matrix.invite(roomId, user),
   };
+  return actions;
 }

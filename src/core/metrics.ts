@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PluginMetrics } from '../sdk/index.ts';
 
 /** Prometheus metrics served at GET /metrics. */
 export class Metrics {
@@ -12,5 +13,40 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'trellis_' });
+  }
+
+  /**
+   * Metrics for one instance of a plugin. Instances of the same plugin share
+   * each metric and are told apart by the `instance` label.
+   */
+  forPlugin(pluginId: string, instanceId: string): PluginMetrics {
+    const prefix = `trellis_plugin_${pluginId.replace(/[^a-zA-Z0-9_]/g, '_')}_`;
+    const registry = this.registry;
+    const named = (name: string): string => {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new Error(`metric name "${name}" must be letters, digits and _`);
+      return prefix + name;
+    };
+    function existing<T>(fullName: string, kind: 'counter' | 'gauge', labels: string[]): T | undefined {
+      const found = registry.getSingleMetric(fullName) as (Counter | Gauge) | undefined;
+      if (!found) return undefined;
+      if ((kind === 'counter') !== found instanceof Counter) throw new Error(`metric ${fullName} is already registered as another kind`);
+      const had = (found as unknown as { labelNames: string[] }).labelNames.join(',');
+      if (had !== ['instance', ...labels].join(',')) throw new Error(`metric ${fullName} is already registered with labels ${had}`);
+      return found as T;
+    }
+    return {
+      counter(name, help, labelNames = []) {
+        const fullName = named(name);
+        const metric = existing<Counter>(fullName, 'counter', labelNames) ?? new Counter({ name: fullName, help, labelNames: ['instance', ...labelNames], registers: [registry] });
+        // Shown as 0 from the start, so a rate() over it works before the first event.
+        if (labelNames.length === 0) metric.inc({ instance: instanceId }, 0);
+        return { inc: (labels = {}, value = 1) => metric.inc({ ...labels, instance: instanceId }, value) };
+      },
+      gauge(name, help, labelNames = []) {
+        const fullName = named(name);
+        const metric = existing<Gauge>(fullName, 'gauge', labelNames) ?? new Gauge({ name: fullName, help, labelNames: ['instance', ...labelNames], registers: [registry] });
+        return { set: (value, labels = {}) => metric.set({ ...labels, instance: instanceId }, value) };
+      },
+    };
   }
 }

@@ -6,6 +6,7 @@ import type {
   MembershipEvent,
   MessageEvent,
   PluginContext,
+  PluginMetrics,
   PluginStorage,
   PluginTimers,
   ReactionEvent,
@@ -77,6 +78,7 @@ export interface ContextOptions<Config> {
   config: Config;
   matrix: MatrixActions;
   storage: PluginStorage;
+  metrics: PluginMetrics;
   log: Logger;
   onCommand?(name: string): void;
   onHandlerError?(err: unknown): void;
@@ -92,6 +94,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   readonly instanceId: string;
   readonly matrix: MatrixActions;
   readonly storage: PluginStorage;
+  readonly metrics: PluginMetrics;
   readonly log: Logger;
   readonly timers: TimerSet;
   #config: Config;
@@ -110,6 +113,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     this.#config = options.config;
     this.matrix = options.matrix;
     this.storage = options.storage;
+    this.metrics = options.metrics;
     this.log = options.log;
     this.timers = new TimerSet((err) => this.#handlerFailed('timer', err));
   }

@@ -222,6 +222,7 @@ export class Supervisor {
         config: validated.value,
         matrix: client.actions,
         storage: boundStorage(this.#storage.pluginStorage, record.id),
+        metrics: this.#metrics.forPlugin(plugin.id, record.id),
         log,
         onCommand: (name) => this.#metrics.commands.inc({ instance: record.id, command: name }),
         onHandlerError: () => {

@@ -94,15 +94,6 @@ export interface UploadOptions {
   filename?: string;
 }
 
-export interface FileOptions extends UploadOptions {
-  /** Default m.file. */
-  msgtype?: 'm.image' | 'm.file' | 'm.audio' | 'm.video';
-  /** The message text (default: the file name). */
-  body?: string;
-  /** Extra `info` fields, e.g. w and h for images (mimetype and size are filled in). */
-  info?: Record<string, unknown>;
-}
-
 export interface SendOptions {
   /** Make the message a reply to this event. */
   replyTo?: string;
@@ -110,6 +101,53 @@ export interface SendOptions {
   notice?: boolean;
   /** Post into this thread (the thread root's event id). */
   threadRoot?: string;
+}
+
+export interface FileOptions extends UploadOptions, Omit<SendOptions, 'notice'> {
+  /** Default m.file. */
+  msgtype?: MediaMsgtype;
+  /** The message text (default: the file name). */
+  body?: string;
+  /** Extra `info` fields, e.g. w and h for images (mimetype and size are filled in). */
+  info?: Record<string, unknown>;
+}
+
+export type MediaMsgtype = 'm.image' | 'm.file' | 'm.audio' | 'm.video';
+
+/**
+ * Media uploaded for a room: `url` for a plain room, `file` (the encrypted
+ * attachment's key, iv, hash and url) for an end-to-end encrypted one. It can
+ * be stored and sent again into any room of the same kind without re-uploading.
+ */
+export type RoomMedia = { url: string } | { file: { [key: string]: JsonValue } };
+
+export interface MediaMessageOptions extends Omit<SendOptions, 'notice'> {
+  msgtype: MediaMsgtype;
+  /** The message text (clients show it as the file name or caption). */
+  body: string;
+  filename?: string;
+  /** `info` fields: mimetype, size, w, h, duration (ms)… */
+  info: Record<string, unknown>;
+  /** A preview image (uploaded for the same room) and its own info (mimetype, size, w, h). */
+  thumbnail?: { media: RoomMedia; info: Record<string, unknown> };
+}
+
+/** A Prometheus counter a plugin registered; labels are its own, the instance label is added by the platform. */
+export interface PluginCounter {
+  inc(labels?: Record<string, string>, value?: number): void;
+}
+
+export interface PluginGauge {
+  set(value: number, labels?: Record<string, string>): void;
+}
+
+/**
+ * Metrics served at the daemon's /metrics, named
+ * `trellis_plugin_<plugin id with _ for .>_<name>` with an `instance` label.
+ */
+export interface PluginMetrics {
+  counter(name: string, help: string, labelNames?: string[]): PluginCounter;
+  gauge(name: string, help: string, labelNames?: string[]): PluginGauge;
 }
 
 /** What a plugin can do in Matrix, as its instance's bot account. */
@@ -129,6 +167,14 @@ export interface MatrixActions {
   uploadMedia(data: Uint8Array, options: UploadOptions): Promise<string>;
   /** Upload and post a file/image message; in an encrypted room the bytes are encrypted and sent as `file` instead of `url`. */
   sendFile(roomId: string, data: Uint8Array, options: FileOptions): Promise<string>;
+  /** Upload for a room without posting: encrypted when the room is (see {@link RoomMedia}). */
+  uploadForRoom(roomId: string, data: Uint8Array, options: UploadOptions): Promise<RoomMedia>;
+  /** Whether media for this room is uploaded encrypted (the room is end-to-end encrypted and the bot encrypts). */
+  mediaEncryptedFor(roomId: string): Promise<boolean>;
+  /** Post media uploaded earlier with uploadForRoom (for a room of the same kind). */
+  sendMedia(roomId: string, media: RoomMedia, options: MediaMessageOptions): Promise<string>;
+  /** The homeserver's upload limit in bytes (`m.upload.size`), or null when it sets none. */
+  maxUploadSize(): Promise<number | null>;
   getRoomState(roomId: string, type: string, stateKey?: string): Promise<Record<string, unknown> | null>;
   joinedMembers(roomId: string): Promise<string[]>;
   invite(roomId: string, userId: string): Promise<void>;
@@ -162,6 +208,7 @@ export interface PluginContext<Config = Record<string, unknown>> {
   readonly matrix: MatrixActions;
   readonly storage: PluginStorage;
   readonly timers: PluginTimers;
+  readonly metrics: PluginMetrics;
   command(definition: CommandDefinition): void;
   onMessage(handler: (message: MessageEvent) => Promise<void> | void): void;
   onReaction(handler: (reaction: ReactionEvent) => Promise<void> | void): void;

@@ -41,8 +41,11 @@ export class TestDaemon {
   #child: ChildProcess | null = null;
   #token: string | null = null;
   #exit: Promise<number | null> | null = null;
+  /** Extra environment of the daemon process (e.g. NODE_EXTRA_CA_CERTS for a fake HTTPS service). */
+  readonly env: Record<string, string>;
 
-  private constructor(dir: string, port: number) {
+  private constructor(dir: string, port: number, env: Record<string, string>) {
+    this.env = env;
     this.dir = dir;
     this.configPath = join(dir, 'trellis.yaml');
     this.port = port;
@@ -58,9 +61,9 @@ export class TestDaemon {
   }
 
   /** Writes a config with `trellis init`, lets the test patch it, and starts the daemon. */
-  static async create(hs: { url: string }, patch?: ConfigPatch): Promise<TestDaemon> {
+  static async create(hs: { url: string }, patch?: ConfigPatch, options: { env?: Record<string, string> } = {}): Promise<TestDaemon> {
     const dir = await mkdtemp(join(tmpdir(), 'trellis-test-'));
-    const daemon = new TestDaemon(dir, await freePort());
+    const daemon = new TestDaemon(dir, await freePort(), options.env ?? {});
     await daemon.cli(['init', '--config', daemon.configPath, '--admin-user', 'admin', '--admin-password', ADMIN_PASSWORD, '--homeserver-url', hs.url, '--port', String(daemon.port)]);
     if (patch) await daemon.editConfig(patch);
     await daemon.start();
@@ -86,7 +89,7 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     if (this.#child) throw new Error('daemon already running');
-    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', this.configPath], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', this.configPath], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.#child = child;
     this.#exit = new Promise((r) => child.on('exit', (code) => r(code)));
     let buffer = '';

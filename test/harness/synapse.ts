@@ -1,7 +1,7 @@
 /**
  * A real Synapse homeserver for integration tests: generated config with test
  * overrides (loopback only, SQLite, no rate limits), started as a child
- * process from the project's `.venv` (see scripts/install-synapse.ts).
+ * process from the project's `.venv` (see scripts/python-tools.ts).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { SYNAPSE_VERSION, VENV_PYTHON, installedSynapseVersion } from '../../scripts/install-synapse.ts';
+import { SYNAPSE_VERSION, VENV_PYTHON, installedSynapseVersion } from '../../scripts/python-tools.ts';
 
 /** What tests need to talk to a homeserver; serialisable into TRELLIS_TEST_HOMESERVER. */
 export interface HomeserverInfo {
@@ -95,7 +95,7 @@ function ensureSynapseInstalled(): void {
   if (version !== SYNAPSE_VERSION) {
     throw new Error(
       `Synapse ${SYNAPSE_VERSION} is not installed in the project venv (found: ${version ?? 'none'}); ` +
-        'run `node scripts/install-synapse.ts` (npm test does this automatically)',
+        'run `node scripts/python-tools.ts` (npm test does this automatically)',
     );
   }
 }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { InstanceContext, boundStorage } from '../../src/core/plugin-context.ts';
 import { LogHub, wrapLogger, type LogEntry } from '../../src/core/logging.ts';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
+import { Metrics } from '../../src/core/metrics.ts';
 import type { FileOptions, MatrixActions, MatrixEvent, MembershipEvent, MessageEvent, ReactionEvent, RoomEvent, SendOptions } from '../../src/sdk/index.ts';
 
 const ROOM = '!room';
@@ -54,6 +55,18 @@ class FakeMatrix implements MatrixActions {
   async sendFile(_roomId: string, _data: Uint8Array, _options: FileOptions) {
     return this.#id();
   }
+  async uploadForRoom() {
+    return { url: 'mxc://example.org/media' };
+  }
+  async mediaEncryptedFor() {
+    return false;
+  }
+  async sendMedia() {
+    return this.#id();
+  }
+  async maxUploadSize() {
+    return null;
+  }
   async getRoomState() {
     return null;
   }
@@ -83,6 +96,7 @@ function setup(config: Record<string, unknown> = {}, instanceId = 'inst1') {
     config,
     matrix,
     storage: boundStorage(storage.pluginStorage, instanceId),
+    metrics: new Metrics().forPlugin('org.example.test', instanceId),
     log: wrapLogger(hub.root).child({ instance: instanceId }),
     onCommand: (name) => commandsRun.push(name),
     onHandlerError: (err) => handlerErrors.push(err),
