@@ -68,6 +68,8 @@ export class BotClient {
       send: (roomId, type, content) => this.#send(roomId, type, content),
       upload: (roomId, data, opts) => this.uploadForRoom(roomId, data, opts),
       mediaEncryptedFor: (roomId) => this.mediaEncryptedFor(roomId),
+      openDirectRoom: (userId) => this.openDirectRoom(userId),
+      isDirectRoom: (roomId) => this.isDirectRoom(roomId),
     });
   }
 
@@ -225,8 +227,48 @@ export class BotClient {
     return { url: await this.matrix.uploadMedia(data, options) };
   }
 
+  /** Rooms the account marks as direct chats (its m.direct account data), room id → the other user. */
+  readonly #directRooms = new Map<string, string>();
+
+  isDirectRoom(roomId: string): boolean {
+    return this.#directRooms.has(roomId);
+  }
+
+  #setDirect(content: Record<string, unknown>): void {
+    this.#directRooms.clear();
+    for (const [userId, roomIds] of Object.entries(content)) {
+      if (Array.isArray(roomIds)) for (const roomId of roomIds) if (typeof roomId === 'string') this.#directRooms.set(roomId, userId);
+    }
+  }
+
+  /**
+   * The direct chat with a user: the one in m.direct that both are still in,
+   * else a new private room, invited and recorded in m.direct (as Element does).
+   */
+  async openDirectRoom(userId: string): Promise<string> {
+    for (const [roomId, other] of this.#directRooms) {
+      if (other !== userId || !this.joinedRooms.has(roomId)) continue;
+      const members = await this.matrix.joinedMembers(roomId).catch(() => null);
+      if (members && members[userId]) return roomId;
+      const invited = await this.matrix.getStateEvent(roomId, 'm.room.member', userId).catch(() => null);
+      if (invited?.membership === 'invite') return roomId;
+    }
+    const roomId = await this.matrix.createRoom({ preset: 'trusted_private_chat', is_direct: true, invite: [userId] });
+    this.joinedRooms.add(roomId);
+    await this.#recordDirect(roomId, userId);
+    return roomId;
+  }
+
+  async #recordDirect(roomId: string, userId: string): Promise<void> {
+    this.#directRooms.set(roomId, userId);
+    const content: Record<string, string[]> = {};
+    for (const [room, other] of this.#directRooms) (content[other] ??= []).push(room);
+    await this.matrix.setAccountData('m.direct', content);
+  }
+
   async #onSync(response: SyncResponse, initial: boolean, crypto: BotCrypto | null): Promise<void> {
     const rooms = response.rooms ?? {};
+    for (const event of response.account_data?.events ?? []) if (event.type === 'm.direct') this.#setDirect(event.content);
     if (crypto) {
       for (const [roomId, room] of Object.entries(rooms.join ?? {})) {
         for (const e of [...(room.state?.events ?? []), ...(room.timeline?.events ?? [])]) crypto.noteRoomEvent(roomId, e);
@@ -239,7 +281,7 @@ export class BotClient {
     for (const roomId of Object.keys(rooms.leave ?? {})) this.joinedRooms.delete(roomId);
     for (const [roomId, invite] of Object.entries(rooms.invite ?? {})) {
       const own = invite.invite_state?.events.find((e) => e.type === 'm.room.member' && e.state_key === this.userId);
-      await this.#handleInvite(roomId, own?.sender ?? '');
+      await this.#handleInvite(roomId, own?.sender ?? '', own?.content.is_direct === true);
     }
     // The first sync of a new account carries old history: never answer it.
     if (initial) {
@@ -275,7 +317,7 @@ export class BotClient {
     }
   }
 
-  async #handleInvite(roomId: string, inviter: string): Promise<void> {
+  async #handleInvite(roomId: string, inviter: string, isDirect: boolean): Promise<void> {
     if (!this.#record.autojoin) return;
     if (!inviterAllowed(this.#record.autojoinAllow, inviter)) {
       this.#log.info('declined invite from a user outside autojoin_allow', { room: roomId, inviter });
@@ -286,6 +328,10 @@ export class BotClient {
       // joinedRooms is updated by the sync that carries our join, which also marks where history ends.
       await this.matrix.joinRoom(roomId);
       this.#log.info('joined room after invite', { room: roomId, inviter });
+      // A person opening a DM with the bot: remember it as one, so DM-aware plugins see it.
+      if (isDirect && inviter && !this.#directRooms.has(roomId)) {
+        await this.#recordDirect(roomId, inviter).catch((err: Error) => this.#log.warn(`could not record the DM with ${inviter} in m.direct: ${err.message}`));
+      }
     } catch (err) {
       this.#log.warn(`could not join ${roomId} after an invite from ${inviter}: ${(err as Error).message}`);
     }
@@ -334,6 +380,8 @@ interface ActionDeps {
   send: (roomId: string, type: string, content: Record<string, unknown>) => Promise<string>;
   upload: (roomId: string, data: Uint8Array, options: UploadOptions) => Promise<RoomMedia>;
   mediaEncryptedFor: (roomId: string) => Promise<boolean>;
+  openDirectRoom: (userId: string) => Promise<string>;
+  isDirectRoom: (roomId: string) => boolean;
 }
 
 function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): MatrixActions {
@@ -385,6 +433,9 @@ function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): 
       return typeof size === 'number' && size > 0 ? size : null;
     },
     getRoomState: (roomId, type, stateKey = '') => matrix.getStateEvent(roomId, type, stateKey),
+    openDirectRoom: deps.openDirectRoom,
+    isDirectRoom: deps.isDirectRoom,
+    pingHomeserver: () => matrix.ping(),
     joinedMembers: async (roomId) => Object.keys(await matrix.joinedMembers(roomId)),
     invite: (roomId, user) => matrix.invite(roomId, user),
   };

@@ -154,19 +154,33 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     return helpText(this.prefix, this.#primaryCommands);
   }
 
+  #generatedHelp: CommandDefinition | null = null;
+
   /** Registers a generated `help` command unless the plugin brought its own. */
   finishSetup(): void {
     if (this.#primaryCommands.length > 0 && !this.#commands.has('help')) {
-      this.command({
+      this.#generatedHelp = {
         name: 'help',
         description: 'List the commands',
         handler: async ({ message }) => {
-          const text = this.helpText();
+          const text = this.#helpOverride.get(message.eventId) ?? this.helpText();
+          this.#helpOverride.delete(message.eventId);
           // Awaited so a failed send is reported against this instance like any handler error.
           await message.reply(text, `<pre>${text.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`);
         },
-      });
+      };
+      this.command(this.#generatedHelp);
     }
+  }
+
+  /** Combined help texts by the event id that asked, when several instances share the room. */
+  readonly #helpOverride = new Map<string, string>();
+
+  /** Whether this message asks for this instance's generated help (several instances in a room answer it once, together). */
+  asksGeneratedHelp(event: MatrixEvent): boolean {
+    if (!this.#generatedHelp || event.type !== 'm.room.message' || typeof event.content.body !== 'string' || event.content.msgtype === 'm.notice') return false;
+    const match = matchCommand(this.prefix, event.content.body, this.#commands);
+    return match.kind === 'ok' && match.command === this.#generatedHelp;
   }
 
   async updateConfig(config: Config): Promise<void> {
@@ -192,7 +206,20 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     }
   }
 
-  async dispatch(roomId: string, event: MatrixEvent): Promise<void> {
+  /**
+   * @param help for a generated-help request shared by several instances:
+   *   the combined text to answer with, or 'skip' when another instance answers.
+   */
+  async dispatch(roomId: string, event: MatrixEvent, help?: string): Promise<void> {
+    if (help === 'skip' && this.asksGeneratedHelp(event)) {
+      // Other handlers still see the message; only the command is answered elsewhere.
+      return this.#dispatchHandlers(roomId, event, false);
+    }
+    if (help !== undefined && help !== 'skip') this.#helpOverride.set(event.event_id, help);
+    return this.#dispatchHandlers(roomId, event, true);
+  }
+
+  async #dispatchHandlers(roomId: string, event: MatrixEvent, commands: boolean): Promise<void> {
     const roomEvent: RoomEvent = { roomId, event };
     const tasks: Array<Promise<void>> = [];
     for (const { type, handler } of this.#eventHandlers) {
@@ -202,7 +229,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
       const message = this.#toMessage(roomId, event);
       if (message) {
         for (const handler of this.#messageHandlers) tasks.push(this.#guard('message', () => handler(message)));
-        tasks.push(this.#runCommand(message));
+        if (commands) tasks.push(this.#runCommand(message));
       }
     } else if (event.type === 'm.reaction') {
       const rel = event.content['m.relates_to'] as { rel_type?: string; event_id?: string; key?: string } | undefined;

@@ -273,13 +273,21 @@ export class Supervisor {
   }
 
   async #dispatch(client: BotClient, roomId: string, event: MatrixEvent): Promise<void> {
-    const waits: Array<Promise<unknown>> = [];
+    const receivers: Array<ManagedInstance & { context: InstanceContext }> = [];
     for (const managed of this.#instances.values()) {
       if (managed.record.clientId !== client.userId || !managed.context || managed.status.state !== 'running') continue;
-      if (!roomAllowed(managed.record.rooms, roomId)) continue;
+      if (!roomAllowed(managed.record.rooms, roomId) && !(client.isDirectRoom(roomId) && this.#registry.get(managed.record.pluginId)?.manifest.directMessages)) continue;
+      receivers.push(managed as ManagedInstance & { context: InstanceContext });
+    }
+    // One bot, several instances in the room: `!help` gets one answer listing them all.
+    const askingHelp = receivers.filter((m) => m.context.asksGeneratedHelp(event));
+    const combinedHelp = askingHelp.length > 1 ? askingHelp.map((m) => m.context.helpText()).join('\n\n') : undefined;
+    const waits: Array<Promise<unknown>> = [];
+    for (const managed of receivers) {
       managed.status.eventsHandled++;
       this.#metrics.eventsHandled.inc({ instance: managed.record.id });
-      const work = managed.context.dispatch(roomId, event);
+      const help = askingHelp.includes(managed) ? (managed === askingHelp[0] ? combinedHelp : 'skip') : undefined;
+      const work = managed.context.dispatch(roomId, event, help);
       waits.push(withTimeout(work, HANDLER_WAIT_MS, 'slow handler').catch(() => undefined));
     }
     await Promise.all(waits);

@@ -190,6 +190,17 @@ export class MatrixClient {
     return this.http.request<Profile>('GET', CS + encodePath`/profile/${userId}`, { retry: true });
   }
 
+  async setAccountData(type: string, content: Record<string, unknown>): Promise<void> {
+    await this.http.request('PUT', CS + encodePath`/user/${this.userId}/account_data/${type}`, { body: content, retry: true });
+  }
+
+  /** Round trip to the homeserver's unauthenticated /versions, in ms (for health checks). */
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.http.request('GET', '/_matrix/client/versions', { retry: false, timeoutMs: 10_000 });
+    return performance.now() - started;
+  }
+
   /** Invalidates the access token (and deletes the device with its E2EE keys). */
   async logout(): Promise<void> {
     await this.http.request('POST', `${CS}/logout`, { body: {} });

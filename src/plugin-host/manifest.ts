@@ -20,6 +20,8 @@ export interface PluginManifest {
   main: string;
   /** Whether the plugin uses per-instance storage. */
   database: boolean;
+  /** Whether instances also receive events from their bot's direct-message rooms (games and flows played in a DM). */
+  directMessages: boolean;
   /** JSON Schema for an instance's config; `{ type: 'object' }` when the manifest has none. */
   configSchema: JsonSchemaObject;
   /** Extra files shipped in the archive (paths relative to the archive root). */
@@ -43,7 +45,7 @@ export const PLUGIN_ID_MAX_LENGTH = 128;
 export const SEMVER_PATTERN =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
-const KNOWN_KEYS = new Set(['id', 'version', 'name', 'description', 'main', 'database', 'config_schema', 'extra_files']);
+const KNOWN_KEYS = new Set(['id', 'version', 'name', 'description', 'main', 'database', 'direct_messages', 'config_schema', 'extra_files']);
 const DRAFT_07_URIS = new Set(['http://json-schema.org/draft-07/schema#', 'http://json-schema.org/draft-07/schema']);
 const DRAFT_2020_URIS = new Set(['https://json-schema.org/draft/2020-12/schema', 'https://json-schema.org/draft/2020-12/schema#']);
 
@@ -134,6 +136,11 @@ export function parseManifest(text: string): PluginManifest {
     problems.push(`database: must be true or false, got ${describe(database)}`);
   }
 
+  const directMessages = data.direct_messages;
+  if (directMessages !== undefined && directMessages !== null && typeof directMessages !== 'boolean') {
+    problems.push(`direct_messages: must be true or false, got ${describe(directMessages)}`);
+  }
+
   let configSchema: JsonSchemaObject = { type: 'object' };
   const schema = data.config_schema;
   if (schema !== undefined && schema !== null) {
@@ -171,6 +178,7 @@ export function parseManifest(text: string): PluginManifest {
     version: version as string,
     main: main as string,
     database: database === true,
+    directMessages: directMessages === true,
     configSchema,
     extraFiles,
   };

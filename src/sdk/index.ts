@@ -176,6 +176,16 @@ export interface MatrixActions {
   /** The homeserver's upload limit in bytes (`m.upload.size`), or null when it sets none. */
   maxUploadSize(): Promise<number | null>;
   getRoomState(roomId: string, type: string, stateKey?: string): Promise<Record<string, unknown> | null>;
+  /**
+   * The bot's direct chat with a user, created (and invited) if there is
+   * none. Events from DM rooms reach instances whose manifest says
+   * `direct_messages: true`, whatever their room allowlist.
+   */
+  openDirectRoom(userId: string): Promise<string>;
+  /** Whether the room is one of the bot's direct chats (m.direct). */
+  isDirectRoom(roomId: string): boolean;
+  /** Homeserver round trip in ms; throws when it does not answer (for health commands). */
+  pingHomeserver(): Promise<number>;
   joinedMembers(roomId: string): Promise<string[]>;
   invite(roomId: string, userId: string): Promise<void>;
 }

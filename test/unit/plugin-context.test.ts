@@ -67,6 +67,15 @@ class FakeMatrix implements MatrixActions {
   async maxUploadSize() {
     return null;
   }
+  async openDirectRoom() {
+    return '!dm:example.org';
+  }
+  isDirectRoom() {
+    return false;
+  }
+  async pingHomeserver() {
+    return 1;
+  }
   async getRoomState() {
     return null;
   }
