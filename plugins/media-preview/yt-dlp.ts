@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface YtDlpSettings {
@@ -32,20 +33,31 @@ export function ytDlpBinary(settings: Pick<YtDlpSettings, 'path'>): string {
 }
 
 /** Options every call shares: proxy, cookies, the operator's extra arguments. */
-export function commonArgs(settings: YtDlpSettings): string[] {
+export function commonArgs(settings: YtDlpSettings, cookies: string | null): string[] {
   const args = ['--no-warnings', '--no-progress', '--no-color', '--ignore-config', '--no-cache-dir'];
   if (settings.proxy) args.push('--proxy', settings.proxy);
-  if (settings.cookiesFile) args.push('--cookies', settings.cookiesFile);
+  if (cookies) args.push('--cookies', cookies);
   return [...args, ...settings.extraArgs];
 }
 
 export class YtDlpMissingError extends Error {}
 
-export function runYtDlp(settings: YtDlpSettings, args: string[], cwd: string): Promise<YtDlpResult> {
+export async function runYtDlp(settings: YtDlpSettings, args: string[], cwd: string): Promise<YtDlpResult> {
   const binary = ytDlpBinary(settings);
+  // yt-dlp writes the cookie jar back when it exits: give it a copy in the run's temp folder,
+  // so the operator's file (maybe read-only, e.g. a systemd credential) is never rewritten.
+  let cookies: string | null = null;
+  if (settings.cookiesFile) {
+    cookies = join(cwd, 'cookies.txt');
+    try {
+      await copyFile(settings.cookiesFile, cookies);
+    } catch (err) {
+      throw new Error(`cannot read cookies_file ${settings.cookiesFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   return new Promise((resolve, reject) => {
     // detached: a timeout kills yt-dlp and anything it started (ffmpeg) as one process group.
-    const child = spawn(binary, [...commonArgs(settings), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+    const child = spawn(binary, [...commonArgs(settings, cookies), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, PYTHONUNBUFFERED: '1' } });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

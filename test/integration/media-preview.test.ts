@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
@@ -230,6 +230,27 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
       assert.match(String(notice.content.body), expected);
       assert.ok(String(notice.content.body).includes(`https://www.instagram.com/p/${code}/`));
     }
+    await tempIsEmpty();
+  });
+
+  it('extracts logged in with a cookies file, leaving the operator\'s file untouched', async () => {
+    const cookieRoom = await user.createRoom({ name: 'logged in', invite: [bot.id] });
+    const before = await readFile(ig.cookiesFile);
+    const put = await daemon.api<ApiInstance>('PUT', '/instance/preview-cookies', {
+      type: 'org.trellis.media-preview',
+      primary_user: bot.id,
+      rooms: [cookieRoom],
+      config: { proxy: ig.proxyUrl, extra_args: ['--no-check-certificates'], temp_dir: tempDir, cookies_file: ig.cookiesFile },
+    });
+    assert.equal(put.status, 201, put.text);
+    await daemon.waitFor('cookie instance running', async () => (await daemon.api<ApiInstance>('GET', '/instance/preview-cookies')).body.state === 'running' || undefined);
+    await user.waitForMembership(cookieRoom, bot.id, 'join', 20_000);
+    await user.sendText(cookieRoom, 'https://www.instagram.com/p/LOGINONLY01/');
+    const image = await user.waitForEvent(cookieRoom, isMedia, 60_000, 'the logged-in image');
+    assert.deepEqual(await download(String(image.content.url)), ig.mediaBytes('LOGINONLY01', 0, 'image'));
+    assert.ok(ig.requests.some((r) => r.path.includes('/api/v1/media/') && r.path.endsWith('/info/')), 'the logged-in API was used');
+    assert.deepEqual(await readFile(ig.cookiesFile), before, 'yt-dlp rewrote only its own copy');
+    assert.equal((await daemon.api('DELETE', '/instance/preview-cookies')).status, 204);
     await tempIsEmpty();
   });
 
