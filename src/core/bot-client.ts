@@ -120,9 +120,27 @@ export class BotClient {
     return this.#loop !== null;
   }
 
+  /**
+   * A sync resumed from a saved token only carries what changed, so rooms
+   * and DMs from before a restart would stay unknown: read them once.
+   */
+  async #warmUp(): Promise<{ rooms: string[] }> {
+    try {
+      const [rooms, direct] = await Promise.all([this.matrix.joinedRooms(), this.matrix.getAccountData('m.direct')]);
+      if (direct) this.#setDirect(direct);
+      return { rooms };
+    } catch (err) {
+      this.#log.warn(`could not read the joined rooms and direct chats at start: ${(err as Error).message}; they fill in as sync reports them`);
+      return { rooms: [] };
+    }
+  }
+
+  #warmedUp: Promise<{ rooms: string[] }> | null = null;
+
   start(): void {
     if (this.#loop) return;
     const id = this.userId;
+    this.#warmedUp = this.#warmUp();
     this.#cryptoReady = this.#openCrypto();
     this.#loop = new SyncLoop({
       client: this.matrix,
@@ -130,7 +148,14 @@ export class BotClient {
       saveToken: (token) => this.#storage.clients.setSyncToken(id, token),
       onSync: async (response, info) => {
         const crypto = await this.#cryptoReady;
-        const batch = this.#onSync(response, info.initial, crypto);
+        const warm = this.#warmedUp ? await this.#warmedUp : null;
+        const batch = this.#onSync(response, info.initial, crypto).then(() => {
+          if (!warm || this.#warmedUp === null) return;
+          // After the first batch, so its rooms still get the fresh-join history check.
+          this.#warmedUp = null;
+          const left = new Set(Object.keys(response.rooms?.leave ?? {}));
+          for (const roomId of warm.rooms) if (!left.has(roomId)) this.joinedRooms.add(roomId);
+        });
         this.#batch = batch.catch(() => undefined);
         await batch;
       },
@@ -246,8 +271,10 @@ export class BotClient {
    * else a new private room, invited and recorded in m.direct (as Element does).
    */
   async openDirectRoom(userId: string): Promise<string> {
+    // Before the first sync batch the start-up reading is the only record of rooms and DMs.
+    const warm = this.#warmedUp ? await this.#warmedUp : null;
     for (const [roomId, other] of this.#directRooms) {
-      if (other !== userId || !this.joinedRooms.has(roomId)) continue;
+      if (other !== userId || !(this.joinedRooms.has(roomId) || warm?.rooms.includes(roomId))) continue;
       const members = await this.matrix.joinedMembers(roomId).catch(() => null);
       if (members && members[userId]) return roomId;
       const invited = await this.matrix.getStateEvent(roomId, 'm.room.member', userId).catch(() => null);

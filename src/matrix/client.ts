@@ -190,6 +190,16 @@ export class MatrixClient {
     return this.http.request<Profile>('GET', CS + encodePath`/profile/${userId}`, { retry: true });
   }
 
+  /** The account's global account data of this type, or null when it has none. */
+  async getAccountData(type: string): Promise<Record<string, unknown> | null> {
+    try {
+      return await this.http.request<Record<string, unknown>>('GET', CS + encodePath`/user/${this.userId}/account_data/${type}`, { retry: true });
+    } catch (err) {
+      if (err instanceof MatrixApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
   async setAccountData(type: string, content: Record<string, unknown>): Promise<void> {
     await this.http.request('PUT', CS + encodePath`/user/${this.userId}/account_data/${type}`, { body: content, retry: true });
   }
