@@ -247,3 +247,4 @@ export function definePlugin<Config = Record<string, unknown>>(definition: Plugi
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
+export * from './polls.ts';

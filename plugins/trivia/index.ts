@@ -1,0 +1,259 @@
+/**
+ * Trivia: `!trivia [category] [difficulty]` asks a question from the bank
+ * shipped with the plugin (Open Trivia DB format) or an OTDB-format HTTP
+ * source, as an undisclosed native poll or a reaction message. After
+ * `reveal_seconds` the answer is revealed with who was right (each player's
+ * FIRST answer counts) and the room's scoreboard is updated.
+ *
+ * Storage: `active:<room>` the open question with its answers so far (a
+ * restart re-arms the reveal), `scores:<room>` the scoreboard,
+ * `recent:<room>` recently asked questions (not asked again soon).
+ */
+import { join } from 'node:path';
+import {
+  applyPollVote,
+  buildPollEnd,
+  buildPollStart,
+  definePlugin,
+  escapeHtml,
+  parsePollResponse,
+  POLL_RESPONSE_STABLE_TYPE,
+  POLL_RESPONSE_TYPE,
+  type JsonValue,
+  type PluginContext,
+  type PollAnswer,
+  type PollVote,
+  type RoomEvent,
+} from 'trellis/sdk';
+import { addRound, judge, revealText, scoreboardText, showQuestion, type Scoreboard, type ShownQuestion } from './game.ts';
+import { categoriesOf, categoryList, DIFFICULTIES, fetchOtdb, filterQuestions, loadBank, parseTriviaCommand, type Category, type Difficulty, type OtdbQuestion } from './otdb.ts';
+
+interface Config {
+  [key: string]: unknown;
+  prefix: string;
+  answer_mode: 'native' | 'reactions';
+  reveal_seconds: number;
+  source_url: string;
+  source_timeout_seconds: number;
+  scoreboard_size: number;
+}
+
+interface ActiveQuestion {
+  roomId: string;
+  /** The poll (native) or the question message (reactions). */
+  eventId: string;
+  mode: 'native' | 'reactions';
+  shown: ShownQuestion;
+  answers: PollAnswer[];
+  correctId: string;
+  askedAt: number;
+  revealAt: number;
+  votes: Record<string, PollVote>;
+}
+
+const NUMBER_EMOJIS = ['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣', '6️⃣', '7️⃣', '8️⃣', '9️⃣', '🔟'];
+const RECENT_LIMIT = 30;
+const BANK_PATH = join(import.meta.dirname, 'questions.json');
+
+const activeKey = (roomId: string) => `active:${roomId}`;
+const scoresKey = (roomId: string) => `scores:${roomId}`;
+const recentKey = (roomId: string) => `recent:${roomId}`;
+const toJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as JsonValue;
+
+function reactionIndex(key: string, count: number): number | null {
+  const normalized = key.replace(/\uFE0F/g, '');
+  const index = NUMBER_EMOJIS.findIndex((e) => e.replace(/\uFE0F/g, '') === normalized);
+  return index >= 0 && index < count ? index : null;
+}
+
+const stops = new Map<string, () => void>();
+
+export default definePlugin<Config>({
+  async setup(ctx: PluginContext<Config>) {
+    const bank = loadBank(BANK_PATH);
+    if (bank.skipped) ctx.log.warn(`${bank.skipped} question(s) in the bundled bank are not usable and were skipped`);
+    const categories = categoriesOf(bank.questions);
+    const asked = ctx.metrics.counter('questions_total', 'Questions asked, by source', ['source']);
+    const answered = ctx.metrics.counter('answers_total', 'First answers counted');
+
+    const active = new Map<string, ActiveQuestion>();
+    /** Rooms where a question is being prepared (HTTP source), so a second !trivia waits its turn. */
+    const preparing = new Set<string>();
+    let stopped = false;
+
+    let writes: Promise<unknown> = Promise.resolve();
+    const write = (fn: () => Promise<unknown>): Promise<void> => {
+      const next = writes.then(fn);
+      writes = next.catch((err: Error) => ctx.log.error(`trivia storage failed: ${err.message}`, { err }));
+      return next.then(() => undefined);
+    };
+
+    async function pickFromBank(roomId: string, filter: { category?: Category; difficulty?: Difficulty }): Promise<OtdbQuestion | null> {
+      const pool = filterQuestions(bank.questions, filter);
+      if (pool.length === 0) return null;
+      const recent = ((await ctx.storage.get(recentKey(roomId))) as string[] | undefined) ?? [];
+      const fresh = pool.filter((q) => !recent.includes(q.question));
+      const choices = fresh.length ? fresh : pool;
+      return choices[Math.floor(Math.random() * choices.length)]!;
+    }
+
+    /** A question from the HTTP source if configured and working, else from the bank (with a WARN). */
+    async function pick(roomId: string, filter: { category?: Category; difficulty?: Difficulty }): Promise<{ question: OtdbQuestion | null; source: 'http' | 'bank' }> {
+      const url = ctx.config.source_url;
+      if (url) {
+        try {
+          const fetched = await fetchOtdb(url, filter, ctx.config.source_timeout_seconds * 1000);
+          return { question: fetched[Math.floor(Math.random() * fetched.length)]!, source: 'http' };
+        } catch (err) {
+          ctx.log.warn(`trivia source failed, asking from the bundled bank instead: ${(err as Error).message}`, { room: roomId });
+        }
+      }
+      return { question: await pickFromBank(roomId, filter), source: 'bank' };
+    }
+
+    function arm(question: ActiveQuestion): void {
+      ctx.timers.setTimeout(async () => {
+        if (stopped || active.get(question.roomId) !== question) return;
+        await reveal(question);
+      }, Math.max(0, question.revealAt - Date.now()));
+    }
+
+    async function reveal(question: ActiveQuestion): Promise<void> {
+      if (active.get(question.roomId) !== question) return;
+      active.delete(question.roomId);
+      const result = judge(question.votes, question.correctId);
+      const text = revealText(question.shown, result);
+      await write(async () => {
+        const board = ((await ctx.storage.get(scoresKey(question.roomId))) as Scoreboard | undefined) ?? {};
+        await ctx.storage.set(scoresKey(question.roomId), toJson(addRound(board, result, question.shown.difficulty)));
+        await ctx.storage.delete(activeKey(question.roomId));
+      });
+      if (question.mode === 'native') {
+        const counts: Record<string, number> = {};
+        for (const a of question.answers) counts[a.id] = 0;
+        for (const v of Object.values(question.votes)) for (const id of v.answers) counts[id] = (counts[id] ?? 0) + 1;
+        const end = buildPollEnd(question.eventId, text, counts);
+        await ctx.matrix.sendEvent(question.roomId, end.type, end.content);
+      }
+      const [first, ...rest] = text.split('\n');
+      const html = `<b>${escapeHtml(first!)}</b>${rest.map((l) => `<br>${escapeHtml(l)}`).join('')}`;
+      await ctx.matrix.sendText(question.roomId, text, html, { notice: true, replyTo: question.eventId });
+    }
+
+    async function answer(roomId: string, eventId: string, sender: string, answerIds: string[], ts: number): Promise<void> {
+      const question = active.get(roomId);
+      if (!question || question.eventId !== eventId) return;
+      // Only a player's first answer counts; anything sent after the reveal time does not.
+      if (!applyPollVote(question.votes, question, sender, answerIds, ts, { rule: 'first', endedAt: question.revealAt })) return;
+      answered.inc();
+      await write(() => ctx.storage.set(activeKey(roomId), toJson(question)));
+    }
+
+    const onResponse = async ({ roomId, event }: RoomEvent) => {
+      const response = parsePollResponse(event.content);
+      if (response) await answer(roomId, response.pollEventId, event.sender, response.answers, event.origin_server_ts);
+    };
+    ctx.onEvent(POLL_RESPONSE_TYPE, onResponse);
+    ctx.onEvent(POLL_RESPONSE_STABLE_TYPE, onResponse);
+    ctx.onReaction(async (reaction) => {
+      const question = active.get(reaction.roomId);
+      if (!question || question.mode !== 'reactions' || question.eventId !== reaction.targetEventId) return;
+      const index = reactionIndex(reaction.key, question.answers.length);
+      if (index !== null) await answer(reaction.roomId, question.eventId, reaction.sender, [question.answers[index]!.id], reaction.event.origin_server_ts);
+    });
+
+    async function ask(roomId: string, filter: { category?: Category; difficulty?: Difficulty }, reply: (text: string) => Promise<unknown>): Promise<void> {
+      const { question: picked, source } = await pick(roomId, filter);
+      if (!picked) {
+        const what = [filter.category?.slug, filter.difficulty].filter(Boolean).join(', ');
+        await reply(`There is no ${what} question in the bank. Categories: ${categoryList(categories)}. Difficulties: ${DIFFICULTIES.join(', ')}.`);
+        return;
+      }
+      const shown = showQuestion(picked);
+      const mode = ctx.config.answer_mode;
+      const seconds = ctx.config.reveal_seconds;
+      const heading = `${shown.category} (${shown.difficulty}): ${shown.question}`;
+      const rules = `The answer comes in ${seconds} s; only your first answer counts.`;
+      let eventId: string;
+      let answers: PollAnswer[];
+      if (mode === 'reactions') {
+        answers = shown.answers.map((text, i) => ({ id: String(i + 1), text }));
+        const lines = answers.map((a, i) => `${NUMBER_EMOJIS[i]} ${a.text}`);
+        const body = [`🧠 ${heading}`, ...lines, `React with a number. ${rules}`].join('\n');
+        const html = `<b>🧠 ${escapeHtml(heading)}</b><br>${lines.map(escapeHtml).join('<br>')}<br><i>${escapeHtml(`React with a number. ${rules}`)}</i>`;
+        eventId = await ctx.matrix.sendText(roomId, body, html, { notice: true });
+      } else {
+        const built = buildPollStart({ question: heading, answers: shown.answers, kind: 'undisclosed', fallbackText: [heading, ...shown.answers.map((a, i) => `${i + 1}. ${a}`), rules].join('\n') });
+        answers = built.answers;
+        eventId = await ctx.matrix.sendEvent(roomId, built.type, built.content);
+      }
+      const now = Date.now();
+      const question: ActiveQuestion = { roomId, eventId, mode, shown, answers, correctId: answers[shown.correctIndex]!.id, askedAt: now, revealAt: now + seconds * 1000, votes: {} };
+      active.set(roomId, question);
+      asked.inc({ source });
+      await write(async () => {
+        await ctx.storage.set(activeKey(roomId), toJson(question));
+        const recent = ((await ctx.storage.get(recentKey(roomId))) as string[] | undefined) ?? [];
+        await ctx.storage.set(recentKey(roomId), [picked.question, ...recent.filter((q) => q !== picked.question)].slice(0, RECENT_LIMIT));
+      });
+      arm(question);
+      if (mode === 'reactions') for (const emoji of NUMBER_EMOJIS.slice(0, answers.length)) await ctx.matrix.react(roomId, eventId, emoji);
+    }
+
+    ctx.command({
+      name: 'trivia',
+      description: 'Ask a trivia question ([category] [difficulty]); "scores" shows the room\'s scoreboard, "categories" the categories',
+      args: [
+        { name: 'category | scores | categories', required: false },
+        { name: 'difficulty', required: false },
+      ],
+      handler: async ({ text, message }) => {
+        const command = parseTriviaCommand(text, categories);
+        const roomId = message.roomId;
+        if (command.kind === 'error') {
+          await message.reply(command.message);
+          return;
+        }
+        if (command.kind === 'categories') {
+          await message.reply(`Categories: ${categories.map((c) => `${c.slug} (${c.name})`).join(', ')}. Difficulties: ${DIFFICULTIES.join(', ')}.`);
+          return;
+        }
+        if (command.kind === 'scores') {
+          const board = ((await ctx.storage.get(scoresKey(roomId))) as Scoreboard | undefined) ?? {};
+          await message.reply(scoreboardText(board, ctx.config.scoreboard_size));
+          return;
+        }
+        const current = active.get(roomId);
+        if (current || preparing.has(roomId)) {
+          const left = current ? ` The answer comes in ${Math.max(1, Math.ceil((current.revealAt - Date.now()) / 1000))} s.` : '';
+          await message.reply(`A trivia question is already open in this room; one at a time.${left}`);
+          return;
+        }
+        preparing.add(roomId);
+        try {
+          await ask(roomId, { category: command.category, difficulty: command.difficulty }, (t) => message.reply(t));
+        } finally {
+          preparing.delete(roomId);
+        }
+      },
+    });
+
+    // Questions open at the last stop: back, with their reveal (at once if overdue).
+    for (const { value } of await ctx.storage.list('active:')) {
+      const question = value as unknown as ActiveQuestion;
+      if (!question?.eventId || !question.shown || !Array.isArray(question.answers)) continue;
+      question.votes ??= {};
+      active.set(question.roomId, question);
+      arm(question);
+    }
+    if (active.size) ctx.log.info(`resumed ${active.size} open trivia question(s)`);
+
+    stops.set(ctx.instanceId, () => {
+      stopped = true;
+    });
+  },
+  teardown(ctx) {
+    stops.get(ctx.instanceId)?.();
+    stops.delete(ctx.instanceId);
+  },
+});
