@@ -129,21 +129,6 @@ export default definePlugin<Config>({
       return latest;
     }
 
-    /** A user's power level, from m.room.power_levels (room creators of v12 rooms count as unlimited). */
-    async function powerLevel(roomId: string, userId: string): Promise<number> {
-      const create = await ctx.matrix.getRoomState(roomId, 'm.room.create').catch(() => null);
-      if (create && create.room_version === '12') {
-        const creators = [(create as { sender?: unknown }).sender, ...(Array.isArray(create.additional_creators) ? create.additional_creators : [])];
-        if (creators.includes(userId)) return Number.POSITIVE_INFINITY;
-      }
-      const levels = await ctx.matrix.getRoomState(roomId, 'm.room.power_levels').catch(() => null);
-      if (!levels) return 0;
-      const users = (levels.users ?? {}) as Record<string, unknown>;
-      const own = users[userId];
-      if (typeof own === 'number') return own;
-      return typeof levels.users_default === 'number' ? levels.users_default : 0;
-    }
-
     async function vote(roomId: string, pollEventId: string, sender: string, answers: string[], ts: number): Promise<void> {
       const poll = open.get(pollEventId);
       // Unknown (another bot's poll) or already closed: a vote after the end does not count.
@@ -242,7 +227,7 @@ export default definePlugin<Config>({
         }
         if (message.sender !== poll.creator) {
           const needed = ctx.config.close_power_level;
-          if ((await powerLevel(message.roomId, message.sender)) < needed) {
+          if ((await ctx.matrix.powerLevel(message.roomId, message.sender).catch(() => 0)) < needed) {
             await message.reply(`Only the poll's creator or someone with power level ${needed} or more can close it.`);
             return;
           }

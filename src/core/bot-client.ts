@@ -375,6 +375,24 @@ export class BotClient {
   }
 }
 
+// Room versions whose creators get power only from m.room.power_levels (v12 made creators unlimited).
+const CLASSIC_ROOM_VERSIONS = new Set(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11']);
+
+async function powerLevelIn(matrix: MatrixClient, roomId: string, userId: string): Promise<number> {
+  const create = await matrix.getStateEventFull(roomId, 'm.room.create');
+  const content = create?.content ?? {};
+  const version = typeof content.room_version === 'string' ? content.room_version : '1';
+  if (!CLASSIC_ROOM_VERSIONS.has(version)) {
+    const creators = [create?.sender, ...(Array.isArray(content.additional_creators) ? content.additional_creators : [])];
+    if (creators.includes(userId)) return Number.POSITIVE_INFINITY;
+  }
+  const levels = await matrix.getStateEvent(roomId, 'm.room.power_levels');
+  if (!levels) return (typeof content.creator === 'string' ? content.creator : create?.sender) === userId ? 100 : 0;
+  const own = (levels.users as Record<string, unknown> | undefined)?.[userId];
+  if (typeof own === 'number') return own;
+  return typeof levels.users_default === 'number' ? levels.users_default : 0;
+}
+
 /** The m.relates_to of a reply and/or thread message, or undefined for a plain one. */
 function relation(options: Omit<SendOptions, 'notice'>): Record<string, unknown> | undefined {
   if (options.threadRoot) {
@@ -463,6 +481,7 @@ function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): 
     openDirectRoom: deps.openDirectRoom,
     isDirectRoom: deps.isDirectRoom,
     pingHomeserver: () => matrix.ping(),
+    powerLevel: (roomId, userId) => powerLevelIn(matrix, roomId, userId),
     joinedMembers: async (roomId) => Object.keys(await matrix.joinedMembers(roomId)),
     invite: (roomId, user) => matrix.invite(roomId, user),
   };

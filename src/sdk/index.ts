@@ -186,6 +186,12 @@ export interface MatrixActions {
   isDirectRoom(roomId: string): boolean;
   /** Homeserver round trip in ms; throws when it does not answer (for health commands). */
   pingHomeserver(): Promise<number>;
+  /**
+   * A user's power level in a room as the spec defines it: m.room.power_levels
+   * (`users`, else `users_default`); without power levels the creator has 100;
+   * in room version 12+ the creators have unlimited power (Infinity).
+   */
+  powerLevel(roomId: string, userId: string): Promise<number>;
   joinedMembers(roomId: string): Promise<string[]>;
   invite(roomId: string, userId: string): Promise<void>;
 }
@@ -248,3 +254,4 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
 export * from './polls.ts';
+export * from './cooldown.ts';

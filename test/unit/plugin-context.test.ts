@@ -76,6 +76,9 @@ class FakeMatrix implements MatrixActions {
   async pingHomeserver() {
     return 1;
   }
+  async powerLevel() {
+    return 0;
+  }
   async getRoomState() {
     return null;
   }
