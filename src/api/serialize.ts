@@ -3,6 +3,7 @@ import type { InstanceRecord } from '../storage/instances.ts';
 import type { LoadedPlugin } from '../core/plugin-registry.ts';
 import type { BotClient } from '../core/bot-client.ts';
 import type { InstanceStatus } from '../core/supervisor.ts';
+import { maskSecrets, secretConfigKeys } from '../plugin-host/manifest.ts';
 
 /*
  * API shapes. Field names follow maubot's management API where it has the
@@ -24,7 +25,8 @@ export function apiPlugin(plugin: LoadedPlugin, instances: string[]) {
   };
 }
 
-export function apiInstance(record: InstanceRecord, status: InstanceStatus | undefined) {
+/** `plugin`: the instance's plugin, whose writeOnly config keys are shown masked. */
+export function apiInstance(record: InstanceRecord, status: InstanceStatus | undefined, plugin: LoadedPlugin | undefined) {
   const now = Date.now();
   return {
     id: record.id,
@@ -34,7 +36,7 @@ export function apiInstance(record: InstanceRecord, status: InstanceStatus | und
     started: status?.state === 'running',
     state: status?.state ?? (record.enabled ? 'stopped' : 'disabled'),
     last_error: status?.lastError ?? null,
-    config: record.config,
+    config: maskSecrets(record.config, plugin ? secretConfigKeys(plugin.manifest.configSchema) : []),
     rooms: record.rooms,
     managed_by: record.managedBy,
     events_handled: status?.eventsHandled ?? 0,

@@ -5,7 +5,7 @@ import { INSTANCE_ID, ROOM_ID, type TrellisConfig } from '../config/schema.ts';
 import type { Storage } from '../storage/database.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
-import { PluginValidationError } from '../plugin-host/manifest.ts';
+import { PluginValidationError, SECRET_MASK, secretConfigKeys } from '../plugin-host/manifest.ts';
 import { PluginConflictError, type LoadedPlugin, type PluginRegistry } from './plugin-registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Logger } from './logging.ts';
@@ -88,11 +88,16 @@ export class Management {
       problems.push('rooms: must be a list of room ids (!opaque:server, or !opaque from room version 12), or "*" for every room the bot is in');
     }
     let validatedConfig = config;
+    if (plugin && input.config) {
+      // The console sends back what it was shown: a masked secret means "keep the stored one".
+      for (const key of secretConfigKeys(plugin.manifest.configSchema)) {
+        if (config[key] === SECRET_MASK) validatedConfig = { ...validatedConfig, [key]: existing?.config[key] ?? '' };
+      }
+    }
     if (plugin) {
-      const result = plugin.validateConfig(config);
+      const result = plugin.validateConfig(validatedConfig);
+      // Stored is what the operator wrote, not the defaults: a plugin upgrade may change its defaults.
       if (!result.ok) problems.push(...result.problems.map((p) => `config.${p}`));
-      // Store what the operator wrote, not the defaults: a plugin upgrade may change its defaults.
-      else validatedConfig = config;
     }
     if (problems.length) throw new ManagementError(400, `instance ${id} is invalid`, problems);
     const record: InstanceRecord = {

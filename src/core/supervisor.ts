@@ -6,6 +6,7 @@ import { registerSecret } from './redact.ts';
 import { BotClient, type CryptoSettings } from './bot-client.ts';
 import { boundStorage, InstanceContext } from './plugin-context.ts';
 import type { PluginRegistry } from './plugin-registry.ts';
+import { secretConfigKeys } from '../plugin-host/manifest.ts';
 import type { Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -217,6 +218,11 @@ export class Supervisor {
       if (!client.record.enabled) throw new Error(`bot account ${record.clientId} is disabled`);
       const validated = plugin.validateConfig(record.config);
       if (!validated.ok) throw new Error(`config is invalid for ${plugin.id} ${plugin.version}: ${validated.problems.join('; ')}`);
+      // Secret config values (writeOnly in the plugin's schema) are scrubbed from every log line.
+      for (const key of secretConfigKeys(plugin.manifest.configSchema)) {
+        const value = validated.value[key];
+        if (typeof value === 'string' && value) registerSecret(value);
+      }
       const context = new InstanceContext({
         instanceId: record.id,
         config: validated.value,

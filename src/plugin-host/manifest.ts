@@ -264,3 +264,26 @@ export function createConfigValidator(schema: JsonSchemaObject): (config: unknow
     return { ok: false, problems: problems.length > 0 ? problems : ['config: does not match the plugin config schema'] };
   };
 }
+
+/** What the API shows instead of a secret config value. */
+export const SECRET_MASK = '********';
+
+/**
+ * Top-level config keys the plugin marks `writeOnly: true` (JSON Schema's own
+ * keyword): passwords and tokens an operator may set but the API never returns.
+ */
+export function secretConfigKeys(schema: JsonSchemaObject): string[] {
+  const properties = schema.properties;
+  if (!properties || typeof properties !== 'object') return [];
+  return Object.entries(properties as Record<string, unknown>)
+    .filter(([, prop]) => typeof prop === 'object' && prop !== null && (prop as { writeOnly?: unknown }).writeOnly === true)
+    .map(([key]) => key);
+}
+
+/** The config with its secret values replaced by {@link SECRET_MASK} (empty values stay empty). */
+export function maskSecrets(config: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  if (keys.length === 0) return config;
+  const masked = { ...config };
+  for (const key of keys) if (typeof masked[key] === 'string' && masked[key] !== '') masked[key] = SECRET_MASK;
+  return masked;
+}

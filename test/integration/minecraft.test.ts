@@ -130,6 +130,10 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
     const warned = warnings('whitelist add Alex_2');
     assert.ok(warned.some((l) => l.includes('failed (auth)')), 'a WARN in the log');
     assert.ok(warned.every((l) => !l.includes('wrong-rcon-password')), 'the password is not logged');
+    // The API never returns it (writeOnly in the plugin's schema).
+    const shown = await daemon.api<ApiInstance & { config: Record<string, unknown> }>('GET', '/instance/mc');
+    assert.equal(shown.body.config.password, '********');
+    assert.ok(!shown.text.includes('wrong-rcon-password'));
   });
 
   it('explains a server that is down, and one that does not answer in time', async () => {
@@ -158,6 +162,12 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
   });
 
   it('keeps running after the failures, which did not use up the cooldown', async () => {
+    // An inline password round-trips through the API masked: sending the mask back keeps the stored value.
+    await configure({ ...baseConfig(), password_file: '', password: PASSWORD, min_power_level: 0 });
+    const shown = await daemon.api<ApiInstance & { config: Record<string, unknown> }>('GET', '/instance/mc');
+    assert.equal(shown.body.config.password, '********');
+    assert.ok(!shown.text.includes(PASSWORD));
+    await configure(shown.body.config);
     assert.equal((await daemon.api<ApiInstance>('GET', '/instance/mc')).body.state, 'running');
     assert.equal(await ask(member, '!minecraft Alex_2'), "Alex_2 is now on the Minecraft server's whitelist.");
     assert.equal(rcon.commands.at(-1)?.command, 'whitelist add Alex_2');

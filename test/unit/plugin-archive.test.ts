@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { crc32, deflateRawSync } from 'node:zlib';
 import yazl from 'yazl';
 import { installPluginArchive, readPluginArchive } from '../../src/plugin-host/archive.ts';
-import { createConfigValidator, parseManifest, PluginValidationError } from '../../src/plugin-host/manifest.ts';
+import { createConfigValidator, maskSecrets, parseManifest, PluginValidationError, secretConfigKeys } from '../../src/plugin-host/manifest.ts';
 import { validateArchiveFile } from '../../src/plugin-host/validate-cli.ts';
 
 const MiB = 1024 * 1024;
@@ -333,9 +333,19 @@ describe('parseManifest', () => {
       version: '0.1.0-beta.1+build.5',
       main: 'index.js',
       database: false,
+      directMessages: false,
       configSchema: { type: 'object' },
       extraFiles: [],
     });
+    assert.equal(parseManifest('id: org.example.dm\nversion: 1.0.0\nmain: index.js\ndirect_messages: true\n').directMessages, true);
+    assert.throws(() => parseManifest('id: org.example.dm\nversion: 1.0.0\nmain: index.js\ndirect_messages: yes please\n'), /direct_messages: must be true or false/);
+  });
+
+  test('finds the writeOnly config keys and masks their values', () => {
+    const schema = { type: 'object', properties: { password: { type: 'string', writeOnly: true }, host: { type: 'string' } } };
+    assert.deepEqual(secretConfigKeys(schema), ['password']);
+    assert.deepEqual(maskSecrets({ password: 'hunter22', host: 'h' }, ['password']), { password: '********', host: 'h' });
+    assert.deepEqual(maskSecrets({ password: '', host: 'h' }, ['password']), { password: '', host: 'h' }, 'an unset secret stays visibly unset');
   });
 
   test('reports missing keys, bad YAML and invalid config schemas', () => {

@@ -40,7 +40,7 @@ export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (busy) return;
       busy = true;
       try {
-        const instances = (await deps.storage.instances.list()).map((r) => apiInstance(r, deps.supervisor.instanceStatus(r.id)));
+        const instances = (await deps.storage.instances.list()).map((r) => apiInstance(r, deps.supervisor.instanceStatus(r.id), deps.registry.get(r.pluginId)));
         // started_at and sync times move without a state change; the console ages them itself.
         push('instances', instances);
         const clients = (await deps.storage.clients.list()).map((r) => apiClient(r, deps.supervisor.clients.get(r.id), deps.supervisor.instancesUsingClient(r.id)));
