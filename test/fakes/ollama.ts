@@ -75,11 +75,15 @@ export class FakeOllama {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
+    fake.#port = (fake.#server.address() as { port: number }).port;
     return fake;
   }
 
+  #port = 0;
+
+  /** Stays the same after stop(), so a test can show the server gone at that address. */
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+    return `http://127.0.0.1:${this.#port}`;
   }
 
   /** The chat requests received, in order. */

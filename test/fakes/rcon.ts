@@ -132,6 +132,7 @@ export class FakeRcon {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
+    fake.#port = (fake.#server.address() as { port: number }).port;
     return fake;
   }
 
@@ -139,8 +140,14 @@ export class FakeRcon {
     return '127.0.0.1';
   }
 
+  /** TCP connections accepted so far (health checks connect without logging in). */
+  connections = 0;
+
+  #port = 0;
+
+  /** Stays the same after stop(), so a test can show the server gone at that address. */
   get port(): number {
-    return (this.#server.address() as { port: number }).port;
+    return this.#port;
   }
 
   /** What a vanilla 1.21 server answers. */
@@ -171,6 +178,7 @@ export class FakeRcon {
 
   #serve(socket: Socket): void {
     this.#sockets.add(socket);
+    this.connections++;
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     let authed = false;

@@ -1,7 +1,7 @@
 /**
  * The community plugin end to end: a person types its commands in a room on
  * a real Synapse and the real daemon answers. !health checks a fake RCON
- * port and a fake Ollama on loopback (test/fakes/community-health.ts),
+ * port and a fake Ollama on loopback (test/fakes/rcon.ts, test/fakes/ollama.ts),
  * first listening, then stopped.
  */
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
-import { FakeOllama, FakeRconPort } from '../fakes/community-health.ts';
+import { FakeOllama } from '../fakes/ollama.ts';
+import { FakeRcon } from '../fakes/rcon.ts';
 import shippedChampions from '../../plugins/community/data/champions.json' with { type: 'json' };
 import shippedAgents from '../../plugins/community/data/agents.json' with { type: 'json' };
 import eightBall from '../../plugins/community/data/eight-ball.json' with { type: 'json' };
@@ -28,7 +29,7 @@ describe('community plugin through a real homeserver', () => {
   let user: TestUser;
   let bot: ApiClient;
   let room: string;
-  let rcon: FakeRconPort;
+  let rcon: FakeRcon;
   let ollama: FakeOllama;
 
   const replyTarget = (ev: TestMatrixEvent) => (ev.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined)?.['m.in_reply_to']?.event_id;
@@ -48,8 +49,8 @@ describe('community plugin through a real homeserver', () => {
 
   before(async () => {
     hs = await sharedOrOwnHomeserver();
-    rcon = await FakeRconPort.start();
-    ollama = await FakeOllama.start('0.12.6');
+    rcon = await FakeRcon.start();
+    ollama = await FakeOllama.start();
     daemon = await TestDaemon.create(hs, (config) => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
@@ -177,7 +178,7 @@ describe('community plugin through a real homeserver', () => {
     assert.match(up[2], new RegExp(`^RCON 127\\.0\\.0\\.1:${rcon.port}: up \\(connected in \\d+ ms\\)$`));
     assert.equal(up[3], `Ollama ${ollama.url}: up (version 0.12.6)`);
     assert.equal(rcon.connections, connectionsBefore + 1, 'the RCON port saw the check');
-    assert.ok(ollama.requests.includes('GET /api/version'));
+    assert.ok(ollama.requests.some((r) => r.method === 'GET' && r.path === '/api/version'));
 
     await rcon.stop();
     await ollama.stop();
