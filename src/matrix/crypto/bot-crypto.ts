@@ -419,12 +419,16 @@ export class BotCrypto {
     try {
       await this.persist();
     } finally {
-      await this.#exclusive(async () => {
-        this.#machine.close();
-        await deleteDatabases(cryptoIndexedDb(), `${this.#storeName}::`);
-      });
-      if (openStores.get(this.userId)) openStores.delete(this.userId);
-      this.#release();
+      try {
+        await this.#exclusive(async () => {
+          this.#machine.close();
+          await deleteDatabases(cryptoIndexedDb(), `${this.#storeName}::`);
+        });
+      } finally {
+        // Always, even if the cleanup failed: the next open of this account's store waits for it.
+        if (openStores.get(this.userId)) openStores.delete(this.userId);
+        this.#release();
+      }
     }
   }
 

@@ -142,13 +142,28 @@ export async function restoreDatabases(factory: IdbFactory, dumps: DatabaseDump[
   }
 }
 
-/** Rejects instead of waiting forever when a connection to the database is still open. */
+/** How long a delete may wait for a closing connection (the crypto machine closes its own lazily). */
+const BLOCKED_DELETE_WAIT_MS = 10_000;
+
+/**
+ * Waits while a connection to the database is still closing, and rejects
+ * instead of waiting forever when one stays open.
+ */
 function deleted(factory: IdbFactory, name: string): Promise<unknown> {
   const req = factory.deleteDatabase(name);
   return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(undefined);
-    req.onerror = () => reject(req.error);
-    req.onblocked = () => reject(new Error(`IndexedDB database ${name} is still open elsewhere in this process`));
+    let timer: NodeJS.Timeout | undefined;
+    req.onsuccess = () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    };
+    req.onerror = () => {
+      clearTimeout(timer);
+      reject(req.error);
+    };
+    req.onblocked = () => {
+      timer ??= setTimeout(() => reject(new Error(`IndexedDB database ${name} is still open elsewhere in this process`)), BLOCKED_DELETE_WAIT_MS);
+    };
   });
 }
 
