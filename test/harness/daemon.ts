@@ -172,6 +172,13 @@ export class TestDaemon {
     return { status: res.status, body: parsed as T, text };
   }
 
+  /** Creates an instance over the API (`PUT /instance/{id}`) and waits until it runs; throws with the API's answer otherwise. */
+  async createInstance(id: string, body: { type: string; primary_user: string; rooms: string[]; config?: Record<string, unknown> }): Promise<void> {
+    const put = await this.api('PUT', `/instance/${encodeURIComponent(id)}`, body);
+    if (put.status !== 201) throw new Error(`PUT /instance/${id} answered ${put.status}: ${put.text}`);
+    await this.waitFor(`instance ${id} running`, async () => (await this.api<{ state: string }>('GET', `/instance/${encodeURIComponent(id)}`)).body.state === 'running' || undefined);
+  }
+
   /** Waits until a condition on the API holds (e.g. an instance is running). */
   async waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
     const t0 = Date.now();

@@ -96,7 +96,7 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     bot = res.body;
     room = await user.createRoom({ name: 'links', invite: [bot.id] });
     otherRoom = await user.createRoom({ name: 'not allowlisted', invite: [bot.id] });
-    const put = await daemon.api<ApiInstance>('PUT', '/instance/preview', {
+    await daemon.createInstance('preview', {
       type: 'org.trellis.media-preview',
       primary_user: bot.id,
       rooms: [room],
@@ -113,8 +113,6 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
         queue_notice_after_seconds: 3,
       },
     });
-    assert.equal(put.status, 201, put.text);
-    await daemon.waitFor('instance running', async () => (await daemon.api<ApiInstance>('GET', '/instance/preview')).body.state === 'running' || undefined);
     await user.waitForMembership(room, bot.id, 'join', 20_000);
     await user.waitForMembership(otherRoom, bot.id, 'join', 20_000);
   });
@@ -236,14 +234,12 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
   it('extracts logged in with a cookies file, leaving the operator\'s file untouched', async () => {
     const cookieRoom = await user.createRoom({ name: 'logged in', invite: [bot.id] });
     const before = await readFile(ig.cookiesFile);
-    const put = await daemon.api<ApiInstance>('PUT', '/instance/preview-cookies', {
+    await daemon.createInstance('preview-cookies', {
       type: 'org.trellis.media-preview',
       primary_user: bot.id,
       rooms: [cookieRoom],
       config: { proxy: ig.proxyUrl, extra_args: ['--no-check-certificates'], temp_dir: tempDir, cookies_file: ig.cookiesFile },
     });
-    assert.equal(put.status, 201, put.text);
-    await daemon.waitFor('cookie instance running', async () => (await daemon.api<ApiInstance>('GET', '/instance/preview-cookies')).body.state === 'running' || undefined);
     await user.waitForMembership(cookieRoom, bot.id, 'join', 20_000);
     await user.sendText(cookieRoom, 'https://www.instagram.com/p/LOGINONLY01/');
     const image = await user.waitForEvent(cookieRoom, isMedia, 60_000, 'the logged-in image');

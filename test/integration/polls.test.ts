@@ -64,9 +64,7 @@ describe('polls plugin through a real homeserver', () => {
       const room = await alice.createRoom({ name: `polls ${name}`, invite: [bot, bob.userId] });
       await bob.join(room);
       rooms[name] = room;
-      const put = await daemon.api('PUT', `/instance/polls-${name}`, { type: 'org.trellis.polls', primary_user: bot, rooms: [room], config: configs[name] });
-      assert.equal(put.status, 201, put.text);
-      await daemon.waitFor(`polls-${name} running`, async () => (await daemon.api<{ state: string }>('GET', `/instance/polls-${name}`)).body.state === 'running' || undefined);
+      await daemon.createInstance(`polls-${name}`, { type: 'org.trellis.polls', primary_user: bot, rooms: [room], config: configs[name] });
     }
     for (const room of Object.values(rooms)) await alice.waitForMembership(room, bot, 'join', 20_000);
   });

@@ -28,11 +28,7 @@ describe('instances sharing a bot and a room', () => {
     assert.equal(res.status, 201, res.text);
     const bot = res.body.id;
     const room = await user.createRoom({ name: 'shared', invite: [bot] });
-    for (const id of ['ping-one', 'ping-two']) {
-      const put = await daemon.api('PUT', `/instance/${id}`, { type: 'org.trellis.ping', primary_user: bot, rooms: [room] });
-      assert.equal(put.status, 201, put.text);
-      await daemon.waitFor(`${id} running`, async () => (await daemon.api<{ state: string }>('GET', `/instance/${id}`)).body.state === 'running' || undefined);
-    }
+    for (const id of ['ping-one', 'ping-two']) await daemon.createInstance(id, { type: 'org.trellis.ping', primary_user: bot, rooms: [room] });
     await user.waitForMembership(room, bot, 'join', 20_000);
     const ask = await user.sendText(room, '!help');
     const isReply = (ev: TestMatrixEvent) => ev.sender === bot && (ev.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined)?.['m.in_reply_to']?.event_id === ask;

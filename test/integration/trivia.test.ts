@@ -86,9 +86,7 @@ describe('trivia plugin through a real homeserver', () => {
       const room = await alice.createRoom({ name: `trivia ${name}`, invite: [bot, bob.userId] });
       await bob.join(room);
       rooms[name] = room;
-      const put = await daemon.api('PUT', `/instance/trivia-${name}`, { type: 'org.trellis.trivia', primary_user: bot, rooms: [room], config: configs[name] });
-      assert.equal(put.status, 201, put.text);
-      await daemon.waitFor(`trivia-${name} running`, async () => (await daemon.api<{ state: string }>('GET', `/instance/trivia-${name}`)).body.state === 'running' || undefined);
+      await daemon.createInstance(`trivia-${name}`, { type: 'org.trellis.trivia', primary_user: bot, rooms: [room], config: configs[name] });
     }
     for (const room of Object.values(rooms)) await alice.waitForMembership(room, bot, 'join', 20_000);
   });
