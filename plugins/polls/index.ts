@@ -13,15 +13,12 @@ import {
   buildPollStart,
   definePlugin,
   escapeHtml,
-  parsePollResponse,
-  POLL_RESPONSE_STABLE_TYPE,
-  POLL_RESPONSE_TYPE,
+  onPollResponse,
   tallyPoll,
   type JsonValue,
   type PluginContext,
   type PollAnswer,
   type PollVote,
-  type RoomEvent,
 } from 'trellis/sdk';
 import { describeDuration, MAX_OPTIONS, NUMBER_EMOJIS, parsePollCommand, reactionIndex, resultLines } from './parse.ts';
 
@@ -138,12 +135,7 @@ export default definePlugin<Config>({
       await write(() => ctx.storage.set(openKey(poll), toJson(poll)));
     }
 
-    const onResponse = async ({ roomId, event }: RoomEvent) => {
-      const response = parsePollResponse(event.content);
-      if (response) await vote(roomId, response.pollEventId, event.sender, response.answers, event.origin_server_ts);
-    };
-    ctx.onEvent(POLL_RESPONSE_TYPE, onResponse);
-    ctx.onEvent(POLL_RESPONSE_STABLE_TYPE, onResponse);
+    onPollResponse(ctx, (v) => vote(v.roomId, v.pollEventId, v.sender, v.answers, v.ts));
 
     // Reaction polls: a user's latest number reaction counts. Removing a reaction (a redaction) is not seen as a vote change.
     ctx.onReaction(async (reaction) => {

@@ -16,14 +16,11 @@ import {
   buildPollStart,
   definePlugin,
   escapeHtml,
-  parsePollResponse,
-  POLL_RESPONSE_STABLE_TYPE,
-  POLL_RESPONSE_TYPE,
+  onPollResponse,
   type JsonValue,
   type PluginContext,
   type PollAnswer,
   type PollVote,
-  type RoomEvent,
 } from 'trellis/sdk';
 import { addRound, judge, revealText, scoreboardText, showQuestion, type Scoreboard, type ShownQuestion } from './game.ts';
 import { categoriesOf, categoryList, DIFFICULTIES, fetchOtdb, filterQuestions, loadBank, parseTriviaCommand, type Category, type Difficulty, type OtdbQuestion } from './otdb.ts';
@@ -149,12 +146,7 @@ export default definePlugin<Config>({
       await write(() => ctx.storage.set(activeKey(roomId), toJson(question)));
     }
 
-    const onResponse = async ({ roomId, event }: RoomEvent) => {
-      const response = parsePollResponse(event.content);
-      if (response) await answer(roomId, response.pollEventId, event.sender, response.answers, event.origin_server_ts);
-    };
-    ctx.onEvent(POLL_RESPONSE_TYPE, onResponse);
-    ctx.onEvent(POLL_RESPONSE_STABLE_TYPE, onResponse);
+    onPollResponse(ctx, (v) => answer(v.roomId, v.pollEventId, v.sender, v.answers, v.ts));
     ctx.onReaction(async (reaction) => {
       const question = active.get(reaction.roomId);
       if (!question || question.mode !== 'reactions' || question.eventId !== reaction.targetEventId) return;

@@ -5,6 +5,7 @@
  * (one vote per user: the latest, or for quizzes the first; votes after the
  * end do not count). Side-effect free: no I/O, no globals changed.
  */
+import type { PluginContext } from './index.ts';
 
 export const POLL_START_TYPE = 'org.matrix.msc3381.poll.start';
 export const POLL_RESPONSE_TYPE = 'org.matrix.msc3381.poll.response';
@@ -258,4 +259,22 @@ export function tallyPoll(poll: { answers: readonly PollAnswer[] }, votes: Recor
   const top = Math.max(0, ...Object.values(counts));
   const winners = top === 0 ? [] : poll.answers.filter((a) => counts[a.id] === top);
   return { counts, voters, winners };
+}
+
+/** A parsed vote, with where and when it was cast. */
+export interface PollVoteEvent extends PollResponse {
+  roomId: string;
+  sender: string;
+  /** origin_server_ts of the response event. */
+  ts: number;
+}
+
+/** Calls `handler` for every poll response the instance sees, in both the unstable and the stable event type, parsed. */
+export function onPollResponse(ctx: Pick<PluginContext, 'onEvent'>, handler: (vote: PollVoteEvent) => Promise<void> | void): void {
+  for (const type of [POLL_RESPONSE_TYPE, POLL_RESPONSE_STABLE_TYPE]) {
+    ctx.onEvent(type, async ({ roomId, event }) => {
+      const response = parsePollResponse(event.content);
+      if (response) await handler({ ...response, roomId, sender: event.sender, ts: event.origin_server_ts });
+    });
+  }
 }
