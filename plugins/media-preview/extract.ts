@@ -12,7 +12,7 @@ import { fetch, ProxyAgent, type Dispatcher } from 'undici';
 import { classifyYtDlpError, ExtractionFailure } from './failures.ts';
 import type { Link } from './links.ts';
 import type { PostMeta, ProfileMeta } from './render.ts';
-import { runYtDlp, type YtDlpSettings } from './yt-dlp.ts';
+import { runYtDlp, type YtDlpResult, type YtDlpSettings } from './yt-dlp.ts';
 
 export interface LocalMedia {
   kind: 'image' | 'video';
@@ -91,15 +91,16 @@ function parseJson(stdout: string, url: string): YtInfo {
   }
 }
 
-async function ytDlpOrFail(settings: YtDlpSettings, args: string[], cwd: string, url: string): Promise<string> {
+/** Runs yt-dlp and turns a timeout or a failed exit into an ExtractionFailure; `what` names the step for the log. */
+async function ytDlpOrFail(settings: YtDlpSettings, args: string[], cwd: string, what: string): Promise<YtDlpResult> {
   const result = await runYtDlp(settings, args, cwd);
-  if (result.timedOut) throw new ExtractionFailure('timeout', `yt-dlp did not finish within ${settings.timeoutMs / 1000} s for ${url}`);
+  if (result.timedOut) throw new ExtractionFailure('timeout', `yt-dlp did not finish ${what} within ${settings.timeoutMs / 1000} s`);
   if (result.code !== 0) throw classifyYtDlpError(result.stderr);
-  return result.stdout;
+  return result;
 }
 
 export async function extractPost(url: string, settings: ExtractSettings, dir: string): Promise<Extracted> {
-  const info = parseJson(await ytDlpOrFail(settings.ytDlp, ['-J', '--ignore-no-formats-error', url], dir, url), url);
+  const info = parseJson((await ytDlpOrFail(settings.ytDlp, ['-J', '--ignore-no-formats-error', url], dir, `reading ${url}`)).stdout, url);
   const entries = info._type === 'playlist' ? (info.entries ?? []) : [info];
   if (entries.length === 0) throw new ExtractionFailure('unavailable', `yt-dlp found no media in ${url}`);
   const infoPath = join(dir, 'info.json');
@@ -109,17 +110,11 @@ export async function extractPost(url: string, settings: ExtractSettings, dir: s
   // download exit 1 ("No video formats found!"), so images and videos are two runs.
   const output = ['-o', join(dir, 'media', '%(playlist_index|0)s.%(ext)s')];
   const fromInfo = ['--load-info-json', infoPath, '--no-clean-info-json'];
-  const images = await runYtDlp(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--skip-download', '--write-thumbnail', ...output], dir);
-  const failed = (run: { code: number | null; timedOut: boolean; stderr: string }) => {
-    if (run.timedOut) throw new ExtractionFailure('timeout', `yt-dlp did not finish downloading ${url} within ${settings.ytDlp.timeoutMs / 1000} s`);
-    if (run.code !== 0) throw classifyYtDlpError(run.stderr);
-  };
-  failed(images);
+  await ytDlpOrFail(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--skip-download', '--write-thumbnail', ...output], dir, `downloading the images of ${url}`);
   const hasVideo = entries.some((e) => (e.formats ?? []).some((f) => f.url));
   const download = hasVideo
-    ? await runYtDlp(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--match-filters', 'duration', '-f', 'best[ext=mp4]/best', '--max-filesize', String(settings.maxBytes), ...output], dir)
+    ? await ytDlpOrFail(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--match-filters', 'duration', '-f', 'best[ext=mp4]/best', '--max-filesize', String(settings.maxBytes), ...output], dir, `downloading the videos of ${url}`)
     : { code: 0, stdout: '', stderr: '', timedOut: false };
-  failed(download);
   const files = await readdir(join(dir, 'media')).catch(() => [] as string[]);
   const items: LocalMedia[] = [];
   for (const [i, entry] of entries.entries()) {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { imageSize } from 'image-size';
-import { definePlugin, type JsonValue, type MediaMsgtype, type MessageEvent, type PluginContext, type RoomMedia } from 'trellis/sdk';
+import { definePlugin, escapeHtml, type JsonValue, type MediaMsgtype, type MessageEvent, type PluginContext, type RoomMedia } from 'trellis/sdk';
 import { extractPost, extractProfile, type ExtractSettings, type LocalImage } from './extract.ts';
 import { ExtractionFailure, retryable, userMessage, type FailureKind } from './failures.ts';
 import { findLinks, linkKey, type ExtraSource, type Link } from './links.ts';
@@ -171,7 +171,7 @@ export default definePlugin<Config>({
       }
       const message = preview.kind === 'post' ? captionMessage(preview.meta as PostMeta, config().caption_max_length) : profileMessage(preview.meta as ProfileMeta, config().caption_max_length);
       const text = [message.text, ...preview.notes].join('\n');
-      const html = [message.html, ...preview.notes.map((n) => `<i>${n.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</i>`)].join('<br>');
+      const html = [message.html, ...preview.notes.map((n) => `<i>${escapeHtml(n)}</i>`)].join('<br>');
       await ctx.matrix.sendText(target.roomId, text, html, { notice: true, ...relation(target, first) });
     }
 
@@ -225,16 +225,18 @@ export default definePlugin<Config>({
       }
     }
 
+    const isFresh = (entry: CacheEntry) => Date.now() - entry.storedAt <= config().cache_ttl_hours * 3600_000;
+
     async function fromCache(link: Link, mode: Mode): Promise<Preview | null> {
       const entry = (await ctx.storage.get(cacheKey(link))) as CacheEntry | undefined;
-      if (!entry || Date.now() - entry.storedAt > config().cache_ttl_hours * 3600_000) return null;
+      if (!entry || !isFresh(entry)) return null;
       return (entry[mode] as Preview | undefined) ?? null;
     }
 
     async function remember(link: Link, mode: Mode, preview: Preview): Promise<void> {
       const key = cacheKey(link);
       const existing = (await ctx.storage.get(key)) as CacheEntry | undefined;
-      const fresh = existing && Date.now() - existing.storedAt <= config().cache_ttl_hours * 3600_000 ? existing : { storedAt: Date.now() };
+      const fresh = existing && isFresh(existing) ? existing : { storedAt: Date.now() };
       await ctx.storage.set(key, toJson({ ...fresh, [mode]: preview }));
     }
 
