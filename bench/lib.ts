@@ -167,7 +167,7 @@ export async function rssKiB(pid: number): Promise<number> {
 
 /** V8 heap in use according to the daemon's own /metrics, or null if it does not export it. */
 export async function heapUsedKiB(daemon: TestDaemon): Promise<number | null> {
-  const res = await daemon.api<string>('GET', '/metrics', undefined, { auth: false });
+  const res = await daemon.api<string>('GET', '/metrics');
   const match = /^trellis_nodejs_heap_size_used_bytes\s+([\d.e+]+)/m.exec(res.text);
   return match ? Number(match[1]) / 1024 : null;
 }

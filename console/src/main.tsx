@@ -104,6 +104,8 @@ function Shell() {
           type="button"
           class="logout"
           onClick={() => {
+            // Revoke the token on the server too (best effort: the console forgets it either way).
+            void api('POST', '/auth/logout').catch(() => undefined);
             setToken(null);
             navigate('/');
           }}

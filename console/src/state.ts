@@ -13,11 +13,16 @@ setInterval(() => (now.value = Date.now()), 1000);
 
 const MAX_NOTIFICATIONS = 200;
 
+// While the live socket is connected it alone sets instances and clients: it sends only changes
+// it has not sent yet, so a REST answer taken mid-change (e.g. encryption "starting") would stay
+// on screen until something else changed.
 export async function refreshInstances(): Promise<void> {
-  instances.value = await api<Instance[]>('GET', '/instances');
+  const list = await api<Instance[]>('GET', '/instances');
+  if (live.value !== 'live') instances.value = list;
 }
 export async function refreshClients(): Promise<void> {
-  clients.value = await api<Client[]>('GET', '/clients');
+  const list = await api<Client[]>('GET', '/clients');
+  if (live.value !== 'live') clients.value = list;
 }
 export async function refreshPlugins(): Promise<void> {
   plugins.value = await api<Plugin[]>('GET', '/plugins');
@@ -29,7 +34,8 @@ async function loadInitial(): Promise<void> {
     refreshClients(),
     refreshPlugins(),
     api<{ records: LogEntry[] }>('GET', '/notifications'),
-    fetch('/health').then((r) => r.json() as Promise<Health>).catch(() => null),
+    // Without the token /health answers only {status}.
+    fetch('/health', { headers: { authorization: `Bearer ${token.value ?? ''}` } }).then((r) => r.json() as Promise<Health>).catch(() => null),
   ]);
   notifications.value = notes.records;
   if (h) health.value = h;

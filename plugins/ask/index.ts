@@ -70,9 +70,6 @@ export default definePlugin<Config>({
   setup(ctx: PluginContext<Config>) {
     const questions = ctx.metrics.counter('questions_total', 'Questions answered, by outcome', ['outcome']);
     const cooldowns = new Cooldowns();
-    // Aborted when the instance stops, so no answer outlives it.
-    const stop = new AbortController();
-    stoppers.set(ctx.instanceId, stop);
     const clock = { now: () => Date.now(), schedule: (fn: () => void, ms: number) => ctx.timers.setTimeout(fn, ms) };
 
     async function answer(message: MessageEvent, question: string): Promise<void> {
@@ -96,7 +93,7 @@ export default definePlugin<Config>({
       let result: AskResult;
       try {
         result = await askModel(
-          { host: config.host, model: config.model, systemPrompt: config.system_prompt, timeoutMs: config.timeout_seconds * 1000, maxChars: config.max_answer_chars, signal: stop.signal },
+          { host: config.host, model: config.model, systemPrompt: config.system_prompt, timeoutMs: config.timeout_seconds * 1000, maxChars: config.max_answer_chars, signal: ctx.signal /* aborted when the instance stops, so no answer outlives it */ },
           question,
           (soFar) => editor?.update(soFar + STILL_WRITING),
         );
@@ -137,10 +134,4 @@ export default definePlugin<Config>({
       },
     });
   },
-  teardown(ctx) {
-    stoppers.get(ctx.instanceId)?.abort(new Error('instance stopped'));
-    stoppers.delete(ctx.instanceId);
-  },
 });
-
-const stoppers = new Map<string, AbortController>();

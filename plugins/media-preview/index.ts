@@ -389,15 +389,9 @@ export default definePlugin<Config>({
     }
     if (pending.length) ctx.log.info(`resuming ${pending.length} preview(s) that were pending at the last stop`);
 
-    teardowns.set(ctx.instanceId, () => {
+    ctx.onStop(() => {
       stopped = true;
       scheduler.stop();
     });
   },
-  teardown(ctx) {
-    teardowns.get(ctx.instanceId)?.();
-    teardowns.delete(ctx.instanceId);
-  },
 });
-
-const teardowns = new Map<string, () => void>();

@@ -53,7 +53,6 @@ const openKey = (poll: Pick<StoredPoll, 'roomId' | 'eventId'>) => `open:${poll.r
 const closedKey = (roomId: string) => `closed:${roomId}`;
 const toJson = (poll: StoredPoll) => JSON.parse(JSON.stringify(poll)) as JsonValue;
 
-const stops = new Map<string, () => void>();
 
 export default definePlugin<Config>({
   async setup(ctx: PluginContext<Config>) {
@@ -239,12 +238,8 @@ export default definePlugin<Config>({
     for (const poll of open.values()) arm(poll);
     if (open.size) ctx.log.info(`resumed ${open.size} open poll(s)`);
 
-    stops.set(ctx.instanceId, () => {
+    ctx.onStop(() => {
       stopped = true;
     });
-  },
-  teardown(ctx) {
-    stops.get(ctx.instanceId)?.();
-    stops.delete(ctx.instanceId);
   },
 });

@@ -63,7 +63,6 @@ function reactionIndex(key: string, count: number): number | null {
   return index >= 0 && index < count ? index : null;
 }
 
-const stops = new Map<string, () => void>();
 
 export default definePlugin<Config>({
   async setup(ctx: PluginContext<Config>) {
@@ -240,12 +239,8 @@ export default definePlugin<Config>({
     }
     if (active.size) ctx.log.info(`resumed ${active.size} open trivia question(s)`);
 
-    stops.set(ctx.instanceId, () => {
+    ctx.onStop(() => {
       stopped = true;
     });
-  },
-  teardown(ctx) {
-    stops.get(ctx.instanceId)?.();
-    stops.delete(ctx.instanceId);
   },
 });

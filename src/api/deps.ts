@@ -25,3 +25,18 @@ export interface ApiDeps {
 }
 
 export const API_PREFIX = '/_matrix/maubot/v1';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Request body limits (bodies are buffered in memory); anything larger gets a 413 before it is read. */
+export const BODY_LIMITS = {
+  /** Login and every small JSON request (the default). */
+  small: 16 * KiB,
+  /** An instance with its config. */
+  instance: 1 * MiB,
+  /** A bot account's avatar image. */
+  avatar: 8 * MiB,
+  /** A plugin archive (the archive reader applies its own, finer limits). */
+  upload: 64 * MiB,
+} as const;

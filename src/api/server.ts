@@ -1,11 +1,11 @@
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { ManagementError } from '../core/management.ts';
 import { healthReport } from '../core/health.ts';
 import { redactText } from '../core/redact.ts';
-import { API_PREFIX, type ApiDeps } from './deps.ts';
+import { API_PREFIX, BODY_LIMITS, type ApiDeps } from './deps.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { registerPluginRoutes } from './routes/plugins.ts';
 import { registerInstanceRoutes } from './routes/instances.ts';
@@ -19,16 +19,44 @@ declare module 'fastify' {
     username?: string;
   }
   interface FastifyContextConfig {
-    public?: boolean;
+    /** Served without a bearer token (a function: decided per request, e.g. by the config). */
+    public?: boolean | (() => boolean);
+    /** A websocket route that may authenticate with its first message instead (browsers cannot set headers on a websocket). */
+    websocketAuth?: boolean;
   }
 }
 
 /** Archives and avatars are sent as raw bodies, as maubot's upload endpoint expects. */
 const RAW_TYPES = /^(application\/(zip|octet-stream|x-zip-compressed)|image\/[\w.+-]+)$/;
-const MAX_BODY = 64 * 1024 * 1024;
+
+/**
+ * A websocket handshake the HTTP server really handed over ('upgrade' event,
+ * which @fastify/websocket marks as req.ws), not just a request carrying an
+ * Upgrade header: only those may skip the bearer token check.
+ */
+function isWebsocketHandshake(req: FastifyRequest): boolean {
+  const h = req.headers;
+  return (
+    req.ws === true &&
+    req.method === 'GET' &&
+    h.upgrade?.toLowerCase() === 'websocket' &&
+    (h.connection ?? '').toLowerCase().split(',').some((t) => t.trim() === 'upgrade') &&
+    typeof h['sec-websocket-key'] === 'string' &&
+    h['sec-websocket-key'] !== ''
+  );
+}
+
+/** Only listed proxies may set the client address (X-Forwarded-For); none by default. */
+function trustedProxies(list: string[]): string[] | false {
+  return list.length > 0 ? list : false;
+}
 
 export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string, ConsoleAsset>): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: MAX_BODY, trustProxy: false });
+  // Every body is buffered in memory, so the default limit is small; routes that take more say so (BODY_LIMITS).
+  // A body over the limit is refused from its Content-Length (or as soon as it is over) before it is buffered.
+  // requestTimeout (Node's own default; fastify turns it off) bounds how long one request may take to arrive.
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMITS.small, trustProxy: trustedProxies(deps.config().server.trusted_proxies), requestTimeout: 300_000 });
+  await deps.tokens.load();
 
   await app.register(swagger, {
     openapi: {
@@ -39,15 +67,19 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     },
   });
   await app.register(websocket);
-  await app.register(rateLimit, { global: false });
 
-  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));
+  // No bodyLimit here: the parser would otherwise lift the limit of every route that does not set its own.
+  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err: FastifyError | ManagementError | Error, req, reply) => {
     if (err instanceof ManagementError) {
       return reply.code(err.status).send({ errcode: codeFor(err.status), error: redactText(err.message), problems: err.problems.map(redactText) });
     }
     const status = (err as FastifyError).statusCode;
+    if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = req.routeOptions.bodyLimit ?? BODY_LIMITS.small;
+      return answerAndLinger(reply, 413, { errcode: 'too_large', error: `request body too large: ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]} takes at most ${formatLimit(limit)}`, problems: [] });
+    }
     if (status && status < 500) {
       return reply.code(status).send({ errcode: codeFor(status), error: redactText(err.message), problems: [] });
     }
@@ -62,19 +94,30 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
       const user = deps.tokens.verify(header.slice(7).trim());
       if (user) req.username = user;
     }
-    if (req.routeOptions.config?.public || req.username !== undefined) return;
+    const open = req.routeOptions.config?.public;
+    if (req.username !== undefined || open === true || (typeof open === 'function' && open())) return;
     // Console client-side routes (e.g. /instances/x on reload) fall through to index.html.
     if (req.is404 && consoleAssets && !req.url.startsWith(API_PREFIX)) return;
-    // Websocket upgrades may authenticate with their first message instead.
-    if (req.headers.upgrade?.toLowerCase() === 'websocket') return;
+    // The two websocket routes check the token sent as the first message themselves.
+    if (req.routeOptions.config?.websocketAuth && isWebsocketHandshake(req)) return;
     return reply.code(401).send({ errcode: 'unauthorized', error: 'missing, invalid or expired bearer token; POST /_matrix/maubot/v1/auth/login first', problems: [] });
   });
 
-  app.get('/health', { config: { public: true }, schema: { summary: 'Health: 200 healthy, 503 degraded', tags: ['system'] } }, async (_req, reply) => {
-    const report = await healthReport({ storage: deps.storage, supervisor: deps.supervisor, errors: deps.errors, startedAt: deps.startedAt });
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  // Defence in depth for browsers: nothing here may be framed or content-sniffed; the console sets its own fuller policy.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    return payload;
   });
-  app.get('/metrics', { config: { public: true }, schema: { summary: 'Prometheus metrics', tags: ['system'] } }, async (_req, reply) => {
+
+  app.get('/health', { config: { public: true }, schema: { summary: 'Health: 200 healthy, 503 degraded; without a token only {status}', tags: ['system'] } }, async (req, reply) => {
+    const report = await healthReport({ storage: deps.storage, supervisor: deps.supervisor, errors: deps.errors, startedAt: deps.startedAt });
+    // Bot ids, instance ids and error texts are for the admin; a load balancer needs only the verdict.
+    return reply.code(report.status === 'ok' ? 200 : 503).send(req.username !== undefined ? report : { status: report.status });
+  });
+  // Metrics carry bot and instance ids: a token is needed unless the operator opted in (server.public_metrics).
+  const publicMetrics = () => deps.config().server.public_metrics;
+  app.get('/metrics', { config: { public: publicMetrics }, schema: { summary: 'Prometheus metrics (bearer token, or none with server.public_metrics: true)', tags: ['system'] } }, async (_req, reply) => {
     for (const client of deps.supervisor.clients.values()) {
       const last = client.status.lastSuccessAt;
       if (last) deps.metrics.syncAge.set({ client: client.userId }, (Date.now() - last) / 1000);
@@ -98,6 +141,33 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   if (consoleAssets) registerConsole(app, consoleAssets);
   return app;
+}
+
+/** How long a refused body may keep arriving (read and dropped) after the answer. */
+const LINGER_MS = 10_000;
+
+/**
+ * Answers and closes the connection the way nginx's "lingering close" does:
+ * the answer goes out and our side is shut, but what the client is still
+ * sending is read and dropped (never buffered) until it stops or LINGER_MS
+ * have passed. Closing at once with unread data resets the connection, and a
+ * client still sending its body then usually loses the answer.
+ */
+function answerAndLinger(reply: FastifyReply, status: number, payload: object): void {
+  const socket = reply.request.raw.socket;
+  const text = JSON.stringify(payload);
+  reply.hijack();
+  if (socket.destroyed) return;
+  reply.request.raw.resume();
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
+      `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${text}`,
+  );
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+function formatLimit(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
 }
 
 function codeFor(status: number): string {

@@ -1,41 +1,95 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** What tokens are checked against; read on every call, so a SIGHUP reload applies at once. */
+export interface TokenSettings {
+  /** The config's server.token_secret: changing it invalidates every token. */
+  secret: string;
+  ttlSeconds: number;
+  /** The configured admin username: a token for any other subject is refused. */
+  subject: string;
+}
+
+/** Where logouts are persisted, so a revoked token stays revoked after a restart. */
+export interface RevocationStore {
+  add(jti: string, expiresAt: number): Promise<void>;
+  active(nowSeconds: number): Promise<Array<{ jti: string; expiresAt: number }>>;
+}
+
+export interface TokenClaims {
+  sub: string;
+  exp: number;
+  jti: string;
+}
 
 /**
- * Management API session tokens: a signed, expiring claim. Signing with the
- * config's token_secret means tokens survive a daemon restart without a
- * session table, and rotating the secret revokes them all.
+ * Management API session tokens: a signed, expiring claim with a random id
+ * (`jti`). Signing with the config's token_secret means tokens survive a
+ * daemon restart without a session table, and rotating the secret revokes
+ * them all; logout revokes one by its id (kept in memory for the synchronous
+ * check, persisted through the store).
  */
 export class SessionTokens {
-  readonly #secret: string;
-  readonly #ttlSeconds: number;
-  constructor(secret: string, ttlSeconds: number) {
-    this.#secret = secret;
-    this.#ttlSeconds = ttlSeconds;
+  readonly #settings: () => TokenSettings;
+  readonly #store: RevocationStore | null;
+  /** jti → expiry (epoch seconds) of logged-out tokens that have not expired yet. */
+  readonly #revoked = new Map<string, number>();
+
+  constructor(settings: TokenSettings | (() => TokenSettings), store: RevocationStore | null = null) {
+    this.#settings = typeof settings === 'function' ? settings : () => settings;
+    this.#store = store;
   }
 
-  #sign(payload: string): string {
-    return createHmac('sha256', this.#secret).update(payload).digest('base64url');
+  /** Loads the persisted revocations (call once before serving requests). */
+  async load(now = Date.now()): Promise<void> {
+    if (!this.#store) return;
+    for (const { jti, expiresAt } of await this.#store.active(Math.floor(now / 1000))) this.#revoked.set(jti, expiresAt);
+  }
+
+  #sign(payload: string, secret: string): string {
+    return createHmac('sha256', secret).update(payload).digest('base64url');
   }
 
   issue(username: string, now = Date.now()): { token: string; expiresAt: number } {
-    const expiresAt = Math.floor(now / 1000) + this.#ttlSeconds;
-    const payload = Buffer.from(JSON.stringify({ sub: username, exp: expiresAt })).toString('base64url');
-    return { token: `${payload}.${this.#sign(payload)}`, expiresAt };
+    const { secret, ttlSeconds } = this.#settings();
+    const expiresAt = Math.floor(now / 1000) + ttlSeconds;
+    const claims: TokenClaims = { sub: username, exp: expiresAt, jti: randomBytes(16).toString('base64url') };
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return { token: `${payload}.${this.#sign(payload, secret)}`, expiresAt };
   }
 
-  /** The username, or null if the token is malformed, forged or expired. */
-  verify(token: string, now = Date.now()): string | null {
+  /** The claims of a valid token: well formed, signed with the current secret, not expired, not revoked, for the admin. */
+  claims(token: string, now = Date.now()): TokenClaims | null {
+    const { secret, subject } = this.#settings();
     const [payload, signature, extra] = token.split('.');
     if (!payload || !signature || extra !== undefined) return null;
-    const expected = Buffer.from(this.#sign(payload));
+    const expected = Buffer.from(this.#sign(payload, secret));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+    let claims: { sub?: unknown; exp?: unknown; jti?: unknown };
     try {
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown };
-      if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return null;
-      return claims.sub;
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof claims;
     } catch {
       return null;
     }
+    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || typeof claims.jti !== 'string' || claims.jti === '') return null;
+    if (claims.exp * 1000 <= now || claims.sub !== subject || this.#revoked.has(claims.jti)) return null;
+    return { sub: claims.sub, exp: claims.exp, jti: claims.jti };
+  }
+
+  /** The username, or null if the token is malformed, forged, expired, revoked or not the admin's. */
+  verify(token: string, now = Date.now()): string | null {
+    return this.claims(token, now)?.sub ?? null;
+  }
+
+  /** Logout: the token is refused from now on, also after a restart. False if it was not valid anyway. */
+  async revoke(token: string, now = Date.now()): Promise<boolean> {
+    const claims = this.claims(token, now);
+    if (!claims) return false;
+    await this.#store?.add(claims.jti, claims.exp);
+    this.#revoked.set(claims.jti, claims.exp);
+    // Expired revocations are dead weight: the signature check refuses those tokens anyway.
+    const nowSeconds = Math.floor(now / 1000);
+    for (const [jti, exp] of this.#revoked) if (exp <= nowSeconds) this.#revoked.delete(jti);
+    return true;
   }
 }

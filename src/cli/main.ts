@@ -11,6 +11,7 @@ import { hashPassword } from '../config/password.ts';
 import { buildPlugin } from '../plugin-host/build.ts';
 import { validateArchiveFile } from '../plugin-host/validate-cli.ts';
 import { Daemon, VERSION } from '../core/daemon.ts';
+import { INITIAL_PASSWORD_FILE } from '../api/routes/auth.ts';
 
 const USAGE = `trellis ${VERSION} — self-hosted Matrix bot platform
 
@@ -62,7 +63,17 @@ async function start(path: string): Promise<void> {
     daemon.log.info('received SIGHUP: reloading configuration');
     void daemon.reload();
   });
-  process.on('unhandledRejection', (reason) => daemon.log.error(`unhandled promise rejection: ${reason instanceof Error ? reason.message : String(reason)}`, { err: reason }));
+  // A plugin's stray throw is its instance's problem (logged, counted, the daemon goes on). Anything
+  // else means the daemon's own state is unknown: say so and exit non-zero so the service manager
+  // restarts it (the documented unit has Restart=on-failure); the sync state on disk is consistent.
+  const fatal = (kind: string) => (err: unknown) => {
+    if (daemon.blamePlugin(err)) return;
+    daemon.log.critical(`${kind} outside any plugin: ${err instanceof Error ? err.message : String(err)}; exiting so the service manager restarts trellis`, { err });
+    process.exitCode = 1;
+    setImmediate(() => process.exit(1));
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
   try {
     await daemon.start();
   } catch (err) {
@@ -74,16 +85,18 @@ async function start(path: string): Promise<void> {
 
 /**
  * `npm start` on a fresh checkout: write a default config so the platform
- * runs at once. The generated admin password goes to a 0600 file, never to
- * the log.
+ * runs at once. The generated admin password goes to a 0600 file in the
+ * private (0700) data folder, never to the log; the first successful admin
+ * login deletes it (src/api/routes/auth.ts).
  */
 async function firstRunInit(path: string): Promise<void> {
-  const passwordFile = join(dirname(path), 'data', 'initial-admin-password');
+  const passwordFile = join(dirname(path), 'data', INITIAL_PASSWORD_FILE);
   const password = randomBytes(18).toString('base64url');
   await writeInitialConfig({ path, adminUser: 'admin', adminPassword: password });
-  await mkdir(dirname(passwordFile), { recursive: true });
+  // The data folder will hold the database (access tokens) and crypto stores: private from the start.
+  await mkdir(dirname(passwordFile), { recursive: true, mode: 0o700 });
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
-  process.stderr.write(`trellis: first run: wrote ${path} (admin user "admin"; password in ${passwordFile}). Edit homeservers.main.url, then restart.\n`);
+  process.stderr.write(`trellis: first run: wrote ${path} (admin user "admin"; password in ${passwordFile}, deleted after the first login). Edit homeservers.main.url, then restart.\n`);
 }
 
 async function readPassword(prompt: string): Promise<string> {

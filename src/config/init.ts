@@ -109,6 +109,9 @@ server:
   # Signs management API session tokens; changing it logs everyone out.
   token_secret: ${q(v.tokenSecret)}
   token_ttl_seconds: 86400
+  # /metrics needs a bearer token like the API (it names bot accounts and
+  # instances); true serves it without one, e.g. to a Prometheus on this host.
+  public_metrics: false
 
 # Databases, uploaded plugins and other state. Relative to this file's folder.
 data_dir: data

@@ -6,6 +6,7 @@
  * resolved (see secrets.ts): by the time this schema runs, `token_secret_file`
  * has become `token_secret`.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { passwordHashProblem } from './password-policy.ts';
 
@@ -79,6 +80,13 @@ const server = z.strictObject({
     error: 'too short (at least 32 characters); generate one with: openssl rand -base64 32',
   }),
   token_ttl_seconds: int(60).default(86400),
+  /** /metrics without a bearer token (it names bots and instances): only for a scraper on a trusted network. */
+  public_metrics: bool().default(false),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (IP addresses or CIDR ranges), so the login
+   * throttle sees each client's own address instead of the proxy's. Empty: the peer address counts.
+   */
+  trusted_proxies: z.array(z.string().refine((v) => isIP(v.split('/')[0] ?? '') !== 0, { error: 'expected an IP address or CIDR range, e.g. 127.0.0.1 or 10.0.0.0/8' })).default([]),
 });
 
 const database = z
@@ -137,6 +145,16 @@ const crypto = z.strictObject({
   key_sharing: keySharing.default('all'),
 });
 
+/** How far back a bot catches up on a room after downtime or a burst (see docs/architecture.md). */
+const sync = z.strictObject({
+  catch_up: z
+    .strictObject({
+      max_age_hours: z.preprocess(numberFromString, z.number().positive({ error: 'expected a number of hours above 0' })).default(24),
+      max_events: int(1).default(10_000),
+    })
+    .prefault({}),
+});
+
 const client = z.strictObject({
   homeserver: nonEmpty(),
   access_token: secret(),
@@ -184,6 +202,7 @@ export const trellisConfigSchema = z.strictObject({
   logging: logging.prefault({}),
   notifications: notifications.optional(),
   crypto: crypto.prefault({}),
+  sync: sync.prefault({}),
   clients: z
     .record(z.string().regex(USER_ID, { error: 'invalid client key; expected a Matrix user id like @bot:example.org' }), client)
     .default({}),

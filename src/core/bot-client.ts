@@ -1,14 +1,27 @@
 import type { FileOptions, JsonValue, MatrixActions, MatrixEvent, MediaMessageOptions, RoomMedia, SendOptions, UploadOptions } from '../sdk/index.ts';
 import { MatrixClient } from '../matrix/client.ts';
-import { BotCrypto, CryptoStoreError, type CryptoStatus } from '../matrix/crypto/index.ts';
+import { BotCrypto, CryptoClosedError, CryptoStoreError, type CryptoStatus } from '../matrix/crypto/index.ts';
 import { SyncLoop, type SyncStatus } from '../matrix/sync-loop.ts';
 import type { SyncResponse } from '../matrix/types.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { Storage } from '../storage/database.ts';
 import type { KeySharing } from '../config/schema.ts';
 import type { Logger } from './logging.ts';
+import { fetchGap, isOwnJoin, type CatchUpWindow } from './catch-up.ts';
+import type { StorageGuard } from './storage-guard.ts';
+import { replayStableTxnId } from './plugin-scope.ts';
 
-export type RoomEventSink = (client: BotClient, roomId: string, event: MatrixEvent) => Promise<void>;
+/** How one room event reaches the instances: `done` when all handled it; `settled` also when some are stalled. */
+export interface Delivery {
+  done: Promise<void>;
+  /** 'done' once every receiver handled it; 'stalled' when a receiver is stuck and the sync stops waiting for it. */
+  settled: Promise<'done' | 'stalled'>;
+}
+
+/** Hands an event to the instances; called in event order, it must queue the event before returning. */
+export type RoomEventSink = (client: BotClient, roomId: string, event: MatrixEvent) => Delivery;
+
+export const DEFAULT_CATCH_UP: CatchUpWindow = { maxAgeMs: 24 * 3600_000, maxEvents: 10_000 };
 
 /** Where encrypted accounts keep their crypto stores; absent turns E2EE off for every account. */
 export interface CryptoSettings {
@@ -43,16 +56,30 @@ export class BotClient {
   readonly #log: Logger;
   readonly #sink: RoomEventSink;
   readonly #cryptoSettings: CryptoSettings | undefined;
+  readonly #guard: StorageGuard;
+  readonly #catchUp: CatchUpWindow;
+  /** Events handed to instances but not yet recorded as handled: a gap fetch must not deliver them again. */
+  readonly #inFlight = new Set<string>();
   #loop: SyncLoop | null = null;
-  /** Settles before the first sync is handled; null when the account runs without E2EE. */
+  /**
+   * The account's crypto machine as the last queued change leaves it (null
+   * without E2EE). Every change (start, switch, stop) is a step queued after
+   * the one before (#openCrypto), so steps never overlap and an account has
+   * at most one machine. Sync batches use what it resolves to.
+   */
   #cryptoReady: Promise<BotCrypto | null> = Promise.resolve(null);
+  /** The open machine: set as soon as it is open, cleared just before it closes, never a closed one. */
   #crypto: BotCrypto | null = null;
   #cryptoStatus: ClientCryptoStatus = { state: 'off' };
   /** The sync batch being handled, so switching encryption off waits for it before closing the store. */
   #batch: Promise<void> = Promise.resolve();
+  /** #batch when #crypto opened: batches started earlier use an older machine or none, not this one. */
+  #batchBeforeCrypto: Promise<void> | null = null;
 
-  constructor(options: { record: ClientRecord; storage: Storage; log: Logger; sink: RoomEventSink; crypto?: CryptoSettings }) {
+  constructor(options: { record: ClientRecord; storage: Storage; log: Logger; sink: RoomEventSink; guard: StorageGuard; catchUp?: CatchUpWindow; crypto?: CryptoSettings }) {
     this.#record = options.record;
+    this.#guard = options.guard;
+    this.#catchUp = options.catchUp ?? DEFAULT_CATCH_UP;
     this.userId = options.record.id;
     this.#storage = options.storage;
     this.#log = options.log;
@@ -94,22 +121,13 @@ export class BotClient {
   }
 
   /**
-   * Closes the running crypto (if any) and opens it again if now wanted.
-   * Batches starting meanwhile wait for the result; the batch in flight
-   * still holds the old machine, so it finishes before the store closes.
+   * Queues a step that closes the machine or opens it (the same store, so
+   * the same device) to match the record. Batches starting meanwhile wait
+   * for the result; toggles issued before earlier steps finished collapse
+   * into the state wanted when their step runs.
    */
   #switchCrypto(): void {
-    const previous = this.#cryptoReady;
-    this.#crypto = null;
-    this.#cryptoReady = (async () => {
-      const old = await previous;
-      await this.#batch;
-      if (old) {
-        await old.close().catch((err: Error) => this.#log.error(err.message));
-        this.#log.info('end-to-end encryption turned off for this account; its crypto store is kept');
-      }
-      return this.#openCrypto();
-    })();
+    this.#cryptoReady = this.#openCrypto();
   }
 
   get status(): SyncStatus {
@@ -144,11 +162,12 @@ export class BotClient {
     this.#cryptoReady = this.#openCrypto();
     this.#loop = new SyncLoop({
       client: this.matrix,
-      loadToken: async () => (await this.#storage.clients.get(id))?.syncToken ?? null,
-      saveToken: (token) => this.#storage.clients.setSyncToken(id, token),
+      loadToken: async () => (await this.#guard.retry('reading the sync token', () => this.#storage.clients.get(id)))?.syncToken ?? null,
+      saveToken: (token) => this.#guard.retry('saving the sync token', () => this.#storage.clients.setSyncToken(id, token)),
       onSync: async (response, info) => {
-        const crypto = await this.#cryptoReady;
         const warm = this.#warmedUp ? await this.#warmedUp : null;
+        // Read last, right before use: a switch queued meanwhile must not hand this batch a machine it closes.
+        const crypto = await this.#cryptoReady;
         const batch = this.#onSync(response, info.initial, crypto).then(() => {
           if (!warm || this.#warmedUp === null) return;
           // After the first batch, so its rooms still get the fresh-join history check.
@@ -167,64 +186,116 @@ export class BotClient {
     this.#loop.start();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Takes no new sync batch, lets the one being handled finish (at most
+   * `graceMs`), then closes the crypto store. Events cut off are named; as
+   * their batch's token was not saved, the next start handles them.
+   */
+  async stop(graceMs?: number): Promise<void> {
     const loop = this.#loop;
     this.#loop = null;
-    await loop?.stop();
-    const crypto = await this.#cryptoReady;
-    this.#crypto = null;
-    this.#cryptoReady = Promise.resolve(null);
-    if (crypto) {
-      this.#cryptoStatus = { state: 'off' };
-      await crypto.close().catch((err: Error) => this.#log.error(err.message));
+    const finished = (await loop?.stop(graceMs)) ?? true;
+    if (!finished) {
+      const cut = [...this.#inFlight];
+      this.#log.warn(`stopped before ${cut.length} event(s) were handled; they are handled at the next start`, { events: cut.slice(0, 20) });
     }
+    // Queued like a switch, so it also closes a machine that a switch in progress is still opening.
+    this.#cryptoReady = this.#openCrypto({ stopping: true });
+    await this.#cryptoReady;
   }
 
-  /** Failures leave the account running without E2EE (plaintext rooms keep working) and say why. */
-  async #openCrypto(): Promise<BotCrypto | null> {
-    const settings = this.#cryptoSettings;
-    if (!settings || !this.#wantsCrypto) {
-      this.#cryptoStatus = { state: 'off' };
-      return null;
-    }
-    if (!settings.pickleKey) {
-      const error = 'crypto.pickle_key is not set, so encrypted rooms are unreadable for this account; set it (openssl rand -base64 32) or set encryption: false for the client';
-      this.#log.error(error);
-      this.#cryptoStatus = { state: 'failed', error };
-      return null;
-    }
-    this.#cryptoStatus = { state: 'starting' };
-    try {
-      this.#crypto = await BotCrypto.open({
-        matrix: this.matrix,
-        deviceId: this.#record.deviceId ?? '',
-        storeDir: settings.storeDir,
-        pickleKey: settings.pickleKey,
-        log: this.#log,
-        keySharing: () => settings.keySharing?.(this.userId) ?? 'all',
-        recoveryHint: `POST /_matrix/maubot/v1/client/auth/${this.#record.homeserver || '<homeserver>'}/login with the bot's username and password`,
-      });
-      return this.#crypto;
-    } catch (err) {
-      const error = err instanceof CryptoStoreError ? err.message : `end-to-end encryption failed to start: ${(err as Error).message}`;
-      this.#log.error(error);
-      this.#cryptoStatus = { state: 'failed', error };
-      return null;
-    }
+  /**
+   * One step of the account's crypto changes (see #cryptoReady): after the
+   * step before, closes the machine when it is no longer wanted (encryption
+   * switched off, or `stopping`) and opens it when it is wanted and not open.
+   * Failures leave the account running without E2EE (plaintext rooms keep
+   * working) and say why.
+   */
+  #openCrypto(options: { stopping?: boolean } = {}): Promise<BotCrypto | null> {
+    const previous = this.#cryptoReady;
+    // A stop is void once start() ran again meanwhile (the account was disabled and re-enabled).
+    const stopped = () => options.stopping === true && this.#loop === null;
+    const wanted = () => !stopped() && this.#wantsCrypto;
+    return (async () => {
+      const current = await previous;
+      if (current && wanted()) return current;
+      if (current) {
+        // Why #crypto stays set while this waits, and why only for a batch that uses this machine:
+        // the batch in flight waits for its events to be handled, and a handler that sends reads
+        // #crypto or, if it is null, waits for #cryptoReady, which is this step. Clearing #crypto
+        // first (as before) made every send of the batch wait for this step while this step waited
+        // for the batch: each event stalled until the handler timeout, one after the other, so the
+        // account sat at `starting` for minutes, and for good while messages kept coming. A batch
+        // that started before this machine opened does not use it, and its handlers may be
+        // waiting for this very step, so it is not waited for. stop() waited for its batch already.
+        if (!stopped() && this.#batch !== this.#batchBeforeCrypto) await this.#batch;
+        if (wanted()) return current; // switched on again meanwhile: keep the machine
+        // Sends from now on wait for this step; the status says `off` once the store is saved and closed.
+        this.#crypto = null;
+        this.#cryptoStatus = current.status;
+        await current.close().catch((err: Error) => this.#log.error(err.message));
+        if (!stopped()) this.#log.info('end-to-end encryption turned off for this account; its crypto store is kept');
+        this.#cryptoStatus = { state: 'off' };
+      }
+      const settings = this.#cryptoSettings;
+      if (!settings || !wanted()) {
+        // A stopped account keeps saying why its encryption failed, if it did.
+        if (!stopped() || current) this.#cryptoStatus = { state: 'off' };
+        return null;
+      }
+      if (!settings.pickleKey) {
+        const error = 'crypto.pickle_key is not set, so encrypted rooms are unreadable for this account; set it (openssl rand -base64 32) or set encryption: false for the client';
+        this.#log.error(error);
+        this.#cryptoStatus = { state: 'failed', error };
+        return null;
+      }
+      this.#cryptoStatus = { state: 'starting' };
+      try {
+        // Set even if the record changed meanwhile: the step queued by that change closes it.
+        this.#crypto = await BotCrypto.open({
+          matrix: this.matrix,
+          deviceId: this.#record.deviceId ?? '',
+          storeDir: settings.storeDir,
+          pickleKey: settings.pickleKey,
+          log: this.#log,
+          keySharing: () => settings.keySharing?.(this.userId) ?? 'all',
+          recoveryHint: `POST /_matrix/maubot/v1/client/auth/${this.#record.homeserver || '<homeserver>'}/login with the bot's username and password`,
+        });
+        this.#batchBeforeCrypto = this.#batch;
+        return this.#crypto;
+      } catch (err) {
+        const error = err instanceof CryptoStoreError ? err.message : `end-to-end encryption failed to start: ${(err as Error).message}`;
+        this.#log.error(error);
+        this.#cryptoStatus = { state: 'failed', error };
+        return null;
+      }
+    })();
   }
 
   /** Sends a room event, encrypted when the room is. */
   async #send(roomId: string, type: string, content: Record<string, unknown>): Promise<string> {
+    // Taken before any await, so a handler's sends are numbered in the order it made them.
+    const txnId = replayStableTxnId();
     const crypto = this.#crypto ?? (await this.#cryptoReady);
     if (crypto && (await crypto.roomEncryption(roomId))) {
-      return this.matrix.sendEvent(roomId, 'm.room.encrypted', await crypto.encrypt(roomId, type, content));
+      let encrypted;
+      try {
+        encrypted = await crypto.encrypt(roomId, type, content);
+      } catch (err) {
+        // A handler can outlive its batch; if its machine closed meanwhile (encryption switched), use the current one.
+        if (!(err instanceof CryptoClosedError)) throw err;
+        const current = this.#crypto ?? (await this.#cryptoReady);
+        if (!current) throw new Error(`not sending ${type} into encrypted room ${roomId}: encryption was turned off while sending`);
+        encrypted = await current.encrypt(roomId, type, content);
+      }
+      return this.matrix.sendEvent(roomId, 'm.room.encrypted', encrypted, txnId);
     }
     // Never leak plaintext into an encrypted room because E2EE is still starting or failed for this account.
     if (!crypto && this.#wantsCrypto && (await this.matrix.getStateEvent(roomId, 'm.room.encryption'))) {
       const why = 'error' in this.#cryptoStatus && this.#cryptoStatus.error ? this.#cryptoStatus.error : `encryption is ${this.#cryptoStatus.state}`;
       throw new Error(`not sending ${type} into encrypted room ${roomId} unencrypted: ${why}`);
     }
-    return this.matrix.sendEvent(roomId, type, content);
+    return this.matrix.sendEvent(roomId, type, content, txnId);
   }
 
   get #wantsCrypto(): boolean {
@@ -315,13 +386,20 @@ export class BotClient {
       await crypto?.persist();
       return;
     }
+    const waits: Array<Promise<unknown>> = [];
     for (const [roomId, room] of Object.entries(rooms.join ?? {})) {
-      const events = room.timeline?.events ?? [];
+      const timeline = room.timeline?.events ?? [];
       // A room we just joined arrives with history from before our join: start after our own join event.
-      const ownJoin = known.has(roomId) ? -1 : events.findLastIndex((e) => e.type === 'm.room.member' && e.state_key === this.userId && e.content.membership === 'join');
-      for (const event of events.slice(ownJoin + 1)) {
+      const ownJoin = known.has(roomId) ? -1 : timeline.findLastIndex((e) => isOwnJoin(e, this.userId));
+      let events = timeline.slice(ownJoin + 1);
+      if (room.timeline?.limited && room.timeline.prev_batch && ownJoin === -1) {
+        const gap = await this.#fetchGap(roomId, room.timeline.prev_batch);
+        for (const e of gap) crypto?.noteRoomEvent(roomId, e);
+        events = [...gap, ...events];
+      }
+      for (const event of events) {
         if (event.sender === this.userId) continue;
-        if (await this.#storage.handledEvents.wasHandled(this.userId, event.event_id)) continue;
+        if (await this.#handled(event.event_id)) continue;
         let plain = event;
         if (event.type === 'm.room.encrypted' && crypto) {
           const decrypted = await crypto.decrypt(roomId, event);
@@ -329,19 +407,58 @@ export class BotClient {
           if (!decrypted) continue;
           plain = decrypted;
         }
-        await this.#sink(this, roomId, plain);
-        await this.#storage.handledEvents.markHandled(this.userId, event.event_id);
+        waits.push(this.#deliver(roomId, event.event_id, plain));
       }
     }
     if (crypto) {
       for (const { roomId, event } of await crypto.takeDecryptable()) {
-        if (await this.#storage.handledEvents.wasHandled(this.userId, event.event_id)) continue;
-        await this.#sink(this, roomId, event);
-        await this.#storage.handledEvents.markHandled(this.userId, event.event_id);
+        if (await this.#handled(event.event_id)) continue;
+        waits.push(this.#deliver(roomId, event.event_id, event));
       }
-      // Before the sync token is saved: to-device messages (room keys) are never delivered twice.
-      await crypto.persist();
     }
+    // The token is saved after this returns: wait until each event is handled and recorded, except
+    // by an instance that is stuck (it keeps its queue; other instances must not wait for it).
+    await Promise.all(waits);
+    // Before the sync token is saved: to-device messages (room keys) are never delivered twice.
+    await crypto?.persist();
+  }
+
+  async #handled(eventId: string): Promise<boolean> {
+    if (this.#inFlight.has(eventId)) return true;
+    return this.#guard.retry('checking handled events', () => this.#storage.handledEvents.wasHandled(this.userId, eventId));
+  }
+
+  /** Queues an event for the instances; resolves once it is handled and recorded, or its instance is stalled. */
+  #deliver(roomId: string, eventId: string, event: MatrixEvent): Promise<unknown> {
+    this.#inFlight.add(eventId);
+    const delivery = this.#sink(this, roomId, event);
+    const recorded = delivery.done
+      .then(() => this.#guard.retry('recording handled events', () => this.#storage.handledEvents.markHandled(this.userId, eventId)))
+      .finally(() => this.#inFlight.delete(eventId));
+    // Only reachable at shutdown (the guard gave up): the event is handled again at the next start.
+    recorded.catch(() => undefined);
+    return delivery.settled.then((how) => (how === 'done' ? recorded : undefined));
+  }
+
+  /** The events missing between the last sync and a `limited` timeline, within the catch-up window. */
+  async #fetchGap(roomId: string, prevBatch: string): Promise<MatrixEvent[]> {
+    const gap = await fetchGap({
+      matrix: this.matrix,
+      roomId,
+      prevBatch,
+      window: this.#catchUp,
+      isEnd: async (e) => isOwnJoin(e, this.userId) || (e.sender !== this.userId && (await this.#handled(e.event_id))),
+    });
+    if (gap.skipped > 0) {
+      const count = `${gap.skippedIsLowerBound ? 'at least ' : ''}${gap.skipped}`;
+      this.#log.warn(
+        `skipped ${count} older event(s) in ${roomId} that fall outside the catch-up window (${this.#catchUp.maxEvents} events, ${Math.round(this.#catchUp.maxAgeMs / 3600_000)} h; sync.catch_up in the config); ${gap.events.length} were caught up`,
+        { room: roomId, skipped: gap.skipped },
+      );
+    } else if (gap.events.length > 0) {
+      this.#log.info(`caught up ${gap.events.length} event(s) in ${roomId} that arrived faster than one sync could carry`, { room: roomId });
+    }
+    return gap.events;
   }
 
   async #handleInvite(roomId: string, inviter: string, isDirect: boolean): Promise<void> {
@@ -457,7 +574,7 @@ function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): 
         'm.relates_to': { rel_type: 'm.replace', event_id: eventId },
       });
     },
-    redact: (roomId, eventId, reason) => matrix.redact(roomId, eventId, reason),
+    redact: (roomId, eventId, reason) => matrix.redact(roomId, eventId, reason, replayStableTxnId()),
     uploadMedia: (data: Uint8Array, options: UploadOptions) => matrix.uploadMedia(data, options),
     uploadForRoom: upload,
     mediaEncryptedFor: deps.mediaEncryptedFor,

@@ -16,6 +16,8 @@ import { Supervisor } from './supervisor.ts';
 import { Management } from './management.ts';
 import { reconcileDeclarative } from './declarative.ts';
 import { ErrorCounter } from './health.ts';
+import { currentInstance } from './plugin-scope.ts';
+import { watchEventLoop } from './loop-lag.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -47,6 +49,7 @@ export class Daemon {
   #notifier: AdminNotifier | null = null;
   readonly #options: DaemonOptions;
   #pendingLogWrites: Promise<unknown> = Promise.resolve();
+  #stopLoopWatch: (() => void) | null = null;
 
   constructor(loaded: LoadedConfig, options: DaemonOptions = {}) {
     this.loaded = loaded;
@@ -62,13 +65,14 @@ export class Daemon {
 
   async start(): Promise<{ url: string }> {
     const config = this.config;
-    this.storage = await openStorage({ type: config.database.type, path: config.database.path, url: config.database.url, keepLogRecords: config.logging.keep_records });
+    this.storage = await openStorage({ type: config.database.type, path: config.database.path, url: config.database.url, keepLogRecords: config.logging.keep_records, cryptoDir: join(config.data_dir, 'crypto') });
     this.hub.subscribe((entry) => {
       this.metrics.logRecords.inc({ level: entry.level });
       if (entry.level === 'error' || entry.level === 'critical') this.errors.record(entry.time);
       if (entry.level === 'debug') return;
       // Serialised so records keep their order; a failing write must not recurse into logging.
-      this.#pendingLogWrites = this.#pendingLogWrites.then(() => this.storage.logs.append(entry)).catch(() => undefined);
+      // While storage is failing, records still go to stdout and the admin room; storing them would only block on the lock again.
+      if (!this.supervisor?.storageGuard.failure) this.#pendingLogWrites = this.#pendingLogWrites.then(() => this.storage.logs.append(entry)).catch(() => undefined);
       void this.#notifier?.handle(entry).catch(() => undefined);
     });
     this.registry = new PluginRegistry({
@@ -89,12 +93,14 @@ export class Daemon {
         // Read on every key share, so a SIGHUP applies it to the next message.
         keySharing: (userId) => this.config.clients[userId]?.key_sharing ?? this.config.crypto.key_sharing,
       },
+      catchUp: { maxAgeMs: config.sync.catch_up.max_age_hours * 3600_000, maxEvents: config.sync.catch_up.max_events },
     });
     this.management = new Management({ storage: this.storage, registry: this.registry, supervisor: this.supervisor, log: this.log, config });
     this.#configureNotifier();
     await this.supervisor.loadAll();
     await reconcileDeclarative(config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log });
     this.supervisor.startSyncing();
+    this.#stopLoopWatch = watchEventLoop(this.log, () => this.supervisor.runningHandlers());
 
     // The console is optional: a failed bundle leaves the API fully usable.
     let consoleAssets: Map<string, ConsoleAsset> | undefined;
@@ -115,7 +121,8 @@ export class Daemon {
       log: this.log.child({ component: 'api' }),
       metrics: this.metrics,
       errors: this.errors,
-      tokens: new SessionTokens(config.server.token_secret, config.server.token_ttl_seconds),
+      // Read from the current config on every check: a SIGHUP with a new token_secret or admin username logs everyone out.
+      tokens: new SessionTokens(() => ({ secret: this.config.server.token_secret, ttlSeconds: this.config.server.token_ttl_seconds, subject: this.config.admin.username }), this.storage.revokedTokens),
       startedAt: this.startedAt,
       version: VERSION,
     }, consoleAssets);
@@ -172,8 +179,20 @@ export class Daemon {
     this.log.info('configuration reloaded', { instances: report.instances, clients: report.clients });
   }
 
+  /**
+   * For process-level 'uncaughtException'/'unhandledRejection': when plugin
+   * code threw (its own timer, a promise nobody awaited), the instance is
+   * blamed and the daemon goes on; returns false for anything else, which
+   * the caller treats as fatal.
+   */
+  blamePlugin(err: unknown): boolean {
+    const instanceId = currentInstance();
+    return instanceId !== undefined && this.supervisor !== undefined && this.supervisor.reportEscapedError(instanceId, err);
+  }
+
   async stop(): Promise<void> {
     this.log.info('shutting down');
+    this.#stopLoopWatch?.();
     await this.api?.close();
     await this.supervisor?.stopAll();
     await this.#pendingLogWrites;

@@ -6,6 +6,7 @@ import type { Storage } from '../storage/database.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
 import { PluginValidationError, SECRET_MASK, secretConfigKeys } from '../plugin-host/manifest.ts';
+import { readPluginArchive } from '../plugin-host/archive.ts';
 import { PluginConflictError, type LoadedPlugin, type PluginRegistry } from './plugin-registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Logger } from './logging.ts';
@@ -22,6 +23,21 @@ export class ManagementError extends Error {
   }
 }
 
+
+/** Bound on an instance's room allowlist: each entry is checked and routed on every event. */
+export const MAX_INSTANCE_ROOMS = 1000;
+/** Matrix ids are at most 255 bytes. */
+const MAX_ROOM_ID_LENGTH = 255;
+
+/** Problems with a room allowlist: a bounded list of room ids or "*". */
+function roomsProblems(rooms: unknown): string[] {
+  if (!Array.isArray(rooms)) return ['rooms: must be a list of room ids, or ["*"] for every room the bot is in'];
+  if (rooms.length > MAX_INSTANCE_ROOMS) return [`rooms: ${rooms.length} entries is more than the limit of ${MAX_INSTANCE_ROOMS}; use ["*"] for every room the bot is in`];
+  const bad = rooms.filter((r) => typeof r !== 'string' || r.length > MAX_ROOM_ID_LENGTH || (r !== '*' && !ROOM_ID.test(r)));
+  if (bad.length === 0) return [];
+  const shown = bad.slice(0, 5).map((r) => (typeof r === 'string' ? JSON.stringify(r.length > 80 ? r.slice(0, 80) + '…' : r) : `a ${r === null ? 'null' : typeof r}`));
+  return [`rooms: ${shown.join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''} ${bad.length === 1 ? 'is not a room id' : 'are not room ids'} (expected !opaque:server, or !opaque from room version 12, or "*" for every room the bot is in)`];
+}
 
 export interface InstanceInput {
   pluginId?: string;
@@ -84,14 +100,26 @@ export class Management {
     else if (!(plugin = this.#registry.get(pluginId)) && managedBy === 'api') problems.push(`type: plugin ${pluginId} is not installed`);
     if (!clientId) problems.push('primary_user: the bot account (user id) is required');
     else if (managedBy === 'api' && !(await this.#storage.clients.get(clientId))) problems.push(`primary_user: no bot account ${clientId}; add it first`);
-    if (!Array.isArray(rooms) || rooms.some((r) => typeof r !== 'string' || (r !== '*' && !ROOM_ID.test(r)))) {
-      problems.push('rooms: must be a list of room ids (!opaque:server, or !opaque from room version 12), or "*" for every room the bot is in');
-    }
+    problems.push(...roomsProblems(rooms));
     let validatedConfig = config;
+    const samePlugin = existing !== undefined && existing.pluginId === pluginId;
     if (plugin && input.config) {
-      // The console sends back what it was shown: a masked secret means "keep the stored one".
+      // The console sends back what it was shown: a masked secret means "keep the stored one",
+      // but only for the plugin it was given to; another plugin gets no value.
       for (const key of secretConfigKeys(plugin.manifest.configSchema)) {
-        if (config[key] === SECRET_MASK) validatedConfig = { ...validatedConfig, [key]: existing?.config[key] ?? '' };
+        if (config[key] === SECRET_MASK) validatedConfig = { ...validatedConfig, [key]: samePlugin ? (existing.config[key] ?? '') : '' };
+      }
+    }
+    if (existing && !samePlugin) {
+      // Switching plugins: the old plugin's secrets are neither handed to the new one nor shown
+      // by the API (which masks only the new plugin's writeOnly keys), unless sent again.
+      const previous = this.#registry.get(existing.pluginId);
+      for (const key of previous ? secretConfigKeys(previous.manifest.configSchema) : []) {
+        const given = input.config?.[key];
+        if (given === undefined || given === SECRET_MASK) {
+          const { [key]: _dropped, ...rest } = validatedConfig;
+          validatedConfig = rest;
+        }
       }
     }
     if (plugin) {
@@ -128,8 +156,21 @@ export class Management {
 
   // ---- plugins ----
 
-  async uploadPlugin(data: Buffer, allowOverride: boolean): Promise<LoadedPlugin> {
+  /**
+   * `expectedId`: the upload is for this plugin id (PUT /plugin/{id}). Every
+   * refusal that does not need the plugin's code (archive, manifest, id,
+   * version conflict) happens before anything is written or imported.
+   */
+  async uploadPlugin(data: Buffer, allowOverride: boolean, expectedId?: string): Promise<LoadedPlugin> {
     try {
+      const { manifest } = await readPluginArchive(data);
+      if (expectedId !== undefined && manifest.id !== expectedId) {
+        throw new ManagementError(400, `the archive is plugin ${manifest.id}, not ${expectedId}; nothing was installed`);
+      }
+      const installed = this.#registry.get(manifest.id);
+      if (installed && installed.version === manifest.version && !allowOverride) {
+        throw new PluginConflictError(`plugin ${manifest.id} ${manifest.version} is already installed; upload a new version or pass allow_override=true`);
+      }
       const { plugin, previous } = await this.#registry.install(data, { allowOverride });
       this.#log.info(`plugin ${plugin.id} ${plugin.version} installed${previous ? ` (replacing ${previous.version})` : ''}`);
       // Also for a first upload: file-declared instances may be waiting for this plugin.

@@ -15,6 +15,7 @@ import type {
 import type { PluginStorageRepository } from '../storage/plugin-storage.ts';
 import type { Logger } from './logging.ts';
 import { helpText, matchCommand, usage } from './commands.ts';
+import { runForEvent } from './plugin-scope.ts';
 
 type Handler<T> = (event: T) => Promise<void> | void;
 
@@ -106,6 +107,8 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   readonly #eventHandlers: Array<{ type: string; handler: Handler<RoomEvent> }> = [];
   readonly #configHandlers: Array<(c: Config, p: Config) => Promise<void> | void> = [];
   readonly #options: ContextOptions<Config>;
+  readonly #stopController = new AbortController();
+  readonly #stopHandlers: Array<() => Promise<void> | void> = [];
 
   constructor(options: ContextOptions<Config>) {
     this.#options = options;
@@ -153,6 +156,12 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   helpText(): string {
     return helpText(this.prefix, this.#primaryCommands);
   }
+  get signal(): AbortSignal {
+    return this.#stopController.signal;
+  }
+  onStop(handler: () => Promise<void> | void): void {
+    this.#stopHandlers.push(handler);
+  }
 
   #generatedHelp: CommandDefinition | null = null;
 
@@ -189,8 +198,11 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     for (const handler of this.#configHandlers) await this.#guard('config', () => handler(config, previous));
   }
 
-  stop(): void {
+  /** Cancels timers, aborts `signal` and runs the onStop handlers (each isolated). */
+  async stop(): Promise<void> {
     this.timers.cancelAll();
+    this.#stopController.abort(new Error(`instance ${this.instanceId} stopped`));
+    for (const handler of this.#stopHandlers.splice(0).reverse()) await this.#guard('stop', handler);
   }
 
   #handlerFailed(kind: string, err: unknown) {
@@ -222,25 +234,30 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   async #dispatchHandlers(roomId: string, event: MatrixEvent, commands: boolean): Promise<void> {
     const roomEvent: RoomEvent = { roomId, event };
     const tasks: Array<Promise<void>> = [];
-    for (const { type, handler } of this.#eventHandlers) {
-      if (type === '*' || type === event.type) tasks.push(this.#guard(`${event.type} event`, () => handler(roomEvent)));
-    }
+    // Each handler runs in its own scope named by its place, so its sends get the same
+    // transaction ids when this event is handled again after a crash (see plugin-scope.ts).
+    const run = (key: string, kind: string, fn: () => Promise<void> | void) => {
+      tasks.push(runForEvent(this.instanceId, event.event_id, key, () => this.#guard(kind, fn)));
+    };
+    this.#eventHandlers.forEach(({ type, handler }, i) => {
+      if (type === '*' || type === event.type) run(`event:${i}`, `${event.type} event`, () => handler(roomEvent));
+    });
     if (event.type === 'm.room.message') {
       const message = this.#toMessage(roomId, event);
       if (message) {
-        for (const handler of this.#messageHandlers) tasks.push(this.#guard('message', () => handler(message)));
-        if (commands) tasks.push(this.#runCommand(message));
+        this.#messageHandlers.forEach((handler, i) => run(`message:${i}`, 'message', () => handler(message)));
+        if (commands) tasks.push(runForEvent(this.instanceId, event.event_id, 'command', () => this.#runCommand(message)));
       }
     } else if (event.type === 'm.reaction') {
       const rel = event.content['m.relates_to'] as { rel_type?: string; event_id?: string; key?: string } | undefined;
       if (rel?.rel_type === 'm.annotation' && rel.event_id && typeof rel.key === 'string') {
         const reaction: ReactionEvent = { roomId, event, sender: event.sender, eventId: event.event_id, targetEventId: rel.event_id, key: rel.key };
-        for (const handler of this.#reactionHandlers) tasks.push(this.#guard('reaction', () => handler(reaction)));
+        this.#reactionHandlers.forEach((handler, i) => run(`reaction:${i}`, 'reaction', () => handler(reaction)));
       }
     } else if (event.type === 'm.room.member' && typeof event.state_key === 'string') {
       const prev = (event.unsigned?.prev_content as { membership?: string } | undefined)?.membership;
       const membership: MembershipEvent = { roomId, event, sender: event.sender, userId: event.state_key, membership: String(event.content.membership ?? ''), previousMembership: prev };
-      for (const handler of this.#membershipHandlers) tasks.push(this.#guard('membership', () => handler(membership)));
+      this.#membershipHandlers.forEach((handler, i) => run(`membership:${i}`, 'membership', () => handler(membership)));
     }
     await Promise.all(tasks);
   }

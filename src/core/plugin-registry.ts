@@ -1,6 +1,6 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginDefinition } from '../sdk/index.ts';
 import { createConfigValidator, parseManifest, PluginValidationError, type ConfigValidationResult, type PluginManifest } from '../plugin-host/manifest.ts';
@@ -115,6 +115,8 @@ export class PluginRegistry {
       return { plugin, previous };
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
+      // The id's folder, if this upload created it: rmdir only removes it when no other version is in it.
+      await rmdir(dirname(dir)).catch(() => undefined);
       throw err;
     }
   }

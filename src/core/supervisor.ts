@@ -3,7 +3,11 @@ import type { Storage } from '../storage/database.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
 import { registerSecret } from './redact.ts';
-import { BotClient, type CryptoSettings } from './bot-client.ts';
+import { BotClient, type CryptoSettings, type Delivery } from './bot-client.ts';
+import type { CatchUpWindow } from './catch-up.ts';
+import { InstanceQueue } from './instance-queue.ts';
+import { runAsInstance } from './plugin-scope.ts';
+import { StorageGuard } from './storage-guard.ts';
 import { boundStorage, InstanceContext } from './plugin-context.ts';
 import type { PluginRegistry } from './plugin-registry.ts';
 import { secretConfigKeys } from '../plugin-host/manifest.ts';
@@ -26,13 +30,24 @@ interface ManagedInstance {
   context: InstanceContext | null;
   retryTimer: NodeJS.Timeout | null;
   attempts: number;
+  /** Its room events, in order; lives across restarts of the instance. */
+  queue: InstanceQueue;
 }
 
-/** A handler slower than this no longer holds up the sync loop; it keeps running. */
-const HANDLER_WAIT_MS = 10_000;
+/** A handler slower than this stops holding its instance's queue (it keeps running; the next event starts). */
+const HANDLER_RELEASE_MS = 10_000;
+/** A handler slower than this stops holding the account's sync; other instances on the bot go on. */
+const HANDLER_STALL_MS = 2_000;
+/** SIGTERM: how long handlers in flight get to finish before the sync state is saved without them. */
+export const SHUTDOWN_GRACE_MS = 5_000;
 const SETUP_TIMEOUT_MS = 30_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
+
+const RESTARTING = new Set<InstanceState>(['starting', 'restarting']);
+/** How long an event waits for its instance to finish restarting (below HANDLER_RELEASE_MS). */
+const RESTART_WAIT_MS = 5_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function roomAllowed(rooms: string[], roomId: string): boolean {
   return rooms.includes('*') || rooms.includes(roomId);
@@ -58,11 +73,16 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #crypto: CryptoSettings | undefined;
+  readonly #catchUp: CatchUpWindow | undefined;
+  /** Pauses the message path while storage cannot be written; /health reads its failure. */
+  readonly storageGuard: StorageGuard;
   #stopping = false;
   #syncing = false;
 
-  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics; crypto?: CryptoSettings }) {
+  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics; crypto?: CryptoSettings; catchUp?: CatchUpWindow }) {
     this.#storage = options.storage;
+    this.#catchUp = options.catchUp;
+    this.storageGuard = new StorageGuard(options.log.child({ component: 'storage' }));
     this.#registry = options.registry;
     this.#log = options.log;
     this.#metrics = options.metrics;
@@ -100,6 +120,8 @@ export class Supervisor {
       storage: this.#storage,
       log: this.#log.child({ client: record.id }),
       sink: (c, roomId, event) => this.#dispatch(c, roomId, event),
+      guard: this.storageGuard,
+      ...(this.#catchUp ? { catchUp: this.#catchUp } : {}),
       ...(this.#crypto ? { crypto: this.#crypto } : {}),
     });
     this.clients.set(record.id, client);
@@ -130,7 +152,13 @@ export class Supervisor {
     let managed = this.#instances.get(record.id);
     if (managed) await this.#stopRuntime(managed);
     else {
-      managed = { record, status: { state: 'stopped', lastError: null, startedAt: null, eventsHandled: 0, errorTimes: [] }, context: null, retryTimer: null, attempts: 0 };
+      const log = this.#log.child({ instance: record.id });
+      const queue = new InstanceQueue({
+        releaseAfterMs: HANDLER_RELEASE_MS,
+        stallAfterMs: HANDLER_STALL_MS,
+        onReleased: (label, ms) => log.warn(`handler for ${label} still running after ${Math.round(ms / 1000)} s; this instance goes on with its next event (other instances were not held up)`),
+      });
+      managed = { record, status: { state: 'stopped', lastError: null, startedAt: null, eventsHandled: 0, errorTimes: [] }, context: null, retryTimer: null, attempts: 0, queue };
       this.#instances.set(record.id, managed);
     }
     managed.record = record;
@@ -187,10 +215,40 @@ export class Supervisor {
     }
   }
 
-  async stopAll(): Promise<void> {
+  /**
+   * Shutdown order matters for not losing events: first the sync loops stop
+   * taking batches and let the handlers in flight finish (bounded), so what
+   * was handled is recorded and the token saved; only then do instances stop.
+   */
+  async stopAll(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
     this.#stopping = true;
+    await Promise.all([...this.clients.values()].map((c) => c.stop(graceMs)));
+    this.storageGuard.stop();
     for (const managed of this.#instances.values()) await this.#stopRuntime(managed);
-    await Promise.all([...this.clients.values()].map((c) => c.stop()));
+  }
+
+  /**
+   * A throw that escaped a plugin (its own setTimeout, an un-awaited
+   * promise) and reached the process: logged and counted against the
+   * instance, which keeps running, like a throwing handler.
+   */
+  reportEscapedError(instanceId: string, err: unknown): boolean {
+    const managed = this.#instances.get(instanceId);
+    if (!managed) return false;
+    this.#metrics.handlerErrors.inc({ instance: instanceId });
+    this.#recordError(managed);
+    this.#log.child({ instance: instanceId }).error(`uncaught error in plugin code (a timer or promise nobody awaited): ${err instanceof Error ? err.message : String(err)}`, { err });
+    return true;
+  }
+
+  /** Handlers running now and for how long (blame for a blocked event loop). */
+  runningHandlers(): Array<{ instance: string; label: string; ms: number }> {
+    const running = [];
+    for (const managed of this.#instances.values()) {
+      const now = managed.queue.running;
+      if (now) running.push({ instance: managed.record.id, ...now });
+    }
+    return running;
   }
 
   #setState(managed: ManagedInstance, state: InstanceState, error?: string) {
@@ -210,6 +268,7 @@ export class Supervisor {
     const { record } = managed;
     const log = this.#log.child({ instance: record.id });
     this.#setState(managed, managed.attempts > 0 ? 'restarting' : 'starting');
+    let context: InstanceContext | null = null;
     try {
       const plugin = this.#registry.get(record.pluginId);
       if (!plugin) throw new Error(`plugin ${record.pluginId} is not installed; upload it or fix the instance's plugin`);
@@ -223,7 +282,7 @@ export class Supervisor {
         const value = validated.value[key];
         if (typeof value === 'string' && value) registerSecret(value);
       }
-      const context = new InstanceContext({
+      context = new InstanceContext({
         instanceId: record.id,
         config: validated.value,
         matrix: client.actions,
@@ -236,17 +295,24 @@ export class Supervisor {
           this.#recordError(managed);
         },
       });
-      await withTimeout(Promise.resolve(plugin.definition.setup(context)), SETUP_TIMEOUT_MS, `setup did not finish within ${SETUP_TIMEOUT_MS / 1000} s`);
+      // In the instance's scope: timers and promises setup leaves behind are blamed on it if they throw.
+      const ctx = context;
+      await withTimeout(Promise.resolve(runAsInstance(record.id, () => plugin.definition.setup(ctx))), SETUP_TIMEOUT_MS, `setup did not finish within ${SETUP_TIMEOUT_MS / 1000} s`);
       context.finishSetup();
       managed.context = context;
       managed.attempts = 0;
       this.#setState(managed, 'running', '');
       managed.status.lastError = null;
       log.info(`instance started (${plugin.id} ${plugin.version} on ${record.clientId})`);
-      for (const room of record.rooms) if (room !== '*') await client.ensureJoined(room);
+      for (const room of record.rooms) {
+        // The instance may be stopped, changed or deleted while joins are under way: stop joining for it.
+        if (managed.context !== context || this.#instances.get(record.id) !== managed) break;
+        if (room !== '*') await client.ensureJoined(room);
+      }
     } catch (err) {
-      managed.context?.stop();
-      managed.context = null;
+      // Whatever a failed setup left behind (timers, onStop) is released before the retry.
+      await context?.stop();
+      if (managed.context === context) managed.context = null;
       this.#recordError(managed);
       const message = err instanceof Error ? err.message : String(err);
       this.#setState(managed, 'failed', message);
@@ -269,16 +335,21 @@ export class Supervisor {
     const context = managed.context;
     managed.context = null;
     if (!context) return;
-    context.stop();
+    await context.stop();
     const plugin = this.#registry.get(managed.record.pluginId);
     try {
-      await withTimeout(Promise.resolve(plugin?.definition.teardown?.(context)), 10_000, 'teardown did not finish within 10 s');
+      await withTimeout(Promise.resolve(runAsInstance(managed.record.id, () => plugin?.definition.teardown?.(context))), 10_000, 'teardown did not finish within 10 s');
     } catch (err) {
       this.#log.child({ instance: managed.record.id }).warn(`teardown failed: ${(err as Error).message}`);
     }
   }
 
-  async #dispatch(client: BotClient, roomId: string, event: MatrixEvent): Promise<void> {
+  /**
+   * Queues a room event for every running instance of the account whose
+   * allowlist has the room. Synchronous up to the queueing, so events keep
+   * their order; each instance then handles them one at a time.
+   */
+  #dispatch(client: BotClient, roomId: string, event: MatrixEvent): Delivery {
     const receivers: Array<ManagedInstance & { context: InstanceContext }> = [];
     for (const managed of this.#instances.values()) {
       if (managed.record.clientId !== client.userId || !managed.context || managed.status.state !== 'running') continue;
@@ -288,15 +359,23 @@ export class Supervisor {
     // One bot, several instances in the room: `!help` gets one answer listing them all.
     const askingHelp = receivers.filter((m) => m.context.asksGeneratedHelp(event));
     const combinedHelp = askingHelp.length > 1 ? askingHelp.map((m) => m.context.helpText()).join('\n\n') : undefined;
-    const waits: Array<Promise<unknown>> = [];
-    for (const managed of receivers) {
-      managed.status.eventsHandled++;
-      this.#metrics.eventsHandled.inc({ instance: managed.record.id });
+    const tickets = receivers.map((managed) => {
       const help = askingHelp.includes(managed) ? (managed === askingHelp[0] ? combinedHelp : 'skip') : undefined;
-      const work = managed.context.dispatch(roomId, event, help);
-      waits.push(withTimeout(work, HANDLER_WAIT_MS, 'slow handler').catch(() => undefined));
-    }
-    await Promise.all(waits);
+      return managed.queue.push(`event ${event.event_id} (${event.type}) in ${roomId}`, async () => {
+        // Looked up when its turn comes: the instance may have been restarted (or stopped) meanwhile.
+        // One that is restarting (new plugin version, config) gets the event once it runs again.
+        for (let waited = 0; !managed.context && RESTARTING.has(managed.status.state) && waited < RESTART_WAIT_MS; waited += 100) await sleep(100);
+        const context = managed.context;
+        if (!context || managed.status.state !== 'running') return;
+        managed.status.eventsHandled++;
+        this.#metrics.eventsHandled.inc({ instance: managed.record.id });
+        await context.dispatch(roomId, event, help);
+      });
+    });
+    return {
+      done: Promise.all(tickets.map((t) => t.done)).then(() => undefined),
+      settled: Promise.all(tickets.map((t) => t.settled)).then((all) => (all.every((how) => how === 'done') ? 'done' : 'stalled')),
+    };
   }
 
   get instanceIds(): string[] {

@@ -6,12 +6,18 @@
 import { randomUUID } from 'node:crypto';
 import { MatrixApiError } from './errors.ts';
 import { encodePath, MatrixHttp } from './http.ts';
-import type { Credentials, DownloadedMedia, MediaConfig, Profile, SyncFilter, SyncResponse, WhoAmI } from './types.ts';
+import type { Credentials, DownloadedMedia, MatrixEvent, MediaConfig, Profile, SyncFilter, SyncResponse, WhoAmI } from './types.ts';
 
 const CS = '/_matrix/client/v3';
 
-/** Extra time the HTTP timeout allows beyond the long-poll timeout, for slow servers and proxies. */
-const SYNC_GRACE_MS = 15_000;
+/**
+ * Extra time the HTTP timeout allows beyond the long-poll timeout. Small, so a
+ * connection dropped silently (NAT, proxy) is noticed a few seconds after the
+ * server would have answered, not minutes later.
+ */
+const SYNC_GRACE_MS = 5_000;
+/** A sync that returns at once (timeout 0: the first one) may still take a while to build on a big account. */
+const IMMEDIATE_SYNC_BUDGET_MS = 60_000;
 
 export interface SyncOptions {
   since?: string;
@@ -25,6 +31,13 @@ export interface SyncOptions {
 export interface MatrixClientOptions {
   fetch?: typeof fetch;
   userAgent?: string;
+}
+
+export interface RoomMessagesPage {
+  chunk: MatrixEvent[];
+  start: string;
+  /** Absent when there is nothing further in that direction. */
+  end?: string;
 }
 
 export interface JoinedMember {
@@ -64,7 +77,7 @@ export class MatrixClient {
     const filter = opts.filter === undefined ? undefined : typeof opts.filter === 'string' ? opts.filter : JSON.stringify(opts.filter);
     return this.http.request<SyncResponse>('GET', `${CS}/sync`, {
       query: { since: opts.since, timeout: timeoutMs, filter, set_presence: opts.setPresence },
-      timeoutMs: timeoutMs + SYNC_GRACE_MS,
+      timeoutMs: timeoutMs === 0 ? IMMEDIATE_SYNC_BUDGET_MS : timeoutMs + SYNC_GRACE_MS,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
   }
@@ -145,6 +158,15 @@ export class MatrixClient {
   async joinedMembers(roomId: string): Promise<Record<string, JoinedMember>> {
     const res = await this.http.request<{ joined: Record<string, JoinedMember> }>('GET', CS + encodePath`/rooms/${roomId}/joined_members`, { retry: true });
     return res.joined;
+  }
+
+  /** One page of a room's history (GET /messages); `chunk` is newest first when dir is 'b'. */
+  roomMessages(roomId: string, opts: { from?: string; dir: 'b' | 'f'; limit: number; filter?: Record<string, unknown>; signal?: AbortSignal }): Promise<RoomMessagesPage> {
+    return this.http.request<RoomMessagesPage>('GET', CS + encodePath`/rooms/${roomId}/messages`, {
+      query: { from: opts.from, dir: opts.dir, limit: opts.limit, filter: opts.filter ? JSON.stringify(opts.filter) : undefined },
+      retry: true,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   }
 
   async joinedRooms(): Promise<string[]> {

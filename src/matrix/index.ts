@@ -11,5 +11,5 @@ export { MatrixClient, newTxnId, parseMxc } from './client.ts';
 export type { JoinedMember, MatrixClientOptions, SyncOptions } from './client.ts';
 export { checkHomeserver, loginWithPassword, loginWithToken, registerWithSharedSecret, registerWithToken } from './auth.ts';
 export type { AuthOptions, HomeserverInfo } from './auth.ts';
-export { DEFAULT_SYNC_FILTER, MAX_HANDLER_ATTEMPTS, SyncLoop } from './sync-loop.ts';
+export { DEFAULT_SYNC_FILTER, SyncLoop } from './sync-loop.ts';
 export type { SyncLoopOptions, SyncLogger, SyncState, SyncStatus } from './sync-loop.ts';

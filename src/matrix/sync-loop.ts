@@ -15,6 +15,8 @@ export interface SyncStatus {
   lastSuccessAt: number | null;
   lastError: string | null;
   consecutiveFailures: number;
+  /** When the batch being handled now was received; null between batches (for health: busy is not stuck). */
+  handlingSince?: number | null;
 }
 
 export interface SyncLogger {
@@ -37,18 +39,21 @@ export interface SyncLoopOptions {
   logger?: SyncLogger;
 }
 
-/** Bots need no presence, typing or receipts; members are loaded lazily to keep responses small. */
+/**
+ * Bots need no presence, typing or receipts; members are loaded lazily to
+ * keep responses small. The timeline limit is a trade-off, not a cap on what
+ * is seen: a room with more new events than this arrives `limited` and the
+ * caller fetches the gap with /messages. 100 covers an ordinary busy room in
+ * one round trip while a catch-up over many rooms stays a few MB per response.
+ */
 export const DEFAULT_SYNC_FILTER: SyncFilter = {
   presence: { not_types: ['*'] },
   room: {
-    timeline: { limit: 50 },
+    timeline: { limit: 100 },
     state: { lazy_load_members: true },
     ephemeral: { not_types: ['m.typing', 'm.receipt'] },
   },
 };
-
-/** After this many failed onSync calls for one batch it is skipped, so one bad event cannot stall a bot forever. */
-export const MAX_HANDLER_ATTEMPTS = 3;
 
 const SILENT_LOGGER: SyncLogger = { info() {}, warn() {}, error() {} };
 
@@ -61,6 +66,8 @@ export class SyncLoop {
   #status: SyncStatus = { state: 'idle', lastSuccessAt: null, lastError: null, consecutiveFailures: 0 };
   #controller: AbortController | null = null;
   #running: Promise<void> | null = null;
+  /** Set when stop() stopped waiting for a batch: its token must not be saved when it finishes later. */
+  #abandoned = false;
 
   constructor(opts: SyncLoopOptions) {
     this.#opts = opts;
@@ -95,17 +102,30 @@ export class SyncLoop {
       });
   }
 
-  /** Aborts the long poll; waits for an onSync call in progress to finish. */
-  async stop(): Promise<void> {
+  /**
+   * Takes no new batch: aborts the long poll and waits for the batch being
+   * handled (if any) to finish and its token to be saved, for at most
+   * `graceMs`. Returns false when it stopped waiting: that batch's token is
+   * then never saved, so the next start fetches it again.
+   */
+  async stop(graceMs = Number.POSITIVE_INFINITY): Promise<boolean> {
     this.#controller?.abort(new DOMException('sync loop stopped', 'AbortError'));
-    await this.#running;
+    const running = this.#running;
+    let finished = true;
+    if (running) {
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = Number.isFinite(graceMs) ? new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs))) : new Promise<false>(() => {});
+      finished = await Promise.race([running.then(() => true), gaveUp]);
+      clearTimeout(timer);
+      if (!finished) this.#abandoned = true;
+    }
     if (this.#status.state !== 'failed') this.#update({ state: 'stopped' });
+    return finished;
   }
 
   async #run(signal: AbortSignal): Promise<void> {
     const { client } = this.#opts;
     let token = await this.#opts.loadToken();
-    let failedBatch: { since: string | null; attempts: number } | null = null;
 
     while (!signal.aborted) {
       const initial = token === null;
@@ -135,34 +155,32 @@ export class SyncLoop {
       }
       this.#update({ lastSuccessAt: Date.now(), consecutiveFailures: 0, lastError: null });
 
-      try {
-        await this.#opts.onSync(response, { initial });
-        failedBatch = null;
-      } catch (err) {
-        const attempts: number = failedBatch?.since === token ? failedBatch.attempts + 1 : 1;
-        failedBatch = { since: token, attempts };
-        const message = err instanceof Error ? err.message : String(err);
-        if (attempts < MAX_HANDLER_ATTEMPTS) {
-          this.#log.error('handling a sync batch failed; it will be fetched and handled again', { userId: client.userId, attempt: attempts, error: message });
-          try {
-            await sleep(jitter(Math.min(this.#backoff.initialMs * 2 ** attempts, this.#backoff.maxMs)), signal);
-          } catch {
-            break;
+      // A batch is handled until it succeeds, never skipped (that would lose its events). Handling it
+      // again is safe: handled events are recorded and answers carry replay-stable transaction ids.
+      this.#update({ handlingSince: Date.now() });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.#opts.onSync(response, { initial });
+          break;
+        } catch (err) {
+          if (this.#abandoned) return;
+          const message = err instanceof Error ? err.message : String(err);
+          if (attempt === 1 || attempt % 20 === 0) {
+            this.#log.error('handling a sync batch failed; handling it again', { userId: client.userId, attempt, error: message });
           }
-          continue;
+          this.#update({ lastError: `handling a sync batch failed: ${message}` });
+          // Not aborted by stop(): a batch that began is finished (or abandoned by stop's grace period).
+          await sleep(jitter(Math.min(this.#backoff.initialMs * 2 ** attempt, this.#backoff.maxMs)));
         }
-        this.#log.error(`handling a sync batch failed ${attempts} times; skipping it so the bot does not stall (its events are lost)`, {
-          userId: client.userId, error: message,
-        });
-        failedBatch = null;
       }
-
+      if (this.#abandoned) return;
+      this.#update({ handlingSince: null, lastSuccessAt: Date.now() });
       try {
         await this.#opts.saveToken(response.next_batch);
       } catch (err) {
-        // The batch was handled; advancing in memory avoids handling it again in this process.
-        // After a restart it may be redelivered, which the caller's event-id dedupe absorbs.
-        this.#log.error('could not persist the sync token', { userId: client.userId, error: err instanceof Error ? err.message : String(err) });
+        // Only when shutting down: the batch is fetched again after the restart and its events deduplicated.
+        this.#log.warn('sync token not saved; the last batch is fetched again at the next start', { userId: client.userId, error: err instanceof Error ? err.message : String(err) });
+        return;
       }
       token = response.next_batch;
     }

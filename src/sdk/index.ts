@@ -235,6 +235,13 @@ export interface PluginContext<Config = Record<string, unknown>> {
   onConfigChange(handler: (config: Config, previous: Config) => Promise<void> | void): void;
   /** The generated help text for this instance's commands. */
   helpText(): string;
+  /**
+   * Aborted when the instance stops (restart, config change of plugin or
+   * account, delete, shutdown): pass it to fetch, child processes, loops.
+   */
+  readonly signal: AbortSignal;
+  /** Runs when the instance stops, after its timers are cancelled: close what setup opened. */
+  onStop(handler: () => Promise<void> | void): void;
 }
 
 export interface PluginDefinition<Config = Record<string, unknown>> {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { openNodeSqlite } from './sqlite-driver.ts';
@@ -10,6 +10,7 @@ import { PluginRepository } from './plugins.ts';
 import { PluginStorageRepository } from './plugin-storage.ts';
 import { HandledEventRepository } from './handled-events.ts';
 import { LogRecordRepository } from './log-records.ts';
+import { RevokedTokenRepository } from './revoked-tokens.ts';
 
 export interface StorageOptions {
   type: 'sqlite' | 'postgres';
@@ -19,6 +20,12 @@ export interface StorageOptions {
   url?: string;
   /** How many log records to keep. */
   keepLogRecords?: number;
+  /**
+   * Folder of the bot accounts' end-to-end crypto stores. Stores there mean
+   * bot accounts existed, so a missing or empty database file is a lost
+   * database, not a fresh install.
+   */
+  cryptoDir?: string;
 }
 
 export interface Storage {
@@ -29,7 +36,34 @@ export interface Storage {
   readonly pluginStorage: PluginStorageRepository;
   readonly handledEvents: HandledEventRepository;
   readonly logs: LogRecordRepository;
+  readonly revokedTokens: RevokedTokenRepository;
   close(): Promise<void>;
+}
+
+// SQLite result codes (https://sqlite.org/rescode.html) that mean the file's content is broken, not its permissions.
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+
+function isCorruption(err: unknown): boolean {
+  const code = (err as { errcode?: unknown }).errcode;
+  return code === SQLITE_CORRUPT || code === SQLITE_NOTADB || /file is not a database|database disk image is malformed/i.test(String((err as Error).message));
+}
+
+function corruptMessage(path: string, err: unknown): string {
+  return `SQLite database ${path} is corrupt or not a SQLite database (${(err as Error).message}); restore it from a backup (together with <data_dir>/crypto and the pickle key), or move it away to start with an empty database`;
+}
+
+/** Refuses to start on a lost database while crypto stores show that bot accounts existed. */
+function checkNotLost(path: string, cryptoDir: string | undefined): void {
+  if (!cryptoDir || !existsSync(cryptoDir)) return;
+  const empty = !existsSync(path) || statSync(path).size === 0;
+  const stores = readdirSync(cryptoDir).filter((name) => name.endsWith('.cryptostore'));
+  if (empty && stores.length > 0) {
+    throw new Error(
+      `SQLite database ${path} is ${existsSync(path) ? 'empty (0 bytes)' : 'missing'} but ${cryptoDir} holds ${stores.length} crypto store(s) of bot accounts: ` +
+        'the database was lost or truncated. Restore it from a backup; to really start from scratch, move the crypto folder away as well',
+    );
+  }
 }
 
 export async function openStorage(options: StorageOptions): Promise<Storage> {
@@ -38,6 +72,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   }
   const path = options.path ?? ':memory:';
   if (path !== ':memory:') {
+    checkNotLost(path, options.cryptoDir);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // The database holds access tokens: create it private; SQLite gives -wal/-shm the same mode.
     if (!existsSync(path)) writeFileSync(path, '', { mode: 0o600 });
@@ -46,6 +81,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   try {
     sqlite = openNodeSqlite(path);
   } catch (err) {
+    if (isCorruption(err)) throw new Error(corruptMessage(path, err));
     throw new Error(`cannot open SQLite database ${path}: ${(err as Error).message}; check that the folder exists and is writable by this user`);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
@@ -54,6 +90,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     await db.destroy();
+    if (isCorruption(error)) throw new Error(corruptMessage(path, error));
     throw new Error(`database migration ${failed} failed: ${(error as Error).message}`);
   }
   return {
@@ -64,6 +101,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     pluginStorage: new PluginStorageRepository(db),
     handledEvents: new HandledEventRepository(db),
     logs: new LogRecordRepository(db, options.keepLogRecords ?? 5000),
+    revokedTokens: new RevokedTokenRepository(db),
     close: () => db.destroy(),
   };
 }

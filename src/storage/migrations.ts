@@ -84,6 +84,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('clients').addColumn('encryption', 'integer', (c) => c.notNull().defaultTo(1)).execute();
       },
     },
+    '0003_revoked_tokens': {
+      async up(db: Kysely<unknown>) {
+        // Logout must outlive a restart: the token itself stays valid by signature until it expires.
+        await db.schema
+          .createTable('revoked_tokens')
+          .addColumn('jti', 'text', (c) => c.primaryKey())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -67,6 +67,12 @@ export interface LogRecordTable {
   context: string | null; // JSON
 }
 
+/** Management API session tokens revoked by logout, kept until they would have expired anyway. */
+export interface RevokedTokenTable {
+  jti: string;
+  expires_at: number; // epoch seconds, the token's own expiry
+}
+
 export interface Database {
   clients: ClientTable;
   plugins: PluginTable;
@@ -74,4 +80,5 @@ export interface Database {
   plugin_storage: PluginStorageTable;
   handled_events: HandledEventTable;
   log_records: LogRecordTable;
+  revoked_tokens: RevokedTokenTable;
 }

@@ -9,7 +9,10 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
 export function openNodeSqlite(path: string): SqliteDatabase {
   const db = new DatabaseSync(path);
   // WAL lets the API read while a sync batch writes; NORMAL is durable across process crashes.
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  // node:sqlite is synchronous: while it waits for a lock another process holds (a backup, the
+  // sqlite3 shell) the whole daemon stands still. So it waits briefly; the message path retries
+  // failed writes asynchronously (core/storage-guard.ts) instead of blocking for seconds.
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 200;');
   return {
     close: () => db.close(),
     prepare: (sql: string) => adaptStatement(db.prepare(sql)),

@@ -99,11 +99,13 @@ export class TestDaemon {
       buffer = lines.pop() ?? '';
       this.output.push(...lines);
     };
+    // Only this start's lines count: the output of an earlier start also says "listening on".
+    const firstLine = this.output.length;
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     const started = Date.now();
     while (Date.now() - started < 30_000) {
-      if (this.output.some((l) => l.includes('listening on'))) return;
+      if (this.output.slice(firstLine).some((l) => l.includes('listening on'))) return;
       const exited = await Promise.race([this.#exit, new Promise((r) => setTimeout(() => r('wait'), 100))]);
       if (exited !== 'wait') {
         this.#child = null;
@@ -126,6 +128,21 @@ export class TestDaemon {
 
   signal(sig: NodeJS.Signals): void {
     this.#child?.kill(sig);
+  }
+
+  /** `kill -9` the daemon and wait until the process is gone (no shutdown code runs). */
+  async kill9(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await this.#exit;
+    this.#child = null;
+  }
+
+  /** Whether the daemon process started by start() is still alive (false after it exited on its own). */
+  get running(): boolean {
+    const child = this.#child;
+    return child !== null && child.exitCode === null && child.signalCode === null;
   }
 
   async restart(): Promise<void> {

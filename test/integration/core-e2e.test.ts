@@ -159,10 +159,11 @@ describe('platform core through a real homeserver', () => {
     assert.doesNotMatch(clients.text, /syt_/);
     const openapi = await daemon.api<{ paths: Record<string, unknown> }>('GET', '/openapi.json', undefined, { auth: false });
     assert.ok(openapi.body.paths['/_matrix/maubot/v1/instance/{id}']);
-    const health = await daemon.api<{ status: string; instances: { enabled: number; running: number } }>('GET', '/health', undefined, { auth: false });
+    // Health details and metrics name bots and instances: they need the token (test/integration/security.test.ts).
+    const health = await daemon.api<{ status: string; instances: { enabled: number; running: number } }>('GET', '/health');
     assert.equal(health.body.instances.enabled, 2);
     assert.equal(health.body.instances.running, 2);
-    const metrics = await daemon.api('GET', '/metrics', undefined, { auth: false });
+    const metrics = await daemon.api('GET', '/metrics');
     assert.match(metrics.text, /trellis_events_handled_total\{instance="ping-main"\} \d+/);
   });
 

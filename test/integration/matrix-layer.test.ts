@@ -453,13 +453,14 @@ describe('SyncLoop', () => {
     }
   });
 
-  test('a failing onSync retries the same batch, and a poison batch is skipped after 3 attempts', async () => {
+  test('a failing onSync handles the same batch again until it succeeds: never skipped, token saved only after', async () => {
     const creds = await newBot();
     const other = await TestUser.create(hs, 'human');
     const roomId = await other.createRoom({ invite: [creds.userId] });
     await new MatrixClient(creds).joinRoom(roomId);
     const attempts = new Map<string, number>();
     const errors: string[] = [];
+    let savedWhileFailing = 0;
     const { loop: flaky, rec } = recordingLoop(
       creds,
       { backoff: { initialMs: 20, maxMs: 100 }, logger: { info() {}, warn() {}, error: (msg) => errors.push(msg) } },
@@ -469,7 +470,11 @@ describe('SyncLoop', () => {
           const n = (attempts.get(body) ?? 0) + 1;
           attempts.set(body, n);
           if (body === 'flaky' && n === 1) throw new Error('transient handler failure');
-          if (body === 'poison') throw new Error('this event always breaks the handler');
+          // Fails five times (longer than the old skip-after-3 rule), then works: nothing may be skipped.
+          if (body === 'stubborn' && n <= 5) {
+            savedWhileFailing = rec.saved.length;
+            throw new Error('this event breaks the handler for a while');
+          }
         }
       },
     );
@@ -478,13 +483,16 @@ describe('SyncLoop', () => {
       await waitFor('the initial sync', () => rec.saved.length >= 1);
       await other.sendText(roomId, 'flaky');
       await waitFor('the flaky message to succeed', () => (attempts.get('flaky') ?? 0) >= 2);
-      await other.sendText(roomId, 'poison');
-      await waitFor('the poison batch to be skipped', () => errors.some((m) => /failed 3 times; skipping/.test(m)));
-      await other.sendText(roomId, 'after poison');
-      await waitFor('the message after the poison batch', () => attempts.get('after poison'));
+      await other.sendText(roomId, 'stubborn');
+      await waitFor('the stubborn batch to succeed', () => (attempts.get('stubborn') ?? 0) >= 6);
+      const savedAfterFailures = savedWhileFailing;
+      await other.sendText(roomId, 'after stubborn');
+      await waitFor('the message after the stubborn batch', () => attempts.get('after stubborn'));
       assert.equal(attempts.get('flaky'), 2);
-      assert.equal(attempts.get('poison'), 3);
-      assert.equal(attempts.get('after poison'), 1);
+      assert.equal(attempts.get('stubborn'), 6, 'handled until it worked, not skipped');
+      assert.equal(attempts.get('after stubborn'), 1);
+      assert.ok(rec.saved.length > savedAfterFailures, 'the token moved on only after the batch was handled');
+      assert.ok(errors.some((m) => /handling a sync batch failed; handling it again/.test(m)));
     } finally {
       await flaky.stop();
     }

@@ -110,7 +110,7 @@ describe('plugin upload', () => {
     const built = await buildPlugin(source, { outFile: join(workDir, 'hello-v2.zip') });
 
     const before = (await daemon.api<ApiInstance>('GET', '/instance/hello-1')).body;
-    const uptimeBefore = (await daemon.api<Health>('GET', '/health', undefined, { auth: false })).body.uptime_seconds;
+    const uptimeBefore = (await daemon.api<Health>('GET', '/health')).body.uptime_seconds;
     // Uptime is in whole seconds: let it advance so "kept growing" is observable.
     await new Promise((r) => setTimeout(r, 1100));
 
@@ -124,7 +124,7 @@ describe('plugin upload', () => {
     assert.ok(after.started_at! > before.started_at!);
     assert.equal(await hello('world'), 'Hi, world! (v2)');
 
-    const uptimeAfter = (await daemon.api<Health>('GET', '/health', undefined, { auth: false })).body.uptime_seconds;
+    const uptimeAfter = (await daemon.api<Health>('GET', '/health')).body.uptime_seconds;
     assert.ok(uptimeAfter > uptimeBefore, `uptime kept growing (${uptimeBefore} → ${uptimeAfter} s): same daemon process`);
     assert.equal(daemon.output.filter((l) => l.includes('listening on')).length, 1, 'the daemon did not restart');
   });

@@ -98,7 +98,7 @@ describe('resilience', () => {
   });
 
   it('shows a homeserver outage and answers again within seconds of the restart', async (t) => {
-    const healthy = await daemon.api<Health>('GET', '/health', undefined, { auth: false });
+    const healthy = await daemon.api<Health>('GET', '/health');
     assert.equal(healthy.status, 200, healthy.text);
     assert.equal(healthy.body.status, 'ok');
 
@@ -111,7 +111,7 @@ describe('resilience', () => {
       const client = (await daemon.api<ApiClient>('GET', `/client/${encodeURIComponent(bot.id)}`)).body;
       if (!outage && client.sync_state === 'backoff' && client.last_error) {
         outage = client;
-        healthDuringOutage = await daemon.api<Health>('GET', '/health', undefined, { auth: false });
+        healthDuringOutage = await daemon.api<Health>('GET', '/health');
       }
       await sleep(200);
     }
@@ -132,7 +132,7 @@ describe('resilience', () => {
     assert.ok(recoveryMs < 20_000, `recovery took ${recoveryMs} ms`);
 
     const recovered = await daemon.waitFor('health ok again', async () => {
-      const h = await daemon.api<Health>('GET', '/health', undefined, { auth: false });
+      const h = await daemon.api<Health>('GET', '/health');
       const c = h.body.clients.find((x) => x.id === bot.id);
       return h.status === 200 && c?.state === 'syncing' && c.last_error === null ? h : undefined;
     });
@@ -165,7 +165,7 @@ describe('resilience', () => {
     await daemon.waitFor('a retry of the ghost instance', async () =>
       daemon.output.filter((l) => l.includes('"instance":"ghost"') && l.includes('retrying in')).length >= 2);
 
-    const healthRes = await daemon.api<Health>('GET', '/health', undefined, { auth: false });
+    const healthRes = await daemon.api<Health>('GET', '/health');
     assert.equal(healthRes.status, 503, 'a failed enabled instance makes the daemon degraded');
     assert.equal(healthRes.body.status, 'degraded');
     assert.deepEqual(healthRes.body.instances.not_running.map((i) => i.id), ['ghost']);
@@ -192,7 +192,7 @@ describe('resilience', () => {
       const hello = await user.sendText(room, '!hello ghost');
       const answer = await user.waitForEvent(room, isReplyTo(hello), 20_000, 'the answer from the formerly missing plugin');
       assert.equal(answer.content.body, 'hi, ghost!');
-      const health = await daemon.api<Health>('GET', '/health', undefined, { auth: false });
+      const health = await daemon.api<Health>('GET', '/health');
       assert.equal(health.status, 200, health.text);
     } finally {
       rmSync(workDir, { recursive: true, force: true });

@@ -428,3 +428,25 @@ describe('paths', () => {
     assert.equal(loaded.config.data_dir, join(dir, 'data'));
   });
 });
+
+describe('sync and proxy settings', () => {
+  test('sync.catch_up and server.trusted_proxies have defaults and accept valid values', async () => {
+    const dir = await freshDir();
+    const defaults = await loadConfig(await writeConfig(dir, baseConfig()), {});
+    assert.deepEqual(defaults.config.sync.catch_up, { max_age_hours: 24, max_events: 10_000 });
+    assert.deepEqual(defaults.config.server.trusted_proxies, []);
+    const config = { ...baseConfig(), server: { token_secret: TOKEN_SECRET, trusted_proxies: ['127.0.0.1', '10.0.0.0/8', '::1'] }, sync: { catch_up: { max_age_hours: 1.5, max_events: 500 } } };
+    const loaded = await loadConfig(await writeConfig(dir, config), { TRELLIS__SYNC__CATCH_UP__MAX_EVENTS: '700' });
+    assert.deepEqual(loaded.config.server.trusted_proxies, ['127.0.0.1', '10.0.0.0/8', '::1']);
+    assert.deepEqual(loaded.config.sync.catch_up, { max_age_hours: 1.5, max_events: 700 });
+  });
+
+  test('bad catch-up windows and proxy addresses are refused with their paths', async () => {
+    const dir = await freshDir();
+    const config = { ...baseConfig(), server: { token_secret: TOKEN_SECRET, trusted_proxies: ['proxy.example.org'] }, sync: { catch_up: { max_age_hours: 0, max_events: -1 } } };
+    const error = await loadError(await writeConfig(dir, config));
+    assert.match(error.message, /server\.trusted_proxies\[0\]: expected an IP address or CIDR range/);
+    assert.match(error.message, /sync\.catch_up\.max_age_hours: expected a number of hours above 0/);
+    assert.match(error.message, /sync\.catch_up\.max_events/);
+  });
+});

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { InstanceContext, boundStorage } from '../../src/core/plugin-context.ts';
+import { replayStableTxnId } from '../../src/core/plugin-scope.ts';
 import { LogHub, wrapLogger, type LogEntry } from '../../src/core/logging.ts';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
 import { Metrics } from '../../src/core/metrics.ts';
@@ -432,6 +433,47 @@ describe('InstanceContext config, timers and storage', () => {
     assert.equal((handlerErrors[0] as Error).message, 'timer bug');
     assert.ok(entries.some((e) => e.message === 'timer handler threw: timer bug' && e.instanceId === 'inst1'));
     ctx.stop();
+  });
+
+  test('stop() aborts ctx.signal and runs onStop handlers, newest first, each isolated', async () => {
+    const { ctx, handlerErrors } = setup();
+    const order: string[] = [];
+    ctx.onStop(() => void order.push('first'));
+    ctx.onStop(() => {
+      throw new Error('close failed');
+    });
+    ctx.onStop(async () => {
+      await sleep(5);
+      order.push('last registered');
+    });
+    let abortedWith: unknown;
+    ctx.signal.addEventListener('abort', () => (abortedWith = ctx.signal.reason));
+    assert.equal(ctx.signal.aborted, false);
+    await ctx.stop();
+    assert.equal(ctx.signal.aborted, true);
+    assert.match(String(abortedWith), /instance inst1 stopped/);
+    assert.deepEqual(order, ['last registered', 'first'], 'a throwing onStop does not keep the others from running');
+    assert.equal((handlerErrors[0] as Error).message, 'close failed');
+  });
+
+  test('each handler of an event sends with transaction ids that repeat when the event is handled again', async () => {
+    const txnIds: string[] = [];
+    const { ctx, matrix } = setup();
+    const original = matrix.sendText.bind(matrix);
+    matrix.sendText = async (...args: Parameters<typeof original>) => {
+      txnIds.push(replayStableTxnId() ?? 'random');
+      return original(...args);
+    };
+    ctx.command({ name: 'echo', description: 'Repeat', args: [{ name: 'text', rest: true }], handler: async ({ args, message }) => void (await message.reply(args.text ?? '')) });
+    ctx.onMessage((m) => void ctx.matrix.sendText(m.roomId, 'seen'));
+    ctx.finishSetup();
+    const event = message('!echo hi');
+    await ctx.dispatch(ROOM, event);
+    await ctx.dispatch(ROOM, event);
+    assert.equal(txnIds.length, 4);
+    assert.ok(!txnIds.includes('random'));
+    assert.deepEqual(txnIds.slice(2).sort(), txnIds.slice(0, 2).sort(), 'the replay reuses the ids');
+    assert.notEqual(txnIds[0], txnIds[1], 'two handlers never share an id');
   });
 
   test('boundStorage isolates instances and round-trips JSON values', async () => {

@@ -46,11 +46,11 @@ describe('openStorage', () => {
     await withMemory(async (s) => {
       const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' order by name`.execute(s.db);
       const names = tables.rows.map((r) => r.name);
-      for (const t of ['clients', 'plugins', 'instances', 'plugin_storage', 'handled_events', 'log_records']) assert.ok(names.includes(t), `${t} missing: ${names}`);
+      for (const t of ['clients', 'plugins', 'instances', 'plugin_storage', 'handled_events', 'log_records', 'revoked_tokens']) assert.ok(names.includes(t), `${t} missing: ${names}`);
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(s.db);
       assert.deepEqual(
         applied.rows.map((r) => r.name),
-        ['0001_initial', '0002_client_encryption'],
+        ['0001_initial', '0002_client_encryption', '0003_revoked_tokens'],
       );
     });
   });
@@ -70,7 +70,7 @@ describe('openStorage', () => {
       assert.equal(c?.accessToken, 'token-1');
       assert.equal(await second.pluginStorage.get('inst', 'k'), '"v"');
       const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(second.db);
-      assert.equal(Number(applied.rows[0].n), 2);
+      assert.equal(Number(applied.rows[0].n), 3);
     } finally {
       await second.close();
     }
@@ -374,5 +374,19 @@ describe('log records', () => {
         Array.from({ length: 10 }, (_, i) => `m${249 - i}`),
       );
     }, 10);
+  });
+});
+
+describe('revoked tokens', () => {
+  test('are kept until their token expires, then pruned', async () => {
+    await withMemory(async (s) => {
+      await s.revokedTokens.add('jti-a', 1000);
+      await s.revokedTokens.add('jti-b', 2000);
+      await s.revokedTokens.add('jti-a', 1000); // logging out twice is harmless
+      assert.deepEqual(await s.revokedTokens.active(999), [{ jti: 'jti-a', expiresAt: 1000 }, { jti: 'jti-b', expiresAt: 2000 }]);
+      assert.deepEqual(await s.revokedTokens.active(1000), [{ jti: 'jti-b', expiresAt: 2000 }]);
+      const rows = await sql<{ n: number }>`select count(*) as n from revoked_tokens`.execute(s.db);
+      assert.equal(Number(rows.rows[0].n), 1, 'the expired one was deleted');
+    });
   });
 });

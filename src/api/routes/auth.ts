@@ -1,30 +1,78 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { verifyPassword } from '../../config/password.ts';
+import { LoginThrottle } from '../login-throttle.ts';
 import type { ApiDeps } from '../deps.ts';
 
-export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { username?: unknown; password?: unknown } }>(
+/** Written by the first `npm start` (src/cli/main.ts) into data_dir; useless once the admin has logged in. */
+export const INITIAL_PASSWORD_FILE = 'initial-admin-password';
+
+/** Injected in tests. */
+export interface AuthRouteOptions {
+  throttle?: LoginThrottle;
+  verify?: (hash: string, password: string) => Promise<boolean>;
+}
+
+export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options: AuthRouteOptions = {}): void {
+  const throttle = options.throttle ?? new LoginThrottle();
+  const verify = options.verify ?? verifyPassword;
+  app.post<{ Body: { username: string; password: string } }>(
     '/auth/login',
     {
-      config: { public: true, rateLimit: { max: 10, timeWindow: '1 minute' } },
+      config: { public: true },
       schema: {
-        summary: 'Log in with the admin account; returns a bearer token',
+        summary: 'Log in with the admin account; returns a bearer token (failed attempts are throttled per address and per username: 429 with Retry-After)',
         tags: ['auth'],
-        body: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' } } },
+        body: {
+          type: 'object',
+          required: ['username', 'password'],
+          properties: { username: { type: 'string', maxLength: 256 }, password: { type: 'string', maxLength: 1024 } },
+        },
       },
     },
     async (req, reply) => {
-      const { username, password } = req.body ?? {};
+      const { username, password } = req.body;
       const admin = deps.config().admin;
-      const ok = typeof username === 'string' && typeof password === 'string' && username === admin.username && (await verifyPassword(admin.password_hash, password));
-      if (!ok) {
-        deps.log.warn('failed management login', { username: typeof username === 'string' ? username.slice(0, 64) : null, ip: req.ip });
-        return reply.code(401).send({ errcode: 'invalid_credentials', error: 'wrong username or password' });
+      const refused = throttle.attempt(req.ip, username);
+      if (refused) {
+        const seconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+        const why = refused.reason === 'address' ? 'too many failed logins from this address' : `too many failed logins for ${username.slice(0, 64)}`;
+        return reply.code(429).header('retry-after', String(seconds)).send({ errcode: 'rate_limited', error: `${why}; try again in ${seconds} s`, problems: [] });
       }
+      // The hash is checked whatever the username, so a wrong username takes as long as a wrong password
+      // (the admin's own hash: same algorithm and cost); the result only counts for the admin's name.
+      const passwordOk = await verify(admin.password_hash, password);
+      if (!(passwordOk && username === admin.username)) {
+        deps.log.warn('failed management login', { username: username.slice(0, 64), ip: req.ip });
+        return reply.code(401).send({ errcode: 'invalid_credentials', error: 'wrong username or password', problems: [] });
+      }
+      throttle.succeeded(req.ip, username);
+      await removeInitialPassword(deps);
       const { token, expiresAt } = deps.tokens.issue(username);
       return { token, expires_at: expiresAt };
     },
   );
 
+  app.post('/auth/logout', { schema: { summary: 'Revoke the bearer token of this request (it stays revoked after a restart)', tags: ['auth'] } }, async (req, reply) => {
+    await deps.tokens.revoke(bearerToken(req.headers.authorization) ?? '');
+    return reply.code(204).send();
+  });
+
   app.post('/auth/ping', { schema: { summary: 'Check a token', tags: ['auth'] } }, async (req) => ({ username: req.username }));
+}
+
+export function bearerToken(header: string | undefined): string | null {
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : null;
+}
+
+/** The generated first-run password has served its purpose once the admin is in: do not leave it lying around. */
+async function removeInitialPassword(deps: ApiDeps): Promise<void> {
+  const file = join(deps.config().data_dir, INITIAL_PASSWORD_FILE);
+  try {
+    await rm(file);
+    deps.log.info(`admin logged in: removed the first-run password file ${file} (the password in the config's admin.password_hash is unchanged)`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') deps.log.warn(`could not remove the first-run password file ${file}: ${(err as Error).message}`);
+  }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ManagementError, type ClientProfileInput } from '../../core/management.ts';
 import { apiClient } from '../serialize.ts';
-import type { ApiDeps } from '../deps.ts';
+import { BODY_LIMITS, type ApiDeps } from '../deps.ts';
 
 type Body = Record<string, unknown> | undefined;
 
@@ -78,7 +78,7 @@ export function registerClientRoutes(app: FastifyInstance, deps: ApiDeps): void 
     return view(req.params.id);
   });
 
-  app.put<{ Params: { id: string } }>('/client/:id/avatar', { schema: { summary: 'Upload an avatar image (raw body) and set it', tags: ['clients'] } }, async (req) => {
+  app.put<{ Params: { id: string } }>('/client/:id/avatar', { bodyLimit: BODY_LIMITS.avatar, schema: { summary: 'Upload an avatar image (raw body) and set it', tags: ['clients'] } }, async (req) => {
     if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new ManagementError(400, 'send the image as the raw request body with its Content-Type');
     await deps.management.setClientAvatar(req.params.id, req.body, String(req.headers['content-type'] ?? ''));
     return view(req.params.id);

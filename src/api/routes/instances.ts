@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { parse as parseYaml } from 'yaml';
 import { ManagementError, type InstanceInput } from '../../core/management.ts';
 import { apiInstance } from '../serialize.ts';
-import type { ApiDeps } from '../deps.ts';
+import { BODY_LIMITS, type ApiDeps } from '../deps.ts';
 
 interface InstanceBody {
   type?: unknown;
@@ -52,7 +52,7 @@ export function registerInstanceRoutes(app: FastifyInstance, deps: ApiDeps): voi
   app.get<{ Params: { id: string } }>('/instance/:id', { schema: { summary: 'Get an instance', tags: ['instances'] } }, async (req) => view(req.params.id));
   app.put<{ Params: { id: string }; Body: InstanceBody }>(
     '/instance/:id',
-    { schema: { summary: 'Create or update an instance (config validated against the plugin schema)', tags: ['instances'] } },
+    { bodyLimit: BODY_LIMITS.instance, schema: { summary: 'Create or update an instance (config validated against the plugin schema)', tags: ['instances'] } },
     async (req, reply) => {
       const existed = await deps.storage.instances.get(req.params.id);
       const { input, started } = parseInstanceBody(req.body);

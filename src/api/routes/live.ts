@@ -4,6 +4,7 @@ import type { ApiDeps } from '../deps.ts';
 import type { LogEntry } from '../../core/logging.ts';
 import { apiClient, apiInstance } from '../serialize.ts';
 import { healthReport } from '../../core/health.ts';
+import { bearerToken } from './auth.ts';
 
 /** How often instance and client state is compared with what the socket last saw. */
 const STATE_INTERVAL_MS = 500;
@@ -19,8 +20,9 @@ const NOTIFY_LEVELS = new Set(['warn', 'error', 'critical']);
  * gets a message when something it shows changed.
  */
 export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/live', { websocket: true, schema: { summary: 'Websocket: live instance/client/health state and WARN+ log records (console)', tags: ['logs'] } }, (socket: WebSocket, req) => {
+  app.get('/live', { websocket: true, config: { websocketAuth: true }, schema: { summary: 'Websocket: live instance/client/health state and WARN+ log records (console)', tags: ['logs'] } }, (socket: WebSocket, req) => {
     let authed = false;
+    let token: string | null = null;
     let unsubscribe: (() => void) | null = null;
     let timer: NodeJS.Timeout | null = null;
     const last = { instances: '', clients: '', health: '' };
@@ -38,6 +40,8 @@ export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
     const tick = async () => {
       if (busy) return;
+      // A logged-out (or rotated-out) token ends the session here too, within one tick.
+      if (!deps.tokens.verify(token ?? '')) return socket.close(4001, 'token revoked or expired');
       busy = true;
       try {
         const instances = (await deps.storage.instances.list()).map((r) => apiInstance(r, deps.supervisor.instanceStatus(r.id), deps.registry.get(r.pluginId)));
@@ -65,12 +69,18 @@ export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
       timer = setInterval(() => void tick(), STATE_INTERVAL_MS);
     };
 
-    if (req.username !== undefined) begin();
+    if (req.username !== undefined) {
+      token = bearerToken(req.headers.authorization);
+      begin();
+    }
     const authTimeout = setTimeout(() => !authed && socket.close(4001, 'authentication timeout'), 5000);
     socket.on('message', (data) => {
       if (authed) return;
-      if (deps.tokens.verify(data.toString().trim())) begin();
-      else socket.close(4001, 'invalid or expired token');
+      const sent = data.toString().trim();
+      if (deps.tokens.verify(sent)) {
+        token = sent;
+        begin();
+      } else socket.close(4001, 'invalid or expired token');
     });
     socket.on('close', () => {
       clearTimeout(authTimeout);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ManagementError } from '../../core/management.ts';
 import { apiPlugin } from '../serialize.ts';
-import type { ApiDeps } from '../deps.ts';
+import { BODY_LIMITS, type ApiDeps } from '../deps.ts';
 
 export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const view = (id: string) => {
@@ -24,19 +24,14 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
   });
   app.post<{ Querystring: { allow_override?: string } }>(
     '/plugins/upload',
-    { schema: { summary: 'Upload a plugin archive (raw body)', tags: ['plugins'], querystring: { type: 'object', properties: { allow_override: { type: 'string' } } } } },
+    { bodyLimit: BODY_LIMITS.upload, schema: { summary: 'Upload a plugin archive (raw body)', tags: ['plugins'], querystring: { type: 'object', properties: { allow_override: { type: 'string' } } } } },
     async (req) => {
       const plugin = await deps.management.uploadPlugin(body(req.body), req.query.allow_override === 'true');
       return view(plugin.id);
     },
   );
-  app.put<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Upload a plugin archive for this id (raw body)', tags: ['plugins'] } }, async (req) => {
-    const data = body(req.body);
-    const existing = deps.registry.get(req.params.id);
-    const plugin = await deps.management.uploadPlugin(data, true);
-    if (plugin.id !== req.params.id) {
-      throw new ManagementError(400, `the archive is plugin ${plugin.id}, not ${req.params.id}${existing ? '' : ' (it was installed anyway)'}`);
-    }
+  app.put<{ Params: { id: string } }>('/plugin/:id', { bodyLimit: BODY_LIMITS.upload, schema: { summary: 'Upload a plugin archive for this id (raw body); an archive of another plugin is refused', tags: ['plugins'] } }, async (req) => {
+    const plugin = await deps.management.uploadPlugin(body(req.body), true, req.params.id);
     return view(plugin.id);
   });
 }

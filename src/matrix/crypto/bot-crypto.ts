@@ -82,8 +82,38 @@ export class CryptoStoreError extends Error {
   }
 }
 
-/** Stores currently open in this process, so a re-created client waits for its predecessor to save and close. */
-const openStores = new Map<string, Promise<void>>();
+/**
+ * The machine was closed (encryption switched off, or the account stopped)
+ * before this operation could run; nothing was done. A sync batch that gets
+ * it is handled again, with whatever machine the account has by then.
+ */
+export class CryptoClosedError extends Error {
+  constructor(userId: string) {
+    super(`the crypto machine of ${userId} was closed (encryption switched off or the account stopped)`);
+    this.name = 'CryptoClosedError';
+  }
+}
+
+/**
+ * The last holder of each account's store in this process: a machine being
+ * opened, open, or closing. It resolves once that holder has saved its store
+ * and freed it. Each opener waits for the one before: two machines of one
+ * device must never run at once (both would write the snapshot file, the
+ * older state last, and a restart would then reuse Megolm message indexes).
+ * The old code dropped this entry when a machine closed even if it already
+ * belonged to the next opener, so a third one, started while the second was
+ * open (a client re-created, or stopped and started, while its predecessor
+ * was still closing), did not wait: it deleted the live machine's databases,
+ * a delete that waits in fake-indexeddb's per-name queue, and every later
+ * snapshot of that store queued behind it: its sync batch never ended, the
+ * encryption switch waited for that batch, and the account stayed at
+ * `starting`.
+ */
+const storeHolders = new Map<string, Promise<void>>();
+/** Waiting longer than this for the previous holder of a store is worth a WARN (it names what is stuck). */
+const HOLDER_WAIT_WARN_MS = 10_000;
+/** Counts the openings of stores in this process: each gets database names of its own (see #open). */
+let storeOpenings = 0;
 
 export class BotCrypto {
   readonly userId: string;
@@ -102,8 +132,11 @@ export class BotCrypto {
   #dirty = false;
   #persistTimer: NodeJS.Timeout | null = null;
   #crossSigning = false;
+  /** Set when close() is called: operations asked for afterwards throw CryptoClosedError. */
   #closed = false;
+  #closing: Promise<void> | null = null;
   #release: () => void = () => undefined;
+  readonly #identity: { ed25519: string; curve25519: string };
 
   private constructor(mod: CryptoModule, machine: OlmMachine, opts: BotCryptoOptions, deviceId: string, storeName: string, snapshotPath: string) {
     this.#mod = mod;
@@ -115,6 +148,8 @@ export class BotCrypto {
     this.#storeName = storeName;
     this.snapshotPath = snapshotPath;
     this.#keySharing = opts.keySharing ?? (() => 'all');
+    // Constant for the device; kept so the status can be read also once the machine is freed.
+    this.#identity = { ed25519: machine.identityKeys.ed25519.toBase64(), curve25519: machine.identityKeys.curve25519.toBase64() };
     machine.registerRoomKeyUpdatedCallback(async () => {
       this.#newRoomKeys = true;
     });
@@ -127,12 +162,18 @@ export class BotCrypto {
   static async open(opts: BotCryptoOptions): Promise<BotCrypto> {
     const mod = await loadCryptoRuntime();
     const userId = opts.matrix.userId;
-    const previous = openStores.get(userId);
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    openStores.set(userId, mine);
-    await previous;
+    // Queue behind the previous holder synchronously, before anything can interleave (see storeHolders).
+    const previous = storeHolders.get(userId);
+    let resolveMine!: () => void;
+    const mine = new Promise<void>((resolve) => (resolveMine = resolve));
+    storeHolders.set(userId, mine);
+    const release = () => {
+      // Only our own entry: a later opener's entry is what the one after it must wait for.
+      if (storeHolders.get(userId) === mine) storeHolders.delete(userId);
+      resolveMine();
+    };
     try {
+      if (previous) await waitForHolder(previous, userId, opts.log);
       const deviceId = opts.deviceId || (await opts.matrix.whoami()).device_id;
       if (!deviceId) throw new CryptoStoreError(`the homeserver did not tell the device id of ${userId}; log the bot in again to get a device${opts.recoveryHint ? ` (${opts.recoveryHint})` : ''}`);
       const crypto = await BotCrypto.#open(mod, opts, deviceId);
@@ -140,22 +181,29 @@ export class BotCrypto {
       return crypto;
     } catch (err) {
       release();
-      if (openStores.get(userId) === mine) openStores.delete(userId);
       throw err;
     }
   }
 
   static async #open(mod: CryptoModule, opts: BotCryptoOptions, deviceId: string): Promise<BotCrypto> {
     const userId = opts.matrix.userId;
-    const storeName = `trellis:${userId}`;
+    // New database names for every opening (see deleteDatabases in idb-snapshot.ts): nothing an earlier
+    // machine of this account left behind (a connection still closing or leaked, a queued delete) can
+    // block this one. The snapshot file keeps the names of a single store, `trellis:<user>::…`.
+    const storeName = `trellis:${userId}#${++storeOpenings}`;
     const snapshotPath = join(opts.storeDir, snapshotFileName(userId));
     const idb = cryptoIndexedDb();
-    await deleteDatabases(idb, `${storeName}::`);
+    const blocked = blockedReporter(userId, opts.log);
 
     const snapshot = parseSnapshot(await readSnapshotFile(snapshotPath), snapshotPath);
     let restored: SnapshotFile | null = null;
     if (snapshot && snapshot.deviceId === deviceId && snapshot.userId === userId) {
-      await restoreDatabases(idb, snapshot.databases);
+      try {
+        await restoreDatabases(idb, snapshot.databases.map((db) => ({ ...db, name: `${storeName}::${databaseSuffix(db.name)}` })));
+      } catch (err) {
+        await deleteDatabases(idb, `${storeName}::`, blocked);
+        throw err;
+      }
       restored = snapshot;
     } else if (snapshot) {
       // The account was logged in again (new device): the old store belongs to a device that no longer exists.
@@ -168,19 +216,25 @@ export class BotCrypto {
     let machine: OlmMachine;
     try {
       const handle = await mod.StoreHandle.openWithKey(storeName, key);
-      machine = await mod.OlmMachine.initFromStore(new mod.UserId(userId), new mod.DeviceId(deviceId), handle);
-      // The handle shares the store with the machine; freed, closing the machine closes the database.
+      try {
+        machine = await mod.OlmMachine.initFromStore(new mod.UserId(userId), new mod.DeviceId(deviceId), handle);
+      } catch (err) {
+        // The handle shares the store with the machine; freed, the machine alone keeps the databases open.
+        handle.free();
+        await deleteDatabases(idb, `${storeName}::`, blocked);
+        throw err;
+      }
       handle.free();
     } catch (err) {
-      await deleteDatabases(idb, `${storeName}::`);
+      // A failed openWithKey (wrong key) leaves a connection open that is never closed: its databases are
+      // not deleted (the delete would never finish), they stay in memory until the process ends.
       throw new CryptoStoreError(
         `cannot open the crypto store of ${userId} (${snapshotPath}): ${errorText(err)}. ` +
           'If crypto.pickle_key was changed, put the old key back; otherwise restore the file from a backup, or move it away and log the bot in again to get a new device',
       );
     }
-    const ed25519 = machine.identityKeys.ed25519.toBase64();
-    const curve25519 = machine.identityKeys.curve25519.toBase64();
     const crypto = new BotCrypto(mod, machine, opts, deviceId, storeName, snapshotPath);
+    const { ed25519, curve25519 } = crypto.#identity;
     try {
       if (restored && (restored.ed25519 !== ed25519 || restored.curve25519 !== curve25519)) {
         throw new CryptoStoreError(`the crypto store of ${userId} (${snapshotPath}) came back with other identity keys than it was saved with; restore the file from a backup or log the bot in again to get a new device`);
@@ -192,8 +246,12 @@ export class BotCrypto {
       crypto.#dirty = true;
       await crypto.persist();
     } catch (err) {
-      machine.close();
-      await deleteDatabases(idb, `${storeName}::`);
+      // Nothing was handed out yet; closing cannot wait for anything but the lock.
+      crypto.#closed = true;
+      await crypto.#run(async () => {
+        machine.close();
+        await deleteDatabases(idb, `${storeName}::`, blocked);
+      });
       throw err;
     }
     opts.log.info(`end-to-end encryption ready (device ${deviceId}, ${restored ? 'store restored' : 'new store'})`, { ed25519 });
@@ -219,8 +277,8 @@ export class BotCrypto {
     return {
       state: 'ready',
       device_id: this.deviceId,
-      ed25519: this.#machine.identityKeys.ed25519.toBase64(),
-      curve25519: this.#machine.identityKeys.curve25519.toBase64(),
+      ed25519: this.#identity.ed25519,
+      curve25519: this.#identity.curve25519,
       cross_signing: this.#crossSigning,
       key_sharing: this.#keySharing(),
       pending_decryption: this.#pending.size,
@@ -269,49 +327,55 @@ export class BotCrypto {
    */
   async decrypt(roomId: string, event: MatrixEvent): Promise<MatrixEvent | null> {
     if (typeof event.content.ciphertext !== 'string') return null; // redacted
-    try {
-      return await this.#decryptNow(roomId, event);
-    } catch (err) {
-      if (!this.#pending.has(event.event_id)) {
-        this.#pending.set(event.event_id, { roomId, event, since: Date.now() });
-        this.#dirty = true;
-        this.#log.warn(`cannot decrypt event ${event.event_id} from ${event.sender} yet (${errorText(err)}); retrying for ${PENDING_DECRYPTION_MS / 60_000} min as room keys arrive`, {
-          room: roomId,
-          event: event.event_id,
-        });
+    // The waiting list changes under the lock too, so a close() racing this saves it with the event.
+    // A CryptoClosedError is not a missing key: the caller handles the event again with the account's next machine.
+    return this.#exclusive(async () => {
+      try {
+        return await this.#decryptLocked(roomId, event);
+      } catch (err) {
+        if (!this.#pending.has(event.event_id)) {
+          this.#pending.set(event.event_id, { roomId, event, since: Date.now() });
+          this.#dirty = true;
+          this.#log.warn(`cannot decrypt event ${event.event_id} from ${event.sender} yet (${errorText(err)}); retrying for ${PENDING_DECRYPTION_MS / 60_000} min as room keys arrive`, {
+            room: roomId,
+            event: event.event_id,
+          });
+        }
+        return null;
       }
-      return null;
-    }
+    });
   }
 
   /** Pending events that became decryptable since the last call; events waiting too long are dropped with a WARN. */
   async takeDecryptable(): Promise<Array<{ roomId: string; event: MatrixEvent }>> {
-    const ready: Array<{ roomId: string; event: MatrixEvent }> = [];
-    if (this.#pending.size === 0) return ready;
-    const retry = this.#newRoomKeys;
-    this.#newRoomKeys = false;
-    const now = Date.now();
-    for (const [id, pending] of this.#pending) {
-      if (retry) {
-        try {
-          ready.push({ roomId: pending.roomId, event: await this.#decryptNow(pending.roomId, pending.event) });
+    if (this.#pending.size === 0) return [];
+    return this.#exclusive(async () => {
+      const ready: Array<{ roomId: string; event: MatrixEvent }> = [];
+      const retry = this.#newRoomKeys;
+      this.#newRoomKeys = false;
+      const now = Date.now();
+      for (const [id, pending] of this.#pending) {
+        if (retry) {
+          try {
+            ready.push({ roomId: pending.roomId, event: await this.#decryptLocked(pending.roomId, pending.event) });
+            this.#pending.delete(id);
+            this.#dirty = true;
+            continue;
+          } catch {
+            // still no key
+          }
+        }
+        if (now - pending.since > PENDING_DECRYPTION_MS) {
           this.#pending.delete(id);
           this.#dirty = true;
-          continue;
-        } catch {
-          // still no key
+          this.#log.warn(`gave up decrypting event ${id} from ${pending.event.sender}: its room key never arrived; the sender's client may not share keys with the bot's device ${this.deviceId}`, {
+            room: pending.roomId,
+            event: id,
+          });
         }
       }
-      if (now - pending.since > PENDING_DECRYPTION_MS) {
-        this.#pending.delete(id);
-        this.#dirty = true;
-        this.#log.warn(`gave up decrypting event ${id} from ${pending.event.sender}: its room key never arrived; the sender's client may not share keys with the bot's device ${this.deviceId}`, {
-          room: pending.roomId,
-          event: id,
-        });
-      }
-    }
-    return ready;
+      return ready;
+    });
   }
 
   get pendingDecryption(): number {
@@ -325,11 +389,10 @@ export class BotCrypto {
     if (events.length > 0) this.#newRoomKeys = true;
   }
 
-  async #decryptNow(roomId: string, event: MatrixEvent): Promise<MatrixEvent> {
+  /** Only inside #exclusive. */
+  async #decryptLocked(roomId: string, event: MatrixEvent): Promise<MatrixEvent> {
     const m = this.#mod;
-    const decrypted = await this.#exclusive(() =>
-      this.#machine.decryptRoomEvent(JSON.stringify(event), new m.RoomId(roomId), new m.DecryptionSettings(m.TrustRequirement.Untrusted)),
-    );
+    const decrypted = await this.#machine.decryptRoomEvent(JSON.stringify(event), new m.RoomId(roomId), new m.DecryptionSettings(m.TrustRequirement.Untrusted));
     const clear = JSON.parse(decrypted.event) as { type?: unknown; content?: unknown };
     if (typeof clear.type !== 'string' || !clear.content || typeof clear.content !== 'object') throw new Error('decrypted payload has no type or content');
     const content = { ...(clear.content as Record<string, unknown>) };
@@ -385,51 +448,67 @@ export class BotCrypto {
     return this.#mod.Attachment.decrypt(new this.#mod.EncryptedAttachment(data, JSON.stringify(info)));
   }
 
-  /** Writes the store snapshot if anything changed since the last one. */
+  /**
+   * Writes the store snapshot if anything changed since the last one. Once
+   * the machine is closed there is nothing left to save: close() saved it,
+   * after every operation that was already waiting for the machine.
+   */
   async persist(): Promise<void> {
     if (this.#persistTimer) clearTimeout(this.#persistTimer);
     this.#persistTimer = null;
-    if (!this.#dirty) return;
-    await this.#exclusive(async () => {
-      if (!this.#dirty) return;
-      this.#dirty = false;
-      try {
-        const snapshot: SnapshotFile = {
-          format: SNAPSHOT_FORMAT,
-          userId: this.userId,
-          deviceId: this.deviceId,
-          ed25519: this.#machine.identityKeys.ed25519.toBase64(),
-          curve25519: this.#machine.identityKeys.curve25519.toBase64(),
-          savedAt: Date.now(),
-          databases: await dumpDatabases(cryptoIndexedDb(), `${this.#storeName}::`),
-          pending: [...this.#pending.values()],
-        };
-        await writeSnapshotFile(this.snapshotPath, snapshot);
-      } catch (err) {
-        this.#dirty = true;
-        throw new Error(`could not save the crypto store of ${this.userId} to ${this.snapshotPath}: ${errorText(err)}; check free space and permissions of the data directory`);
-      }
-    });
+    if (!this.#dirty || this.#closed) return;
+    await this.#exclusive(() => this.#persistNow());
   }
 
-  /** Saves and frees the store; the instance is unusable afterwards. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  /** Only inside #exclusive. */
+  async #persistNow(): Promise<void> {
+    if (!this.#dirty) return;
+    this.#dirty = false;
     try {
-      await this.persist();
-    } finally {
-      try {
-        await this.#exclusive(async () => {
-          this.#machine.close();
-          await deleteDatabases(cryptoIndexedDb(), `${this.#storeName}::`);
-        });
-      } finally {
-        // Always, even if the cleanup failed: the next open of this account's store waits for it.
-        if (openStores.get(this.userId)) openStores.delete(this.userId);
-        this.#release();
-      }
+      const snapshot: SnapshotFile = {
+        format: SNAPSHOT_FORMAT,
+        userId: this.userId,
+        deviceId: this.deviceId,
+        ed25519: this.#identity.ed25519,
+        curve25519: this.#identity.curve25519,
+        savedAt: Date.now(),
+        // Under the names of a single store, whatever this opening called them (see #open).
+        databases: (await dumpDatabases(cryptoIndexedDb(), `${this.#storeName}::`)).map((db) => ({ ...db, name: `trellis:${this.userId}::${databaseSuffix(db.name)}` })),
+        pending: [...this.#pending.values()],
+      };
+      await writeSnapshotFile(this.snapshotPath, snapshot);
+    } catch (err) {
+      this.#dirty = true;
+      throw new Error(`could not save the crypto store of ${this.userId} to ${this.snapshotPath}: ${errorText(err)}; check free space and permissions of the data directory`);
     }
+  }
+
+  /**
+   * Saves and frees the store; the instance is unusable afterwards. Every
+   * operation asked for before runs first and is included in the snapshot
+   * (the Megolm ratchet of an encrypt racing the close must not be lost, or
+   * the next start would reuse a message index); later ones throw
+   * CryptoClosedError. Resolves once the store is released, so the next
+   * open of this account can begin; calling it again returns the same wait.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    if (this.#persistTimer) clearTimeout(this.#persistTimer);
+    this.#persistTimer = null;
+    this.#closing ??= this.#run(async () => {
+      try {
+        await this.#persistNow();
+      } finally {
+        try {
+          this.#machine.close();
+          await deleteDatabases(cryptoIndexedDb(), `${this.#storeName}::`, blockedReporter(this.userId, this.#log));
+        } finally {
+          // Always, even if saving or the cleanup failed: the next open of this account's store waits for it.
+          this.#release();
+        }
+      }
+    });
+    return this.#closing;
   }
 
   /**
@@ -472,8 +551,16 @@ export class BotCrypto {
     this.#persistTimer.unref();
   }
 
-  /** One crypto operation at a time per account: the machine hands out the same request until it is marked sent. */
+  /**
+   * One crypto operation at a time per account: the machine hands out the
+   * same request until it is marked sent. Refused once close() was called.
+   */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new CryptoClosedError(this.userId));
+    return this.#run(fn);
+  }
+
+  #run<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#lock.then(fn, fn);
     this.#lock = run.catch(() => undefined);
     return run;
@@ -525,6 +612,34 @@ export class BotCrypto {
     if (request.id) await this.#machine.markRequestAsSent(request.id, request.type, JSON.stringify(response));
     this.#dirty = true;
   }
+}
+
+/** The previous holder of a store (see storeHolders), with a WARN naming the account when that takes long. */
+async function waitForHolder(previous: Promise<void>, userId: string, log: SyncLogger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log.warn(`still waiting for the previous crypto machine of ${userId} in this process to save and close its store before opening it again`);
+      resolve();
+    }, HOLDER_WAIT_WARN_MS);
+    timer.unref();
+  });
+  try {
+    await Promise.race([previous, slow]);
+    await previous;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `matrix-sdk-crypto` of `trellis:@bot:example.org#3::matrix-sdk-crypto` (user ids may contain `::`, the suffix not). */
+function databaseSuffix(name: string): string {
+  return name.slice(name.lastIndexOf('::') + 2);
+}
+
+/** Says which database a delete left behind: with one holder per store and every operation done before a close, none should be. */
+function blockedReporter(userId: string, log: SyncLogger): (name: string) => void {
+  return (name) => log.warn(`the crypto database ${name} of ${userId} is still held open in this process; it is deleted once that connection closes (until then it only takes memory)`);
 }
 
 function parseSnapshot(data: unknown, path: string): SnapshotFile | null {

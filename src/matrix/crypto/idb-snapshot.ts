@@ -34,6 +34,7 @@ interface IdbStore {
 }
 interface IdbTransaction {
   objectStore(name: string): IdbStore;
+  abort(): void;
   oncomplete: (() => void) | null;
   onerror: (() => void) | null;
   onabort: (() => void) | null;
@@ -83,12 +84,23 @@ function finished(tx: IdbTransaction): Promise<void> {
   });
 }
 
+/** Opens an existing database; null when it is gone (opening by name alone would create it empty). */
+function openExisting(factory: IdbFactory, name: string): Promise<IdbDatabase | null> {
+  const req = factory.open(name);
+  req.onupgradeneeded = () => req.transaction?.abort();
+  return new Promise((resolve) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => resolve(null);
+  });
+}
+
 /** Every database whose name starts with `prefix`, each read in one transaction (a consistent view). */
 export async function dumpDatabases(factory: IdbFactory, prefix: string): Promise<DatabaseDump[]> {
   const dumps: DatabaseDump[] = [];
   for (const info of await factory.databases()) {
     if (!info.name?.startsWith(prefix)) continue;
-    const db = await done(factory.open(info.name));
+    const db = await openExisting(factory, info.name);
+    if (!db) continue;
     try {
       const names = [...db.objectStoreNames];
       const stores: StoreDump[] = [];
@@ -113,10 +125,10 @@ export async function dumpDatabases(factory: IdbFactory, prefix: string): Promis
   return dumps;
 }
 
-/** Recreates the databases exactly as dumped, replacing any of the same name. */
+/** Recreates the databases exactly as dumped, replacing any of the same name (once nothing holds it open). */
 export async function restoreDatabases(factory: IdbFactory, dumps: DatabaseDump[]): Promise<void> {
   for (const dump of dumps) {
-    await deleted(factory, dump.name);
+    await deleted(factory, dump.name, true);
     const req = factory.open(dump.name, dump.version);
     req.onupgradeneeded = () => {
       const db = req.result;
@@ -142,34 +154,42 @@ export async function restoreDatabases(factory: IdbFactory, dumps: DatabaseDump[
   }
 }
 
-/** How long a delete may wait for a closing connection (the crypto machine closes its own lazily). */
-const BLOCKED_DELETE_WAIT_MS = 10_000;
-
 /**
- * Waits while a connection to the database is still closing, and rejects
- * instead of waiting forever when one stays open.
+ * Deletes a database. While a connection to it is still open the delete is
+ * blocked: with `wait` this waits for that connection to close; otherwise it
+ * reports the database to `onBlocked` and resolves, leaving the delete queued
+ * (it completes once the connection closes).
  */
-function deleted(factory: IdbFactory, name: string): Promise<unknown> {
+function deleted(factory: IdbFactory, name: string, wait: boolean, onBlocked?: (name: string) => void): Promise<void> {
   const req = factory.deleteDatabase(name);
   return new Promise((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    req.onsuccess = () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    };
-    req.onerror = () => {
-      clearTimeout(timer);
-      reject(req.error);
-    };
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
     req.onblocked = () => {
-      timer ??= setTimeout(() => reject(new Error(`IndexedDB database ${name} is still open elsewhere in this process`)), BLOCKED_DELETE_WAIT_MS);
+      if (wait) return;
+      onBlocked?.(name);
+      resolve();
     };
   });
 }
 
-export async function deleteDatabases(factory: IdbFactory, prefix: string): Promise<void> {
+/**
+ * Deletes the databases whose names start with `prefix`, without waiting for
+ * one that a connection still holds (reported to `onBlocked`).
+ *
+ * Why not wait: a blocked delete stays in fake-indexeddb's queue for that
+ * name until the connection closes, whether or not anyone waits for it, and
+ * a connection the crypto library leaked (it keeps one after a failed open
+ * with a wrong key) never closes. Waiting hung the caller forever; giving up
+ * after a timeout, as before, still left every later open of the same name
+ * queued behind the delete, hanging without an error (an account stuck at
+ * `starting`). The crypto stores therefore never reuse a name (bot-crypto.ts)
+ * and only their owner deletes them, once closed, so a leftover delete can
+ * block no one.
+ */
+export async function deleteDatabases(factory: IdbFactory, prefix: string, onBlocked?: (name: string) => void): Promise<void> {
   for (const info of await factory.databases()) {
-    if (info.name?.startsWith(prefix)) await deleted(factory, info.name);
+    if (info.name?.startsWith(prefix)) await deleted(factory, info.name, false, onBlocked);
   }
 }
 

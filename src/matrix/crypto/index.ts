@@ -1,4 +1,4 @@
 /** End-to-end encryption for bot accounts: Rust crypto (WebAssembly) with a store that survives restarts. */
-export { BotCrypto, CryptoStoreError, PENDING_DECRYPTION_MS, snapshotFileName } from './bot-crypto.ts';
+export { BotCrypto, CryptoClosedError, CryptoStoreError, PENDING_DECRYPTION_MS, snapshotFileName } from './bot-crypto.ts';
 export type { BotCryptoOptions, CryptoStatus } from './bot-crypto.ts';
 export { loadCryptoRuntime } from './runtime.ts';
