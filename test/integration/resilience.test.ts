@@ -14,6 +14,7 @@ import { buildPlugin } from '../../src/plugin-host/build.ts';
 import { startSynapse, type Homeserver } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon, freePort, type ApiResponse } from '../harness/daemon.ts';
+import { EchoRun, describeCounts } from '../harness/echo-count.ts';
 
 interface ApiClient { id: string; sync_state: string; last_error: string | null }
 interface ApiInstance { id: string; state: string; last_error: string | null; managed_by: string }
@@ -117,7 +118,7 @@ describe('resilience', () => {
     }
     assert.ok(outage, 'GET /client/{id} showed sync_state "backoff" with last_error while the homeserver was down');
     assert.match(outage.last_error!, /127\.0\.0\.1|refused|closed|unreachable/i);
-    // A short outage is visible per client; /health turns 503 only after 90 s without a good sync.
+    // A short outage is visible per client; /health turns 503 only after 60 s without a good sync.
     const hsClient = healthDuringOutage!.body.clients.find((c) => c.id === bot.id);
     assert.equal(hsClient?.state, 'backoff', healthDuringOutage!.text);
     assert.ok(hsClient?.last_error, 'the health report carries the sync error');
@@ -138,6 +139,22 @@ describe('resilience', () => {
     });
     assert.equal(recovered.body.status, 'ok');
     assert.ok(daemon.output.some((l) => l.includes('sync resumed')), 'the log records that sync resumed');
+  });
+
+  it('a homeserver restart in the middle of a burst: every !echo N answered exactly once', async (t) => {
+    const run = new EchoRun(user, bot.id, room);
+    const sending = run.send(80, { ratePerSecond: 20, concurrency: 4 });
+    sending.catch(() => undefined); // awaited below; the homeserver goes away meanwhile
+    await daemon.waitFor('40 of the 80 sent', async () => run.sentCount >= 40);
+    await killHomeserver(hs);
+    await hs.restart();
+    await sending;
+    const result = await run.waitForAnswers(80, 120_000);
+    t.diagnostic(describeCounts(result));
+    assert.equal(result.sent, 80);
+    assert.equal(result.lost, 0, describeCounts(result));
+    assert.equal(result.answeredTwice, 0, describeCounts(result));
+    assert.ok(result.inOrder, describeCounts(result));
   });
 
   it('suggests 127.0.0.1 when localhost refuses the connection', async () => {
