@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { KEY_SHARING, type KeySharing } from '../matrix/crypto/key-sharing.ts';
 import { passwordHashProblem } from './password-policy.ts';
 
 /**
@@ -135,8 +136,8 @@ const notifications = z.strictObject({
   max_per_minute: int(1).default(5),
 });
 
-/** Which devices of the room's members get the bot's room keys (see docs/e2ee.md). */
-export const KEY_SHARING = ['all', 'cross_signed'] as const;
+/** Which devices of the room's members get the bot's room keys (see docs/e2ee.md); defined by the crypto layer. */
+export { KEY_SHARING };
 const keySharing = z.enum(KEY_SHARING, { error: 'expected "all" (every device of joined members) or "cross_signed" (only devices their owner signed)' });
 
 const crypto = z.strictObject({
@@ -220,5 +221,5 @@ export type TrellisConfig = z.output<typeof trellisConfigSchema>;
 export type HomeserverConfig = TrellisConfig['homeservers'][string];
 export type ClientConfig = TrellisConfig['clients'][string];
 export type InstanceConfig = TrellisConfig['instances'][string];
-export type KeySharing = (typeof KEY_SHARING)[number];
+export type { KeySharing };
 export type NotificationsConfig = NonNullable<TrellisConfig['notifications']>;

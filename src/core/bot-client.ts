@@ -5,7 +5,7 @@ import { SyncLoop, type SyncStatus } from '../matrix/sync-loop.ts';
 import type { SyncResponse } from '../matrix/types.ts';
 import type { ClientRecord } from '../storage/clients.ts';
 import type { Storage } from '../storage/database.ts';
-import type { KeySharing } from '../config/schema.ts';
+import type { KeySharing } from '../matrix/crypto/key-sharing.ts';
 import type { Logger } from './logging.ts';
 import { fetchGap, isOwnJoin, type CatchUpWindow } from './catch-up.ts';
 import type { StorageGuard } from './storage-guard.ts';

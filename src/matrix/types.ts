@@ -1,6 +1,14 @@
-import type { MatrixEvent } from '../sdk/index.ts';
-
-export type { MatrixEvent };
+/** A raw Matrix event as delivered by the homeserver's sync (the SDK re-exports it for plugins). */
+export interface MatrixEvent {
+  event_id: string;
+  type: string;
+  sender: string;
+  origin_server_ts: number;
+  content: Record<string, unknown>;
+  state_key?: string;
+  unsigned?: Record<string, unknown>;
+  room_id?: string;
+}
 
 /** What a bot account needs to talk to its homeserver. */
 export interface Credentials {

@@ -57,6 +57,7 @@ const DRAFT_2020_URIS = new Set(['https://json-schema.org/draft/2020-12/schema',
 export function unsafePathReason(path: string): string | null {
   if (path.length === 0) return 'empty path';
   if (path.includes('\0')) return 'contains a NUL byte';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\x01-\x1f\x7f]/.test(path)) return 'contains control characters';
   if (path.includes('\\')) return 'contains a backslash (zip paths must use "/")';
   if (/^[a-zA-Z]:/.test(path)) return 'is an absolute Windows path (drive letter)';

@@ -5,6 +5,7 @@
  * bundle can inline it; the running daemon hands each instance a
  * {@link PluginContext} that implements these interfaces.
  */
+import type { MatrixEvent } from '../matrix/types.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -20,17 +21,8 @@ export interface PluginLogger {
   critical(message: string, context?: Record<string, unknown>): void;
 }
 
-/** A raw Matrix event as delivered by the homeserver's sync. */
-export interface MatrixEvent {
-  event_id: string;
-  type: string;
-  sender: string;
-  origin_server_ts: number;
-  content: Record<string, unknown>;
-  state_key?: string;
-  unsigned?: Record<string, unknown>;
-  room_id?: string;
-}
+/** A raw Matrix event as delivered by the homeserver's sync (defined by the Matrix layer). */
+export type { MatrixEvent };
 
 export interface RoomEvent {
   roomId: string;

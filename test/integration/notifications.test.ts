@@ -9,13 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerUser, sharedOrOwnHomeserver, type HomeserverInfo, type RegisteredUser } from '../harness/synapse.ts';
-import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
+import { TestUser, uniqueLocalpart } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
 
 interface LogRecord { level: string; message: string; instanceId: string | null }
-
-const isReplyTo = (eventId: string) => (ev: TestMatrixEvent) =>
-  ev.type === 'm.room.message' && (ev.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined)?.['m.in_reply_to']?.event_id === eventId;
 
 const PING_ERROR = 'ping failed on purpose';
 const ECHO_ERROR = 'echo failed on purpose';

@@ -132,7 +132,7 @@ describe('LogHub', () => {
     assert.equal(bound.level, 'error');
     assert.equal(bound.message, 'handler threw');
     assert.equal(bound.context?.roomId, '!r');
-    assert.equal((bound.context?.err as { message?: string }).message, 'boom');
+    assert.equal((bound.context?.err as { message?: string } | undefined)?.message, 'boom');
     for (const reserved of ['instance', 'client', 'level', 'time', 'msg']) assert.equal(bound.context && reserved in bound.context, false, reserved);
     assert.equal(typeof bound.time, 'number');
     assert.equal(plain.instanceId, null);

@@ -10,12 +10,12 @@ import { hkdfSync } from 'node:crypto';
 import { join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import type { OlmMachine, OutgoingRequest } from '@matrix-org/matrix-sdk-crypto-wasm';
-import type { KeySharing } from '../../config/schema.ts';
 import type { MatrixClient } from '../client.ts';
 import { encodePath } from '../http.ts';
 import type { SyncLogger } from '../sync-loop.ts';
 import type { MatrixEvent, SyncResponse } from '../types.ts';
 import { deleteDatabases, dumpDatabases, readSnapshotFile, restoreDatabases, writeSnapshotFile, type DatabaseDump } from './idb-snapshot.ts';
+import type { KeySharing } from './key-sharing.ts';
 import { cryptoIndexedDb, loadCryptoRuntime, type CryptoModule } from './runtime.ts';
 
 const CS = '/_matrix/client/v3';
