@@ -45,8 +45,16 @@ runMain(() =>
     const loads = intOption('--loads', 'BENCH_LOADS', 9);
     const bots = Math.ceil(count / INSTANCES_PER_BOT);
     log(`creating ${count} instances on ${bots} bot accounts …`);
-    const botIds = await mapLimit(Array.from({ length: bots }, (_, i) => i), 4, async (i) => (await registerBot(daemon, `bench-console${i}`)).id);
-    await mapLimit(Array.from({ length: count }, (_, i) => i), 8, (i) => createPingInstance(daemon, `console-${String(i).padStart(2, '0')}`, botIds[i % bots], []));
+    const botIds = await mapLimit(
+      Array.from({ length: bots }, (_, i) => i),
+      4,
+      async (i) => (await registerBot(daemon, `bench-console${i}`)).id,
+    );
+    await mapLimit(
+      Array.from({ length: count }, (_, i) => i),
+      8,
+      (i) => createPingInstance(daemon, `console-${String(i).padStart(2, '0')}`, botIds[i % bots], []),
+    );
     const token = await daemon.login();
 
     const browser = await launchChromium();
@@ -61,8 +69,12 @@ runMain(() =>
       }
       cold.sort((a, b) => a - b);
       const fmt = (n: number) => `${n.toFixed(0)} ms`;
-      log(`dashboard with ${count} instances, first render (fresh context each, ${loads} loads): median ${fmt(median(cold))}, p90 ${fmt(percentile(cold, 90))}, min ${fmt(cold[0])}, max ${fmt(cold[cold.length - 1])}`);
-      console.log(JSON.stringify({ bench: 'console-render', instances: count, loads, median_ms: Math.round(median(cold)), p90_ms: Math.round(percentile(cold, 90)), samples_ms: cold.map(Math.round) }));
+      log(
+        `dashboard with ${count} instances, first render (fresh context each, ${loads} loads): median ${fmt(median(cold))}, p90 ${fmt(percentile(cold, 90))}, min ${fmt(cold[0])}, max ${fmt(cold[cold.length - 1])}`,
+      );
+      console.log(
+        JSON.stringify({ bench: 'console-render', instances: count, loads, median_ms: Math.round(median(cold)), p90_ms: Math.round(percentile(cold, 90)), samples_ms: cold.map(Math.round) }),
+      );
     } finally {
       await browser.close();
     }

@@ -36,7 +36,10 @@ function selected(): Set<Scenario> {
   }
   raw ??= process.env.BENCH_ONLY;
   if (!raw) return new Set(SCENARIOS);
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
   if (unknown.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
   return new Set(names as Scenario[]);
@@ -53,11 +56,7 @@ interface Row {
 
 function rowOf(result: ScenarioResult, extra: string[] = []): Row {
   const c = result.counts;
-  const notes = [
-    c.inOrder ? '' : 'order broken',
-    c.outcome === 'all answered' ? '' : `${c.outcome} after ${Math.round(c.waitedMs / 1000)} s`,
-    ...extra,
-  ].filter(Boolean);
+  const notes = [c.inOrder ? '' : 'order broken', c.outcome === 'all answered' ? '' : `${c.outcome} after ${Math.round(c.waitedMs / 1000)} s`, ...extra].filter(Boolean);
   return {
     situation: result.situation,
     sent: c.sent,
@@ -95,7 +94,7 @@ async function main(): Promise<void> {
         log(`${name}: ${row.once}/${row.sent} answered once, ${row.lost} lost, ${row.twice} twice (${Math.round((Date.now() - t0) / 1000)} s)`);
       } catch (err) {
         // One broken scenario must not hide the others' figures.
-        log(`${name} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        log(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         rows.push({ situation: name, sent: '—', once: '—', lost: '—', twice: '—', notes: `scenario failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` });
       }
     };

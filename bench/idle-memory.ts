@@ -23,7 +23,6 @@ interface Stage {
   heapKiB: number | null;
 }
 
-
 async function sampleRss(daemon: TestDaemon, settleMs: number): Promise<number[]> {
   const pid = daemon.pid;
   if (!pid) throw new Error('the daemon is not running; see its output above');
@@ -57,12 +56,7 @@ async function waitUntilIdle(daemon: TestDaemon, expected: number): Promise<void
     async () => {
       const instances = (await daemon.api<ApiInstance[]>('GET', '/instances')).body;
       const clients = (await daemon.api<ApiClient[]>('GET', '/clients')).body;
-      return (
-        instances.length === expected &&
-        instances.every((i) => i.state === 'running') &&
-        clients.length === expected &&
-        clients.every((c) => c.last_sync_at !== null)
-      );
+      return instances.length === expected && instances.every((i) => i.state === 'running') && clients.length === expected && clients.every((c) => c.last_sync_at !== null);
     },
     120_000,
   );

@@ -153,8 +153,14 @@ function report(samples: Sample[], elapsedMs: number): string {
   const botSeen = samples.map((s) => s.botSeen).filter((v) => Number.isFinite(v));
   return [
     `${'ms'.padEnd(26)}${['p50', 'p95', 'p99', 'max', 'mean', 'min'].map((h) => h.padStart(8)).join('')}`,
-    row('round trip', samples.map((s) => s.roundTrip)),
-    row('  of which: send (PUT)', samples.map((s) => s.send)),
+    row(
+      'round trip',
+      samples.map((s) => s.roundTrip),
+    ),
+    row(
+      '  of which: send (PUT)',
+      samples.map((s) => s.send),
+    ),
     ...(botSeen.length ? [row('  bot-reported latency', botSeen)] : []),
     `pings: ${samples.length}   throughput: ${(samples.length / (elapsedMs / 1000)).toFixed(1)} pings/s (sequential, one in flight)`,
   ].join('\n');

@@ -38,7 +38,8 @@ runMain(async () => {
       if (put.status !== 201) throw new Error(`instance: ${put.status} ${put.text}`);
       await daemon.waitFor('instance running', async () => (await daemon.api<ApiInstance>('GET', '/instance/preview-bench')).body.state === 'running' || undefined);
       await user.waitForMembership(room, bot.id, 'join', 30_000);
-      const caption = (code: string) => (ev: { sender: string; content: Record<string, unknown> }) => ev.sender === bot.id && ev.content.msgtype === 'm.notice' && String(ev.content.body).includes(`caption ${code}`);
+      const caption = (code: string) => (ev: { sender: string; content: Record<string, unknown> }) =>
+        ev.sender === bot.id && ev.content.msgtype === 'm.notice' && String(ev.content.body).includes(`caption ${code}`);
 
       const cold: number[] = [];
       const overhead: number[] = [];

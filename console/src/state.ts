@@ -35,7 +35,9 @@ async function loadInitial(): Promise<void> {
     refreshPlugins(),
     api<{ records: LogEntry[] }>('GET', '/notifications'),
     // Without the token /health answers only {status}.
-    fetch('/health', { headers: { authorization: `Bearer ${token.value ?? ''}` } }).then((r) => r.json() as Promise<Health>).catch(() => null),
+    fetch('/health', { headers: { authorization: `Bearer ${token.value ?? ''}` } })
+      .then((r) => r.json() as Promise<Health>)
+      .catch(() => null),
   ]);
   notifications.value = notes.records;
   if (h) health.value = h;

@@ -84,8 +84,11 @@ export default definePlugin<Config>({
           cancelCooldown();
           throw err;
         }
-        editor = new ProgressiveEditor((text) => ctx.matrix.edit(message.roomId, noticeId, text), config.edit_interval_ms, clock, (err) =>
-          ctx.log.warn(`ask: a progressive edit failed: ${(err as Error).message}`, { room: message.roomId }),
+        editor = new ProgressiveEditor(
+          (text) => ctx.matrix.edit(message.roomId, noticeId, text),
+          config.edit_interval_ms,
+          clock,
+          (err) => ctx.log.warn(`ask: a progressive edit failed: ${(err as Error).message}`, { room: message.roomId }),
         );
       }
       const deliver = (text: string) => (editor ? editor.finish(text) : message.reply(text).then(() => undefined));
@@ -93,7 +96,14 @@ export default definePlugin<Config>({
       let result: AskResult;
       try {
         result = await askModel(
-          { host: config.host, model: config.model, systemPrompt: config.system_prompt, timeoutMs: config.timeout_seconds * 1000, maxChars: config.max_answer_chars, signal: ctx.signal /* aborted when the instance stops, so no answer outlives it */ },
+          {
+            host: config.host,
+            model: config.model,
+            systemPrompt: config.system_prompt,
+            timeoutMs: config.timeout_seconds * 1000,
+            maxChars: config.max_answer_chars,
+            signal: ctx.signal /* aborted when the instance stops, so no answer outlives it */,
+          },
           question,
           (soFar) => editor?.update(soFar + STILL_WRITING),
         );

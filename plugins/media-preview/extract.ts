@@ -71,7 +71,17 @@ interface YtInfo {
   entries?: YtInfo[];
 }
 
-const MIME_BY_EXT: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', heic: 'image/heic', mp4: 'video/mp4', webm: 'video/webm', mov: 'video/quicktime' };
+const MIME_BY_EXT: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  heic: 'image/heic',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  mov: 'video/quicktime',
+};
 
 function mimeOf(path: string): string {
   return MIME_BY_EXT[path.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
@@ -113,7 +123,12 @@ export async function extractPost(url: string, settings: ExtractSettings, dir: s
   await ytDlpOrFail(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--skip-download', '--write-thumbnail', ...output], dir, `downloading the images of ${url}`);
   const hasVideo = entries.some((e) => (e.formats ?? []).some((f) => f.url));
   const download = hasVideo
-    ? await ytDlpOrFail(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--match-filters', 'duration', '-f', 'best[ext=mp4]/best', '--max-filesize', String(settings.maxBytes), ...output], dir, `downloading the videos of ${url}`)
+    ? await ytDlpOrFail(
+        settings.ytDlp,
+        [...fromInfo, '--ignore-no-formats-error', '--match-filters', 'duration', '-f', 'best[ext=mp4]/best', '--max-filesize', String(settings.maxBytes), ...output],
+        dir,
+        `downloading the videos of ${url}`,
+      )
     : { code: 0, stdout: '', stderr: '', timedOut: false };
   const files = await readdir(join(dir, 'media')).catch(() => [] as string[]);
   const items: LocalMedia[] = [];
@@ -129,7 +144,14 @@ export async function extractPost(url: string, settings: ExtractSettings, dir: s
     const isVideo = (entry.formats ?? []).some((f) => f.url);
     if (isVideo) {
       const format = (entry.formats ?? []).filter((f) => f.url).at(-1);
-      const base = { kind: 'video' as const, mimetype: 'video/mp4', width: format?.width ?? entry.width, height: format?.height ?? entry.height, durationMs: typeof entry.duration === 'number' ? Math.round(entry.duration * 1000) : undefined, thumbnail: image };
+      const base = {
+        kind: 'video' as const,
+        mimetype: 'video/mp4',
+        width: format?.width ?? entry.width,
+        height: format?.height ?? entry.height,
+        durationMs: typeof entry.duration === 'number' ? Math.round(entry.duration * 1000) : undefined,
+        thumbnail: image,
+      };
       if (videoFile) {
         const path = join(dir, 'media', videoFile);
         const size = (await stat(path)).size;
@@ -235,4 +257,3 @@ export async function extractProfile(link: Link, settings: ExtractSettings, dir:
     recent,
   };
 }
-

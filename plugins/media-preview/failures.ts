@@ -34,7 +34,10 @@ const PATTERNS: Array<[FailureKind, RegExp]> = [
 
 /** Classifies yt-dlp's stderr (its last ERROR line is the useful part). */
 export function classifyYtDlpError(stderr: string): ExtractionFailure {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const detail = lines.filter((l) => l.startsWith('ERROR:')).at(-1) ?? lines.at(-1) ?? 'yt-dlp failed without a message';
   for (const [kind, re] of PATTERNS) if (re.test(detail)) return new ExtractionFailure(kind, detail);
   return new ExtractionFailure('unknown', detail);

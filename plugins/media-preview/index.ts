@@ -166,7 +166,14 @@ export default definePlugin<Config>({
     async function send(target: Target, preview: Preview): Promise<void> {
       let first = true;
       for (const item of preview.items) {
-        await ctx.matrix.sendMedia(target.roomId, item.media, { msgtype: item.msgtype, body: item.body, filename: item.filename, info: item.info, thumbnail: item.thumbnail, ...relation(target, first) });
+        await ctx.matrix.sendMedia(target.roomId, item.media, {
+          msgtype: item.msgtype,
+          body: item.body,
+          filename: item.filename,
+          info: item.info,
+          thumbnail: item.thumbnail,
+          ...relation(target, first),
+        });
         first = false;
       }
       const message = preview.kind === 'post' ? captionMessage(preview.meta as PostMeta, config().caption_max_length) : profileMessage(preview.meta as ProfileMeta, config().caption_max_length);
@@ -266,7 +273,10 @@ export default definePlugin<Config>({
               await remember(link, mode, preview);
               resolve(preview);
             } catch (err) {
-              const failure = err instanceof ExtractionFailure ? err : new ExtractionFailure(err instanceof Error && err.name === 'YtDlpMissingError' ? 'tool_missing' : 'unknown', err instanceof Error ? err.message : String(err));
+              const failure =
+                err instanceof ExtractionFailure
+                  ? err
+                  : new ExtractionFailure(err instanceof Error && err.name === 'YtDlpMissingError' ? 'tool_missing' : 'unknown', err instanceof Error ? err.message : String(err));
               failures.inc({ kind: failure.kind });
               if (failure.kind === 'rate_limited') {
                 coolDownStreak++;

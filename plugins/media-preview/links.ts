@@ -16,7 +16,33 @@ export interface ExtraSource {
 }
 
 // Not usernames: Instagram's own top-level paths.
-const RESERVED = new Set(['p', 'reel', 'reels', 'tv', 'share', 'stories', 'explore', 'accounts', 'direct', 'about', 'developer', 'legal', 'web', 'api', 'static', 'emails', 'challenge', 'privacy', 'terms', 'session', 'graphql', 'ar', 'topics', 'directory', 'locations']);
+const RESERVED = new Set([
+  'p',
+  'reel',
+  'reels',
+  'tv',
+  'share',
+  'stories',
+  'explore',
+  'accounts',
+  'direct',
+  'about',
+  'developer',
+  'legal',
+  'web',
+  'api',
+  'static',
+  'emails',
+  'challenge',
+  'privacy',
+  'terms',
+  'session',
+  'graphql',
+  'ar',
+  'topics',
+  'directory',
+  'locations',
+]);
 const USERNAME = /^[A-Za-z0-9._]{1,30}$/;
 const SHORTCODE = /^[A-Za-z0-9_-]{5,64}$/;
 const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"'`]+/gi;
@@ -37,8 +63,7 @@ export function parseInstagram(raw: string): Link | null {
   const parts = url.pathname.split('/').filter(Boolean);
   if (parts.length === 0) return null;
   const [first, second, third] = parts as [string, string | undefined, string | undefined];
-  const post = (code: string | undefined): Link | null =>
-    code && SHORTCODE.test(code) ? { source: 'instagram', kind: 'post', id: code, url: `https://www.instagram.com/p/${code}/` } : null;
+  const post = (code: string | undefined): Link | null => (code && SHORTCODE.test(code) ? { source: 'instagram', kind: 'post', id: code, url: `https://www.instagram.com/p/${code}/` } : null);
   const lower = first.toLowerCase();
   if (['p', 'reel', 'reels', 'tv'].includes(lower)) return post(second);
   if (lower === 'share') {

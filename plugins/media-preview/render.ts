@@ -38,7 +38,10 @@ function date(seconds: number | undefined): string | null {
 
 /** Shortens at a word boundary, keeping whole lines where it can. */
 export function trimText(text: string, max: number): string {
-  const clean = text.replace(/\r\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+  const clean = text
+    .replace(/\r\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
   if (clean.length <= max) return clean;
   const cut = clean.slice(0, max);
   const space = cut.search(/\s\S*$/);
@@ -50,7 +53,7 @@ function htmlLines(text: string): string {
 }
 
 export function captionMessage(meta: PostMeta, maxCaption: number): { text: string; html: string } {
-  const who = meta.author && meta.handle ? `${meta.author} (@${meta.handle})` : meta.handle ? `@${meta.handle}` : meta.author ?? 'Instagram';
+  const who = meta.author && meta.handle ? `${meta.author} (@${meta.handle})` : meta.handle ? `@${meta.handle}` : (meta.author ?? 'Instagram');
   const stats = [count(meta.likes, 'like', 'likes'), count(meta.comments, 'comment', 'comments'), date(meta.timestamp)].filter((s): s is string => s !== null);
   const caption = meta.caption ? trimText(meta.caption, maxCaption) : '';
   const text = [who + (stats.length ? ` · ${stats.join(' · ')}` : ''), caption, meta.url].filter(Boolean).join('\n');

@@ -93,7 +93,7 @@ export default definePlugin<Config>({
 
       if (passwordProblem) {
         ctx.log.warn(`minecraft: whitelist request for ${name} not sent: ${passwordProblem}`);
-        await message.reply('The bot is not set up to talk to the Minecraft server yet (no RCON password). An admin needs to fix the bot\'s settings.');
+        await message.reply("The bot is not set up to talk to the Minecraft server yet (no RCON password). An admin needs to fix the bot's settings.");
         return;
       }
 

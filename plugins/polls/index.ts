@@ -7,19 +7,7 @@
  * restart keeps them and re-arms their timers; the latest closed poll of a
  * room is kept as `closed:<room>` for `!poll results`.
  */
-import {
-  applyPollVote,
-  buildPollEnd,
-  buildPollStart,
-  definePlugin,
-  escapeHtml,
-  onPollResponse,
-  tallyPoll,
-  type JsonValue,
-  type PluginContext,
-  type PollAnswer,
-  type PollVote,
-} from 'trellis/sdk';
+import { applyPollVote, buildPollEnd, buildPollStart, definePlugin, escapeHtml, onPollResponse, tallyPoll, type JsonValue, type PluginContext, type PollAnswer, type PollVote } from 'trellis/sdk';
 import { describeDuration, MAX_OPTIONS, NUMBER_EMOJIS, parsePollCommand, reactionIndex, resultLines } from './parse.ts';
 
 interface Config {
@@ -53,7 +41,6 @@ const openKey = (poll: Pick<StoredPoll, 'roomId' | 'eventId'>) => `open:${poll.r
 const closedKey = (roomId: string) => `closed:${roomId}`;
 const toJson = (poll: StoredPoll) => JSON.parse(JSON.stringify(poll)) as JsonValue;
 
-
 export default definePlugin<Config>({
   async setup(ctx: PluginContext<Config>) {
     const created = ctx.metrics.counter('polls_created_total', 'Polls started');
@@ -78,12 +65,15 @@ export default definePlugin<Config>({
       const wait = Math.max(0, poll.closesAt - Date.now());
       timers.set(
         poll.eventId,
-        ctx.timers.setTimeout(async () => {
-          timers.delete(poll.eventId);
-          if (stopped || !open.has(poll.eventId)) return;
-          if (Date.now() < poll.closesAt) return arm(poll);
-          await close(poll, 'timer');
-        }, Math.min(wait, MAX_TIMER_MS)),
+        ctx.timers.setTimeout(
+          async () => {
+            timers.delete(poll.eventId);
+            if (stopped || !open.has(poll.eventId)) return;
+            if (Date.now() < poll.closesAt) return arm(poll);
+            await close(poll, 'timer');
+          },
+          Math.min(wait, MAX_TIMER_MS),
+        ),
       );
     }
 

@@ -21,7 +21,11 @@ export type PollCommand = { kind: 'close' } | { kind: 'results' } | { kind: 'cre
 export function parsePollCommand(text: string, prefix: string, maxOptions = MAX_OPTIONS): PollCommand {
   const trimmed = text.trim();
   const example = `${prefix}poll Where do we eat? | Pizza | Sushi | Tacos`;
-  if (!trimmed) return { kind: 'error', message: `Start a poll with a question and options separated by |, e.g. ${example}. ${prefix}poll close ends the latest open poll, ${prefix}poll results shows its votes.` };
+  if (!trimmed)
+    return {
+      kind: 'error',
+      message: `Start a poll with a question and options separated by |, e.g. ${example}. ${prefix}poll close ends the latest open poll, ${prefix}poll results shows its votes.`,
+    };
   const word = trimmed.toLowerCase();
   if (word === 'close' || word === 'end') return { kind: 'close' };
   if (word === 'results' || word === 'result') return { kind: 'results' };

@@ -10,18 +10,7 @@
  * `recent:<room>` recently asked questions (not asked again soon).
  */
 import { join } from 'node:path';
-import {
-  applyPollVote,
-  buildPollEnd,
-  buildPollStart,
-  definePlugin,
-  escapeHtml,
-  onPollResponse,
-  type JsonValue,
-  type PluginContext,
-  type PollAnswer,
-  type PollVote,
-} from 'trellis/sdk';
+import { applyPollVote, buildPollEnd, buildPollStart, definePlugin, escapeHtml, onPollResponse, type JsonValue, type PluginContext, type PollAnswer, type PollVote } from 'trellis/sdk';
 import { addRound, judge, revealText, scoreboardText, showQuestion, type Scoreboard, type ShownQuestion } from './game.ts';
 import { categoriesOf, categoryList, DIFFICULTIES, fetchOtdb, filterQuestions, loadBank, parseTriviaCommand, type Category, type Difficulty, type OtdbQuestion } from './otdb.ts';
 
@@ -62,7 +51,6 @@ function reactionIndex(key: string, count: number): number | null {
   const index = NUMBER_EMOJIS.findIndex((e) => e.replace(/\uFE0F/g, '') === normalized);
   return index >= 0 && index < count ? index : null;
 }
-
 
 export default definePlugin<Config>({
   async setup(ctx: PluginContext<Config>) {
@@ -108,10 +96,13 @@ export default definePlugin<Config>({
     }
 
     function arm(question: ActiveQuestion): void {
-      ctx.timers.setTimeout(async () => {
-        if (stopped || active.get(question.roomId) !== question) return;
-        await reveal(question);
-      }, Math.max(0, question.revealAt - Date.now()));
+      ctx.timers.setTimeout(
+        async () => {
+          if (stopped || active.get(question.roomId) !== question) return;
+          await reveal(question);
+        },
+        Math.max(0, question.revealAt - Date.now()),
+      );
     }
 
     async function reveal(question: ActiveQuestion): Promise<void> {

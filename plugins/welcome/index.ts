@@ -5,17 +5,7 @@
  * user), so a restart between the welcome and the reaction changes nothing.
  */
 import { definePlugin, type JsonValue, type MembershipEvent, type PluginContext, type ReactionEvent } from 'trellis/sdk';
-import {
-  classifyReaction,
-  confirmationText,
-  displayNameOf,
-  inviteFailureReason,
-  isNewJoin,
-  recordKey,
-  renderTemplate,
-  type InviteFailure,
-  type WelcomeRecord,
-} from './welcome.ts';
+import { classifyReaction, confirmationText, displayNameOf, inviteFailureReason, isNewJoin, recordKey, renderTemplate, type InviteFailure, type WelcomeRecord } from './welcome.ts';
 
 interface Config {
   [key: string]: unknown;

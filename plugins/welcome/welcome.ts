@@ -71,11 +71,7 @@ export function sameReaction(a: string, b: string): boolean {
 export type ReactionVerdict = 'confirm' | 'not_welcome' | 'wrong_key' | 'already_done';
 
 /** What a reaction in a room means for the welcome flow of its sender. */
-export function classifyReaction(
-  record: WelcomeRecord | undefined,
-  reaction: { roomId: string; sender: string; targetEventId: string; key: string },
-  configuredKey: string,
-): ReactionVerdict {
+export function classifyReaction(record: WelcomeRecord | undefined, reaction: { roomId: string; sender: string; targetEventId: string; key: string }, configuredKey: string): ReactionVerdict {
   if (!record || record.user !== reaction.sender || record.room !== reaction.roomId || record.event !== reaction.targetEventId) return 'not_welcome';
   if (!sameReaction(reaction.key, configuredKey)) return 'wrong_key';
   return record.state === 'done' ? 'already_done' : 'confirm';

@@ -236,7 +236,7 @@ export interface WordleOptions {
 export type GuessOutcome =
   | { kind: 'rejected'; message: string; game: Game }
   | { kind: 'over'; game: Game }
-  | { kind: 'played'; game: Game; marks: Mark[]; finished: boolean; stats?: Stats; /** The guess started today's game. */ created: boolean };
+  | { kind: 'played'; game: Game; marks: Mark[]; finished: boolean; stats?: Stats /** The guess started today's game. */; created: boolean };
 
 export interface Prefs {
   [key: string]: boolean;
@@ -324,7 +324,10 @@ export class Wordle {
       if (word.length !== WORD_LENGTH) return { kind: 'rejected', game, message: `${word.toUpperCase()} has ${word.length} letters; guesses have exactly ${WORD_LENGTH}.` };
       if (!this.#options.words.guesses.has(word)) return { kind: 'rejected', game, message: `${word.toUpperCase()} is not in the word list.` };
       if (game.hard) {
-        const problem = hardModeProblem(word, game.guesses.map((g) => ({ word: g, marks: evaluate(g, game.answer) })));
+        const problem = hardModeProblem(
+          word,
+          game.guesses.map((g) => ({ word: g, marks: evaluate(g, game.answer) })),
+        );
         if (problem) return { kind: 'rejected', game, message: `Hard mode: ${problem}` };
       }
       const marks = evaluate(word, game.answer);

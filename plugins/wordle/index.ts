@@ -139,7 +139,7 @@ export default definePlugin<Config>({
               await message.reply(`Hard mode can only be switched before your first guess of a game; it stays ${on ? 'off' : 'on'} for today's game.`);
               return;
             }
-            const later = result.game && result.game.status !== 'playing' ? ' It applies from tomorrow\'s game.' : '';
+            const later = result.game && result.game.status !== 'playing' ? " It applies from tomorrow's game." : '';
             await message.reply(on ? `Hard mode is on: green letters must stay in place and yellow letters must be used in every later guess.${later}` : `Hard mode is off.${later}`);
             return;
           }

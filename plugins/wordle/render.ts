@@ -59,11 +59,17 @@ export function letterStates(guesses: readonly string[], answer: string): Map<st
 /** The on-screen keyboard with every letter coloured by what the guesses revealed. */
 export function renderKeyboard(guesses: readonly string[], answer: string): Rendered {
   const states = letterStates(guesses, answer);
-  const text = KEY_ROWS.map((row, r) => ' '.repeat(r * 2) + [...row].map((c) => {
-    const state = states.get(c);
-    const upper = c.toUpperCase();
-    return state === 'correct' ? `[${upper}]` : state === 'present' ? `(${upper})` : state === 'absent' ? ' · ' : ` ${upper} `;
-  }).join(''));
+  const text = KEY_ROWS.map(
+    (row, r) =>
+      ' '.repeat(r * 2) +
+      [...row]
+        .map((c) => {
+          const state = states.get(c);
+          const upper = c.toUpperCase();
+          return state === 'correct' ? `[${upper}]` : state === 'present' ? `(${upper})` : state === 'absent' ? ' · ' : ` ${upper} `;
+        })
+        .join(''),
+  );
   const html = KEY_ROWS.map((row, r) => `<code>${'&nbsp;'.repeat(r * 2)}${[...row].map((c) => tile(c, states.get(c) ?? 'unknown')).join('&nbsp;')}</code>`);
   return { text: text.join('\n'), html: html.join('<br>') };
 }
@@ -103,7 +109,10 @@ export function renderStats(user: string, stats: Stats): Rendered {
     escapeHtml(lines.join(' · ')),
     'Guess distribution:',
     // The bar is the span's own colour: spaces, so it shows the same in any font.
-    ...bars.map((b) => `<code>${b.guesses}&nbsp;<span data-mx-bg-color="${b.count ? COLORS.correct.bg : COLORS.absent.bg}" data-mx-color="#ffffff">${'&nbsp;'.repeat(b.bar.length * 2)}&nbsp;${b.count}&nbsp;</span></code>`),
+    ...bars.map(
+      (b) =>
+        `<code>${b.guesses}&nbsp;<span data-mx-bg-color="${b.count ? COLORS.correct.bg : COLORS.absent.bg}" data-mx-color="#ffffff">${'&nbsp;'.repeat(b.bar.length * 2)}&nbsp;${b.count}&nbsp;</span></code>`,
+    ),
   ].join('<br>');
   return { text, html };
 }

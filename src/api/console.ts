@@ -91,7 +91,10 @@ async function readDist(): Promise<Map<string, ConsoleAsset>> {
 /** console/dist if it is newer than every source file, else a fresh in-memory build. */
 export async function loadConsoleAssets(): Promise<{ assets: Map<string, ConsoleAsset>; source: 'dist' | 'memory' }> {
   const sourcesChanged = Math.max(await newestMtime(SRC), (await stat(join(CONSOLE_ROOT, 'index.html'))).mtimeMs);
-  const distBuilt = await stat(join(DIST, 'index.html')).then((s) => s.mtimeMs, () => 0);
+  const distBuilt = await stat(join(DIST, 'index.html')).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
   if (distBuilt >= sourcesChanged) {
     const assets = await readDist();
     if (assets.has('/app.js')) return { assets, source: 'dist' };

@@ -40,7 +40,10 @@ function isWebsocketHandshake(req: FastifyRequest): boolean {
     req.ws === true &&
     req.method === 'GET' &&
     h.upgrade?.toLowerCase() === 'websocket' &&
-    (h.connection ?? '').toLowerCase().split(',').some((t) => t.trim() === 'upgrade') &&
+    (h.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .some((t) => t.trim() === 'upgrade') &&
     typeof h['sec-websocket-key'] === 'string' &&
     h['sec-websocket-key'] !== ''
   );
@@ -78,7 +81,11 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     const status = (err as FastifyError).statusCode;
     if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const limit = req.routeOptions.bodyLimit ?? BODY_LIMITS.small;
-      return answerAndLinger(reply, 413, { errcode: 'too_large', error: `request body too large: ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]} takes at most ${formatLimit(limit)}`, problems: [] });
+      return answerAndLinger(reply, 413, {
+        errcode: 'too_large',
+        error: `request body too large: ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]} takes at most ${formatLimit(limit)}`,
+        problems: [],
+      });
     }
     if (status && status < 500) {
       return reply.code(status).send({ errcode: codeFor(status), error: redactText(err.message), problems: [] });
@@ -117,13 +124,17 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
   });
   // Metrics carry bot and instance ids: a token is needed unless the operator opted in (server.public_metrics).
   const publicMetrics = () => deps.config().server.public_metrics;
-  app.get('/metrics', { config: { public: publicMetrics }, schema: { summary: 'Prometheus metrics (bearer token, or none with server.public_metrics: true)', tags: ['system'] } }, async (_req, reply) => {
-    for (const client of deps.supervisor.clients.values()) {
-      const last = client.status.lastSuccessAt;
-      if (last) deps.metrics.syncAge.set({ client: client.userId }, (Date.now() - last) / 1000);
-    }
-    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
+  app.get(
+    '/metrics',
+    { config: { public: publicMetrics }, schema: { summary: 'Prometheus metrics (bearer token, or none with server.public_metrics: true)', tags: ['system'] } },
+    async (_req, reply) => {
+      for (const client of deps.supervisor.clients.values()) {
+        const last = client.status.lastSuccessAt;
+        if (last) deps.metrics.syncAge.set({ client: client.userId }, (Date.now() - last) / 1000);
+      }
+      return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    },
+  );
 
   await app.register(
     async (api) => {

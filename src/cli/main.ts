@@ -103,7 +103,9 @@ async function readPassword(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -141,7 +143,8 @@ async function main(argv: string[]): Promise<void> {
       const path = configPath(values.config);
       if (!existsSync(path)) {
         // An explicit path that does not exist is a mistake; the default path on a first run is not.
-        if (values.config || process.env.TRELLIS_CONFIG) fail(`config file ${path} not found; create one with: trellis init --config ${path} --admin-user admin --admin-password '<at least 12 characters>'`, 2);
+        if (values.config || process.env.TRELLIS_CONFIG)
+          fail(`config file ${path} not found; create one with: trellis init --config ${path} --admin-user admin --admin-password '<at least 12 characters>'`, 2);
         await firstRunInit(path);
       }
       return start(path);

@@ -46,9 +46,7 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   const problems: Problem[] = [
     ...overrides.problems,
     ...secrets.problems,
-    ...(result.success ? [] : result.error.issues.flatMap(toProblems)).filter(
-      (problem) => !secrets.unresolved.some((path) => samePath(path, problem.path)),
-    ),
+    ...(result.success ? [] : result.error.issues.flatMap(toProblems)).filter((problem) => !secrets.unresolved.some((path) => samePath(path, problem.path))),
     ...crossReferenceProblems(raw),
   ];
   if (problems.length > 0 || !result.success) {
@@ -67,9 +65,7 @@ async function readConfigText(file: string): Promise<string> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT') {
-      const message =
-        `config file ${file} not found; create one with: ` +
-        `trellis init --config ${file} --admin-user admin --admin-password …`;
+      const message = `config file ${file} not found; create one with: ` + `trellis init --config ${file} --admin-user admin --admin-password …`;
       throw new ConfigError(file, [message], message);
     }
     const reason =
@@ -90,9 +86,7 @@ async function readConfigText(file: string): Promise<string> {
 function describeYamlError(error: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }): string {
   const headline = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
   const position = error.linePos?.[0];
-  return position
-    ? `YAML syntax error at line ${position.line}, column ${position.col}: ${headline}`
-    : `YAML syntax error: ${headline}`;
+  return position ? `YAML syntax error at line ${position.line}, column ${position.col}: ${headline}` : `YAML syntax error: ${headline}`;
 }
 
 function describeType(value: unknown): string {
@@ -177,9 +171,7 @@ function crossReferenceProblems(raw: PlainObject): Problem[] {
 
 function annotateOrigin(problem: Problem, applied: readonly EnvOverride[]): string {
   const text = formatProblem(problem);
-  const source = applied.findLast(
-    (o) => o.path.length <= problem.path.length && o.path.every((segment, i) => problem.path[i] === segment),
-  );
+  const source = applied.findLast((o) => o.path.length <= problem.path.length && o.path.every((segment, i) => problem.path[i] === segment));
   return source ? `${text} (set by environment variable ${source.variable})` : text;
 }
 

@@ -48,8 +48,7 @@ function booleanFromString(value: unknown): unknown {
   return value;
 }
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(numberFromString, z.number().int().min(min).max(max));
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(numberFromString, z.number().int().min(min).max(max));
 const bool = () => z.preprocess(booleanFromString, z.boolean());
 const nonEmpty = () => z.string().min(1, { error: 'must not be empty' });
 const secret = () => z.string().min(1, { error: 'must not be empty' });
@@ -204,9 +203,7 @@ export const trellisConfigSchema = z.strictObject({
   notifications: notifications.optional(),
   crypto: crypto.prefault({}),
   sync: sync.prefault({}),
-  clients: z
-    .record(z.string().regex(USER_ID, { error: 'invalid client key; expected a Matrix user id like @bot:example.org' }), client)
-    .default({}),
+  clients: z.record(z.string().regex(USER_ID, { error: 'invalid client key; expected a Matrix user id like @bot:example.org' }), client).default({}),
   instances: z
     .record(
       z.string().regex(INSTANCE_ID, {

@@ -73,9 +73,7 @@ export async function resolveSecrets(root: PlainObject, source: SecretSource): P
   const problems: Problem[] = [];
   const unresolved: string[][] = [];
   for (const { parent, path, key } of secretSlots(root)) {
-    const forms = [key, ...SECRET_SUFFIXES.map((s) => key + s)].filter(
-      (form) => parent[form] !== undefined && parent[form] !== null,
-    );
+    const forms = [key, ...SECRET_SUFFIXES.map((s) => key + s)].filter((form) => parent[form] !== undefined && parent[form] !== null);
     if (forms.length === 0) continue;
     const fail = (problem: Problem) => {
       problems.push(problem);
@@ -101,9 +99,7 @@ export async function resolveSecrets(root: PlainObject, source: SecretSource): P
       });
       continue;
     }
-    const read = form.endsWith('_file')
-      ? await readSecretFile(resolve(source.baseDir, raw), key)
-      : await readCredential(raw, key, source.credentialsDirectory);
+    const read = form.endsWith('_file') ? await readSecretFile(resolve(source.baseDir, raw), key) : await readCredential(raw, key, source.credentialsDirectory);
     if ('problem' in read) {
       fail({ path: [...path, form], message: read.problem });
       continue;
@@ -133,8 +129,7 @@ async function readCredential(name: string, key: string, directory: string | und
   if (directory === undefined || directory === '') {
     return {
       problem:
-        `$CREDENTIALS_DIRECTORY is not set, so credential "${name}" cannot be read; ` +
-        `run trellis as a systemd service with LoadCredential=${name}:/path/to/secret, or use ${key}_file instead`,
+        `$CREDENTIALS_DIRECTORY is not set, so credential "${name}" cannot be read; ` + `run trellis as a systemd service with LoadCredential=${name}:/path/to/secret, or use ${key}_file instead`,
     };
   }
   const file = isAbsolute(directory) ? join(directory, name) : resolve(directory, name);
@@ -143,9 +138,7 @@ async function readCredential(name: string, key: string, directory: string | und
   } catch (error) {
     if (errorCode(error) === 'ENOENT') {
       return {
-        problem:
-          `credential "${name}" not found in $CREDENTIALS_DIRECTORY (${directory}); ` +
-          `add LoadCredential=${name}:/path/to/secret to the service unit`,
+        problem: `credential "${name}" not found in $CREDENTIALS_DIRECTORY (${directory}); ` + `add LoadCredential=${name}:/path/to/secret to the service unit`,
       };
     }
     return { problem: describeReadError(error, `credential "${name}" (${file})`) };

@@ -39,15 +39,7 @@ export function isOwnJoin(event: MatrixEvent, userId: string): boolean {
   return previous !== 'join';
 }
 
-export async function fetchGap(options: {
-  matrix: MatrixClient;
-  roomId: string;
-  prevBatch: string;
-  window: CatchUpWindow;
-  isEnd: GapEnd;
-  now?: number;
-  signal?: AbortSignal;
-}): Promise<Gap> {
+export async function fetchGap(options: { matrix: MatrixClient; roomId: string; prevBatch: string; window: CatchUpWindow; isEnd: GapEnd; now?: number; signal?: AbortSignal }): Promise<Gap> {
   const { matrix, roomId, window } = options;
   const oldest = (options.now ?? Date.now()) - window.maxAgeMs;
   const newestFirst: MatrixEvent[] = [];

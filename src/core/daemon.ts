@@ -65,7 +65,13 @@ export class Daemon {
 
   async start(): Promise<{ url: string }> {
     const config = this.config;
-    this.storage = await openStorage({ type: config.database.type, path: config.database.path, url: config.database.url, keepLogRecords: config.logging.keep_records, cryptoDir: join(config.data_dir, 'crypto') });
+    this.storage = await openStorage({
+      type: config.database.type,
+      path: config.database.path,
+      url: config.database.url,
+      keepLogRecords: config.logging.keep_records,
+      cryptoDir: join(config.data_dir, 'crypto'),
+    });
     this.hub.subscribe((entry) => {
       this.metrics.logRecords.inc({ level: entry.level });
       if (entry.level === 'error' || entry.level === 'critical') this.errors.record(entry.time);
@@ -111,21 +117,27 @@ export class Daemon {
     } catch (err) {
       this.log.warn(`web console unavailable: ${(err as Error).message}; run npm run build:console to see the build errors`);
     }
-    this.api = await createApiServer({
-      config: () => this.config,
-      storage: this.storage,
-      registry: this.registry,
-      supervisor: this.supervisor,
-      management: this.management,
-      logHub: this.hub,
-      log: this.log.child({ component: 'api' }),
-      metrics: this.metrics,
-      errors: this.errors,
-      // Read from the current config on every check: a SIGHUP with a new token_secret or admin username logs everyone out.
-      tokens: new SessionTokens(() => ({ secret: this.config.server.token_secret, ttlSeconds: this.config.server.token_ttl_seconds, subject: this.config.admin.username }), this.storage.revokedTokens),
-      startedAt: this.startedAt,
-      version: VERSION,
-    }, consoleAssets);
+    this.api = await createApiServer(
+      {
+        config: () => this.config,
+        storage: this.storage,
+        registry: this.registry,
+        supervisor: this.supervisor,
+        management: this.management,
+        logHub: this.hub,
+        log: this.log.child({ component: 'api' }),
+        metrics: this.metrics,
+        errors: this.errors,
+        // Read from the current config on every check: a SIGHUP with a new token_secret or admin username logs everyone out.
+        tokens: new SessionTokens(
+          () => ({ secret: this.config.server.token_secret, ttlSeconds: this.config.server.token_ttl_seconds, subject: this.config.admin.username }),
+          this.storage.revokedTokens,
+        ),
+        startedAt: this.startedAt,
+        version: VERSION,
+      },
+      consoleAssets,
+    );
     try {
       await this.api.listen({ host: config.server.host, port: config.server.port });
     } catch (err) {

@@ -91,7 +91,13 @@ export class InstanceQueue {
       }, this.#options.stallAfterMs);
       let release: NodeJS.Timeout | undefined;
       const released = new Promise<'released'>((r) => (release = setTimeout(() => r('released'), this.#options.releaseAfterMs)));
-      const outcome = await Promise.race([job.run().then(() => 'ok' as const, () => 'ok' as const), released]);
+      const outcome = await Promise.race([
+        job.run().then(
+          () => 'ok' as const,
+          () => 'ok' as const,
+        ),
+        released,
+      ]);
       clearTimeout(release);
       clearTimeout(this.#stallTimer);
       if (outcome === 'released') this.#options.onReleased(job.label, Date.now() - startedAt);

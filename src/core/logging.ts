@@ -63,7 +63,7 @@ export class LogHub {
     for (const [k, v] of Object.entries(parsed)) if (!RESERVED.has(k)) context[k] = v;
     const entry: LogEntry = {
       time: typeof parsed.time === 'number' ? parsed.time : Date.now(),
-      level: typeof parsed.level === 'string' ? (parsed.level as LogLevel) : LEVEL_NAMES[Number(parsed.level)] ?? 'info',
+      level: typeof parsed.level === 'string' ? (parsed.level as LogLevel) : (LEVEL_NAMES[Number(parsed.level)] ?? 'info'),
       message: String(parsed.msg ?? ''),
       instanceId: typeof parsed.instance === 'string' ? parsed.instance : null,
       clientId: typeof parsed.client === 'string' ? parsed.client : null,

@@ -23,7 +23,6 @@ export class ManagementError extends Error {
   }
 }
 
-
 /** Bound on an instance's room allowlist: each entry is checked and routed on every event. */
 export const MAX_INSTANCE_ROOMS = 1000;
 /** Matrix ids are at most 255 bytes. */
@@ -36,7 +35,9 @@ function roomsProblems(rooms: unknown): string[] {
   const bad = rooms.filter((r) => typeof r !== 'string' || r.length > MAX_ROOM_ID_LENGTH || (r !== '*' && !ROOM_ID.test(r)));
   if (bad.length === 0) return [];
   const shown = bad.slice(0, 5).map((r) => (typeof r === 'string' ? JSON.stringify(r.length > 80 ? r.slice(0, 80) + '…' : r) : `a ${r === null ? 'null' : typeof r}`));
-  return [`rooms: ${shown.join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''} ${bad.length === 1 ? 'is not a room id' : 'are not room ids'} (expected !opaque:server, or !opaque from room version 12, or "*" for every room the bot is in)`];
+  return [
+    `rooms: ${shown.join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''} ${bad.length === 1 ? 'is not a room id' : 'are not room ids'} (expected !opaque:server, or !opaque from room version 12, or "*" for every room the bot is in)`,
+  ];
 }
 
 export interface InstanceInput {
@@ -276,7 +277,7 @@ export class Management {
       deviceId: creds.deviceId || null,
       displayName: existing?.displayName ?? null,
       avatarUrl: existing?.avatarUrl ?? null,
-      syncToken: existing && existing.accessToken === creds.accessToken ? existing.syncToken : existing?.syncToken ?? null,
+      syncToken: existing && existing.accessToken === creds.accessToken ? existing.syncToken : (existing?.syncToken ?? null),
       autojoin: profile.autojoin ?? existing?.autojoin ?? true,
       autojoinAllow: profile.autojoinAllow ?? existing?.autojoinAllow ?? [],
       enabled: profile.enabled ?? existing?.enabled ?? true,

@@ -173,7 +173,13 @@ export class Supervisor {
   /** Applies a config change without a restart when only the config changed. */
   async updateInstanceConfig(record: InstanceRecord): Promise<void> {
     const managed = this.#instances.get(record.id);
-    if (managed?.context && managed.status.state === 'running' && managed.record.pluginId === record.pluginId && managed.record.clientId === record.clientId && managed.record.enabled === record.enabled) {
+    if (
+      managed?.context &&
+      managed.status.state === 'running' &&
+      managed.record.pluginId === record.pluginId &&
+      managed.record.clientId === record.clientId &&
+      managed.record.enabled === record.enabled
+    ) {
       managed.record = record;
       const plugin = this.#registry.get(record.pluginId);
       const validated = plugin?.validateConfig(record.config);

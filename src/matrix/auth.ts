@@ -64,21 +64,23 @@ export async function loginWithToken(url: string, accessToken: string, opts: Aut
     if (err instanceof MatrixApiError && err.status === 401) {
       throw new MatrixAuthError(
         `the access token was rejected by ${safeOrigin(client.baseUrl)} (${err.errcode}): it is wrong, expired or was logged out; create a new one (e.g. log in again)`,
-        err.errcode, err.status, err);
+        err.errcode,
+        err.status,
+        err,
+      );
     }
     throw err;
   }
   if (!who.device_id) {
     throw new MatrixAuthError(
       `the access token for ${who.user_id} has no device (an appservice or admin-created token?); use a token from a normal login, which end-to-end encryption needs`,
-      'NO_DEVICE');
+      'NO_DEVICE',
+    );
   }
   return { homeserverUrl: client.baseUrl, userId: who.user_id, accessToken, deviceId: who.device_id };
 }
 
-export async function loginWithPassword(
-  url: string, username: string, password: string, deviceName: string = DEFAULT_DEVICE_NAME, opts: AuthOptions = {},
-): Promise<Credentials> {
+export async function loginWithPassword(url: string, username: string, password: string, deviceName: string = DEFAULT_DEVICE_NAME, opts: AuthOptions = {}): Promise<Credentials> {
   const client = http(url, opts);
   try {
     const res = await client.request<LoginResponse>('POST', '/_matrix/client/v3/login', {
@@ -115,8 +117,12 @@ const MAX_UIA_ROUNDS = 6;
  * needs them (conduwuit and Synapse both work this way).
  */
 export async function registerWithToken(
-  url: string, username: string, password: string, registrationToken: string,
-  deviceName: string = DEFAULT_DEVICE_NAME, opts: AuthOptions = {},
+  url: string,
+  username: string,
+  password: string,
+  registrationToken: string,
+  deviceName: string = DEFAULT_DEVICE_NAME,
+  opts: AuthOptions = {},
 ): Promise<Credentials> {
   const client = http(url, opts);
   const where = safeOrigin(client.baseUrl);
@@ -140,7 +146,10 @@ export async function registerWithToken(
         if (lastStage === 'm.login.registration_token') {
           throw new MatrixAuthError(
             `the registration token was rejected by ${where}${err.error ? ` (${err.error})` : ''}: it is wrong, expired or used up; create a new one on the homeserver`,
-            err.errcode === 'M_UNKNOWN' ? 'M_UNAUTHORIZED' : err.errcode, err.status, err);
+            err.errcode === 'M_UNKNOWN' ? 'M_UNAUTHORIZED' : err.errcode,
+            err.status,
+            err,
+          );
         }
         throw new MatrixAuthError(`registration on ${where} failed at stage ${lastStage}: ${err.error || err.errcode}`, err.errcode, err.status, err);
       }
@@ -150,16 +159,18 @@ export async function registerWithToken(
     if (!flow) {
       throw new MatrixAuthError(
         `this homeserver does not offer registration tokens; flows: ${formatFlows(uia.flows)}. Enable registration with registration_requires_token (Synapse) or a registration token (conduwuit), or register the account another way`,
-        'NO_SUPPORTED_FLOW');
+        'NO_SUPPORTED_FLOW',
+      );
     }
     const stage = flow.find((s) => !uia.completed.includes(s));
     if (stage === undefined) {
       throw new MatrixAuthError(`registration on ${where} reports every stage complete but did not finish; flows: ${formatFlows(uia.flows)}`, 'UIA_STUCK');
     }
     lastStage = stage;
-    auth = stage === 'm.login.registration_token'
-      ? { type: stage, token: registrationToken, ...(uia.session ? { session: uia.session } : {}) }
-      : { type: stage, ...(uia.session ? { session: uia.session } : {}) };
+    auth =
+      stage === 'm.login.registration_token'
+        ? { type: stage, token: registrationToken, ...(uia.session ? { session: uia.session } : {}) }
+        : { type: stage, ...(uia.session ? { session: uia.session } : {}) };
   }
   throw new MatrixAuthError(`registration on ${where} did not finish after ${MAX_UIA_ROUNDS} rounds of user-interactive auth`, 'UIA_STUCK');
 }
@@ -168,9 +179,7 @@ export async function registerWithToken(
  * Synapse's admin registration (`registration_shared_secret`): no UIA, the
  * request is authenticated by an HMAC over a one-time nonce.
  */
-export async function registerWithSharedSecret(
-  url: string, sharedSecret: string, username: string, password: string, admin = false, opts: AuthOptions = {},
-): Promise<Credentials> {
+export async function registerWithSharedSecret(url: string, sharedSecret: string, username: string, password: string, admin = false, opts: AuthOptions = {}): Promise<Credentials> {
   const client = http(url, opts);
   const where = safeOrigin(client.baseUrl);
   const path = '/_synapse/admin/v1/register';
@@ -187,10 +196,20 @@ export async function registerWithSharedSecret(
       throw new MatrixAuthError(`${where} rejected the shared secret: it must equal registration_shared_secret in the homeserver's config`, err.errcode, err.status, err);
     }
     if (err.status === 400 && /not enabled/i.test(err.error)) {
-      throw new MatrixAuthError(`shared-secret registration is not enabled on ${where}: set registration_shared_secret in the Synapse config, or use a registration token`, err.errcode, err.status, err);
+      throw new MatrixAuthError(
+        `shared-secret registration is not enabled on ${where}: set registration_shared_secret in the Synapse config, or use a registration token`,
+        err.errcode,
+        err.status,
+        err,
+      );
     }
     if (err.status === 404 || err.notMatrix || err.errcode === 'M_UNRECOGNIZED') {
-      throw new MatrixAuthError(`${where} has no ${path} endpoint: shared-secret registration works with Synapse only (is /_synapse forwarded by the reverse proxy?); use a registration token for other homeservers`, err.errcode, err.status, err);
+      throw new MatrixAuthError(
+        `${where} has no ${path} endpoint: shared-secret registration works with Synapse only (is /_synapse forwarded by the reverse proxy?); use a registration token for other homeservers`,
+        err.errcode,
+        err.status,
+        err,
+      );
     }
     throw registrationError(err, username, where);
   }
@@ -209,18 +228,14 @@ interface UiaState {
 }
 
 function readUia(data: Record<string, unknown>): UiaState {
-  const flows = Array.isArray(data.flows)
-    ? data.flows.map((f) => (isRecord(f) && Array.isArray(f.stages) ? f.stages.filter((s): s is string => typeof s === 'string') : []))
-    : [];
+  const flows = Array.isArray(data.flows) ? data.flows.map((f) => (isRecord(f) && Array.isArray(f.stages) ? f.stages.filter((s): s is string => typeof s === 'string') : [])) : [];
   const completed = Array.isArray(data.completed) ? data.completed.filter((s): s is string => typeof s === 'string') : [];
   return { flows, completed, session: typeof data.session === 'string' ? data.session : undefined };
 }
 
 /** The shortest flow made only of stages we can complete without a human. */
 function chooseFlow(uia: UiaState): string[] | undefined {
-  return uia.flows
-    .filter((stages) => stages.length > 0 && stages.every((s) => SUPPORTED_REGISTRATION_STAGES.has(s)))
-    .sort((a, b) => a.length - b.length)[0];
+  return uia.flows.filter((stages) => stages.length > 0 && stages.every((s) => SUPPORTED_REGISTRATION_STAGES.has(s))).sort((a, b) => a.length - b.length)[0];
 }
 
 function formatFlows(flows: string[][]): string {
@@ -238,7 +253,12 @@ function registrationError(err: MatrixApiError, username: string, where: string)
     case 'M_WEAK_PASSWORD':
       return new MatrixAuthError(`${where} rejected the password as too weak: ${err.error}`, err.errcode, err.status, err);
     case 'M_FORBIDDEN':
-      return new MatrixAuthError(`registration is not allowed on ${where}${err.error ? ` (${err.error})` : ''}: enable registration (with a token) on the homeserver, or add the account by password or access token`, err.errcode, err.status, err);
+      return new MatrixAuthError(
+        `registration is not allowed on ${where}${err.error ? ` (${err.error})` : ''}: enable registration (with a token) on the homeserver, or add the account by password or access token`,
+        err.errcode,
+        err.status,
+        err,
+      );
     default:
       return err;
   }

@@ -148,7 +148,10 @@ export class MatrixClient {
   /** The whole state event (with its sender), or null if the room has no such state. */
   async getStateEventFull(roomId: string, type: string, stateKey = ''): Promise<{ sender?: string; content?: Record<string, unknown> } | null> {
     try {
-      return await this.http.request<{ sender?: string; content?: Record<string, unknown> }>('GET', CS + encodePath`/rooms/${roomId}/state/${type}/${stateKey}`, { retry: true, query: { format: 'event' } });
+      return await this.http.request<{ sender?: string; content?: Record<string, unknown> }>('GET', CS + encodePath`/rooms/${roomId}/state/${type}/${stateKey}`, {
+        retry: true,
+        query: { format: 'event' },
+      });
     } catch (err) {
       if (err instanceof MatrixApiError && err.status === 404 && err.errcode === 'M_NOT_FOUND') return null;
       throw err;

@@ -76,7 +76,10 @@ export class HomeserverUnreachableError extends Error {
       const tlsHint = where.startsWith('https:') ? '; if that port speaks plain HTTP, use an http:// URL' : '';
       return new HomeserverUnreachableError(
         `homeserver at ${where} did not answer${within} (${code}); check that it is running and not overloaded, and that no firewall or reverse proxy drops the connection${tlsHint}`,
-        'timeout', code, err);
+        'timeout',
+        code,
+        err,
+      );
     }
     if (code === 'ECONNREFUSED') {
       if (host === 'localhost') {
@@ -84,40 +87,49 @@ export class HomeserverUnreachableError extends Error {
         suggestion.hostname = '127.0.0.1';
         return new HomeserverUnreachableError(
           `homeserver at ${where} refused the connection; localhost may resolve to ::1 while the server listens on IPv4 only, try ${suggestion.origin}`,
-          'refused', code, err);
+          'refused',
+          code,
+          err,
+        );
       }
       return new HomeserverUnreachableError(
         `homeserver at ${where} refused the connection (ECONNREFUSED): is the homeserver running, and listening on ${host} port ${port}? Check the port in the URL and the server's listener bind address`,
-        'refused', code, err);
+        'refused',
+        code,
+        err,
+      );
     }
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
-      return new HomeserverUnreachableError(
-        `homeserver host "${host}" could not be resolved (${code}): check the spelling of the URL and this machine's DNS settings`,
-        'dns', code, err);
+      return new HomeserverUnreachableError(`homeserver host "${host}" could not be resolved (${code}): check the spelling of the URL and this machine's DNS settings`, 'dns', code, err);
     }
     if (code !== undefined && isTlsCertificateCode(code)) {
       return new HomeserverUnreachableError(
         `the TLS certificate of ${where} is not trusted (${code}): install a valid certificate on the homeserver or reverse proxy, or point NODE_EXTRA_CA_CERTS at your private CA's certificate`,
-        'tls', code, err);
+        'tls',
+        code,
+        err,
+      );
     }
     if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO' || (code?.startsWith('ERR_SSL_') ?? false)) {
       return new HomeserverUnreachableError(
         `TLS handshake with ${where} failed (${code}): does the https:// URL point at a plain-HTTP port? Use http:// for that port, or the TLS port`,
-        'tls', code, err);
+        'tls',
+        code,
+        err,
+      );
     }
     if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
       return new HomeserverUnreachableError(
         `homeserver at ${where} closed the connection unexpectedly (${code}): it may be restarting, or a proxy in between drops the connection`,
-        'reset', code, err);
+        'reset',
+        code,
+        err,
+      );
     }
     if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL') {
-      return new HomeserverUnreachableError(
-        `no network route to ${where} (${code}): check this machine's network and the homeserver's address`,
-        'unreachable', code, err);
+      return new HomeserverUnreachableError(`no network route to ${where} (${code}): check this machine's network and the homeserver's address`, 'unreachable', code, err);
     }
-    return new HomeserverUnreachableError(
-      `could not reach homeserver at ${where}${code ? ` (${code})` : ''}: ${describe(err)}`,
-      'network', code, err);
+    return new HomeserverUnreachableError(`could not reach homeserver at ${where}${code ? ` (${code})` : ''}: ${describe(err)}`, 'network', code, err);
   }
 
   /** Something answered, but not with Matrix JSON. */
@@ -125,7 +137,9 @@ export class HomeserverUnreachableError extends Error {
     const where = safeOrigin(baseUrl);
     return new HomeserverUnreachableError(
       `${where} answered ${method} ${path} with HTTP ${status} (${contentType ?? 'no content type'}), which is not a Matrix response: is this the homeserver's client API URL? Behind a reverse proxy, /_matrix must be forwarded to the homeserver`,
-      'not-matrix', `HTTP_${status}`);
+      'not-matrix',
+      `HTTP_${status}`,
+    );
   }
 }
 
@@ -143,9 +157,18 @@ export class MatrixAuthError extends Error {
 }
 
 const TLS_CERT_CODES = new Set([
-  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REVOKED', 'CERT_SIGNATURE_FAILURE', 'HOSTNAME_MISMATCH',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'HOSTNAME_MISMATCH',
 ]);
 
 function isTlsCertificateCode(code: string): boolean {
@@ -196,9 +219,7 @@ function describe(err: unknown): string {
 
 /** Belt and braces: a URL with `access_token=` in an underlying error must never be printed. */
 export function redactSecrets(text: string): string {
-  return text
-    .replace(/(access_token=)[^&\s"']+/gi, '$1<redacted>')
-    .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1<redacted>');
+  return text.replace(/(access_token=)[^&\s"']+/gi, '$1<redacted>').replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1<redacted>');
 }
 
 function sanitizeCause(cause: unknown): unknown {

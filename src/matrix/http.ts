@@ -145,14 +145,7 @@ export class MatrixHttp {
     }
   }
 
-  async #attempt(
-    url: string,
-    method: string,
-    headers: Record<string, string>,
-    body: string | Uint8Array | undefined,
-    outer: AbortSignal | undefined,
-    timeoutMs: number,
-  ): Promise<RawResponse> {
+  async #attempt(url: string, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined, outer: AbortSignal | undefined, timeoutMs: number): Promise<RawResponse> {
     // A per-attempt controller instead of AbortSignal.any: the sync loop's
     // signal lives for days and must not accumulate dependants.
     const controller = new AbortController();
@@ -224,11 +217,13 @@ function toApiError(method: string, path: string, res: RawResponse): MatrixApiEr
   const data = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
   const retryAfterMs = typeof data?.retry_after_ms === 'number' ? data.retry_after_ms : parseRetryAfter(res.headers.get('retry-after'));
   const errcode = typeof data?.errcode === 'string' ? data.errcode : undefined;
-  const error = typeof data?.error === 'string'
-    ? data.error
-    : data === undefined ? `non-Matrix response (${res.headers.get('content-type') ?? 'no content type'})` : undefined;
+  const error = typeof data?.error === 'string' ? data.error : data === undefined ? `non-Matrix response (${res.headers.get('content-type') ?? 'no content type'})` : undefined;
   return new MatrixApiError({
-    method, path, status: res.status, data, notMatrix: data === undefined,
+    method,
+    path,
+    status: res.status,
+    data,
+    notMatrix: data === undefined,
     ...(errcode !== undefined ? { errcode } : {}),
     ...(error !== undefined ? { error } : {}),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),

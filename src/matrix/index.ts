@@ -1,7 +1,20 @@
 /** The Matrix layer: a small typed client-server API client, auth flows and the sync loop. */
 export type {
-  BasicEvent, Credentials, DownloadedMedia, InvitedRoomSync, JoinedRoomSync, LeftRoomSync, MatrixEvent, MediaConfig,
-  Profile, StrippedStateEvent, SyncFilter, SyncResponse, Timeline, ToDeviceEvent, WhoAmI,
+  BasicEvent,
+  Credentials,
+  DownloadedMedia,
+  InvitedRoomSync,
+  JoinedRoomSync,
+  LeftRoomSync,
+  MatrixEvent,
+  MediaConfig,
+  Profile,
+  StrippedStateEvent,
+  SyncFilter,
+  SyncResponse,
+  Timeline,
+  ToDeviceEvent,
+  WhoAmI,
 } from './types.ts';
 export { HomeserverUnreachableError, MatrixApiError, MatrixAuthError, networkErrorCode, redactSecrets, safeOrigin } from './errors.ts';
 export type { UnreachableReason } from './errors.ts';

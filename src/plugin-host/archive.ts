@@ -244,11 +244,7 @@ function insideDir(root: string, relative: string): string {
  * The files are written to a temporary folder inside pluginsDir and renamed
  * into place in one step, so a failure leaves nothing behind.
  */
-export async function installPluginArchive(
-  data: Buffer,
-  pluginsDir: string,
-  limits?: Partial<ArchiveLimits>,
-): Promise<{ manifest: PluginManifest; dir: string }> {
+export async function installPluginArchive(data: Buffer, pluginsDir: string, limits?: Partial<ArchiveLimits>): Promise<{ manifest: PluginManifest; dir: string }> {
   const { manifest, files } = await readPluginArchive(data, limits);
   const root = resolve(pluginsDir);
   await mkdir(root, { recursive: true });

@@ -96,10 +96,7 @@ async function readSourceFile(sourceDir: string, path: string, what: string): Pr
  * Build `<sourceDir>` (which holds a plugin.yaml) into a plugin archive.
  * Default output: `<sourceDir>/<id>-v<version>.zip`.
  */
-export async function buildPlugin(
-  sourceDir: string,
-  options: { outFile?: string } = {},
-): Promise<{ file: string; manifest: PluginManifest; bytes: number }> {
+export async function buildPlugin(sourceDir: string, options: { outFile?: string } = {}): Promise<{ file: string; manifest: PluginManifest; bytes: number }> {
   const dir = resolve(sourceDir);
   const manifestText = (await readSourceFile(dir, 'plugin.yaml', 'plugin.yaml')).toString('utf8');
   const manifest = parseManifest(manifestText);

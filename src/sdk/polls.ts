@@ -221,7 +221,14 @@ export interface ApplyVoteOptions {
  * ones. With rule 'latest' the vote with the newest origin_server_ts wins
  * (so votes arriving out of order are handled); with 'first' the oldest.
  */
-export function applyPollVote(votes: Record<string, PollVote>, poll: { answers: readonly PollAnswer[]; maxSelections?: number }, sender: string, answers: readonly string[], ts: number, options: ApplyVoteOptions = {}): boolean {
+export function applyPollVote(
+  votes: Record<string, PollVote>,
+  poll: { answers: readonly PollAnswer[]; maxSelections?: number },
+  sender: string,
+  answers: readonly string[],
+  ts: number,
+  options: ApplyVoteOptions = {},
+): boolean {
   if (options.endedAt !== undefined && options.endedAt !== null && ts > options.endedAt) return false;
   const valid = new Set(poll.answers.map((a) => a.id));
   const chosen = [...new Set(answers.filter((a) => valid.has(a)))].slice(0, Math.max(1, poll.maxSelections ?? 1));

@@ -12,12 +12,7 @@ export class HandledEventRepository {
   }
 
   async wasHandled(clientId: string, eventId: string): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('handled_events')
-      .select('event_id')
-      .where('client_id', '=', clientId)
-      .where('event_id', '=', eventId)
-      .executeTakeFirst();
+    const row = await this.#db.selectFrom('handled_events').select('event_id').where('client_id', '=', clientId).where('event_id', '=', eventId).executeTakeFirst();
     return row !== undefined;
   }
 
@@ -30,7 +25,10 @@ export class HandledEventRepository {
       .execute();
     if (now - this.#lastPrune > 3600_000) {
       this.#lastPrune = now;
-      await this.#db.deleteFrom('handled_events').where('handled_at', '<', now - RETENTION_MS).execute();
+      await this.#db
+        .deleteFrom('handled_events')
+        .where('handled_at', '<', now - RETENTION_MS)
+        .execute();
     }
   }
 }

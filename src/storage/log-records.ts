@@ -46,7 +46,10 @@ export class LogRecordRepository {
     // Trim in batches rather than per insert to keep logging cheap.
     if (++this.#sinceTrim >= 100) {
       this.#sinceTrim = 0;
-      await this.#db.deleteFrom('log_records').where('id', '<=', id - this.#keep).execute();
+      await this.#db
+        .deleteFrom('log_records')
+        .where('id', '<=', id - this.#keep)
+        .execute();
     }
     return id;
   }
@@ -60,7 +63,10 @@ export class LogRecordRepository {
       const pattern = `%${q.search.replace(/[%_\\]/g, (c) => '\\' + c)}%`;
       query = query.where(sql<boolean>`message like ${pattern} escape '\\'`);
     }
-    const rows = await query.orderBy('id', 'desc').limit(Math.min(q.limit ?? 100, 1000)).execute();
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(Math.min(q.limit ?? 100, 1000))
+      .execute();
     return rows.map((r) => ({
       id: Number(r.id),
       time: Number(r.time),

@@ -81,7 +81,10 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0002_client_encryption': {
       async up(db: Kysely<unknown>) {
         // Existing accounts get end-to-end encryption too: it is the default for every client.
-        await db.schema.alterTable('clients').addColumn('encryption', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+        await db.schema
+          .alterTable('clients')
+          .addColumn('encryption', 'integer', (c) => c.notNull().defaultTo(1))
+          .execute();
       },
     },
     '0003_revoked_tokens': {

@@ -27,12 +27,7 @@ export class PluginStorageRepository {
   }
 
   async get(instanceId: string, key: string): Promise<string | undefined> {
-    const row = await this.#db
-      .selectFrom('plugin_storage')
-      .select('value')
-      .where('instance_id', '=', instanceId)
-      .where('key', '=', key)
-      .executeTakeFirst();
+    const row = await this.#db.selectFrom('plugin_storage').select('value').where('instance_id', '=', instanceId).where('key', '=', key).executeTakeFirst();
     return row?.value;
   }
 

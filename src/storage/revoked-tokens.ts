@@ -9,7 +9,11 @@ export class RevokedTokenRepository {
   }
 
   async add(jti: string, expiresAt: number): Promise<void> {
-    await this.#db.insertInto('revoked_tokens').values({ jti, expires_at: expiresAt }).onConflict((oc) => oc.column('jti').doNothing()).execute();
+    await this.#db
+      .insertInto('revoked_tokens')
+      .values({ jti, expires_at: expiresAt })
+      .onConflict((oc) => oc.column('jti').doNothing())
+      .execute();
   }
 
   /** Revocations of tokens that have not expired yet (epoch seconds), after deleting the others. */

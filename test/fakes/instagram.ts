@@ -50,10 +50,7 @@ import { join } from 'node:path';
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { makeCerts } from './instagram/certs.ts';
-import {
-  childPk, half, homePage, loginPage, notFoundPage, numericId, pkToShortcode, postPage, product,
-  shortcodeToPk, toJson, webProfileInfo,
-} from './instagram/content.ts';
+import { childPk, half, homePage, loginPage, notFoundPage, numericId, pkToShortcode, postPage, product, shortcodeToPk, toJson, webProfileInfo } from './instagram/content.ts';
 import type { MediaUrls } from './instagram/content.ts';
 import { jpeg, mp4 } from './instagram/media.ts';
 
@@ -166,15 +163,29 @@ export class FakeInstagram {
         res.end();
       }
     };
-    server.on('request', guard((req, res) => fake.onPlain(req, res)));
+    server.on(
+      'request',
+      guard((req, res) => fake.onPlain(req, res)),
+    );
     server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => fake.onConnect(req, socket, head));
-    tlsServer.on('request', guard((req, res) => fake.onInstagram(req, res)));
+    tlsServer.on(
+      'request',
+      guard((req, res) => fake.onInstagram(req, res)),
+    );
     const expiry = Math.floor(Date.now() / 1000) + 365 * 86400;
-    const line = (name: string, value: string, httpOnly = false) =>
-      `${httpOnly ? '#HttpOnly_' : ''}.instagram.com\tTRUE\t/\tTRUE\t${expiry}\t${name}\t${value}`;
-    await writeFile(fake.cookiesFile, ['# Netscape HTTP Cookie File', '# Written by the fake Instagram (test/fakes/instagram.ts)', '',
-      line('csrftoken', randomBytes(16).toString('hex')), line('ds_user_id', VIEWER.pk),
-      line('sessionid', fake.sessionId, true), ''].join('\n'));
+    const line = (name: string, value: string, httpOnly = false) => `${httpOnly ? '#HttpOnly_' : ''}.instagram.com\tTRUE\t/\tTRUE\t${expiry}\t${name}\t${value}`;
+    await writeFile(
+      fake.cookiesFile,
+      [
+        '# Netscape HTTP Cookie File',
+        '# Written by the fake Instagram (test/fakes/instagram.ts)',
+        '',
+        line('csrftoken', randomBytes(16).toString('hex')),
+        line('ds_user_id', VIEWER.pk),
+        line('sessionid', fake.sessionId, true),
+        '',
+      ].join('\n'),
+    );
     return fake;
   }
 
@@ -187,10 +198,8 @@ export class FakeInstagram {
       const label = `fake-instagram ${post.shortcode} ${i}`;
       const level = (i * 3 + post.shortcode.length) % 8;
       const u: MediaUrls = {
-        image: this.serve(`${post.shortcode}_${i}_image.jpg`, 'image/jpeg',
-          jpeg(item.width, item.height, `${label} image`, level, item.kind === 'image' ? item.size : undefined)),
-        small: this.serve(`${post.shortcode}_${i}_small.jpg`, 'image/jpeg',
-          jpeg(half(item.width), half(item.height), `${label} small`, level)),
+        image: this.serve(`${post.shortcode}_${i}_image.jpg`, 'image/jpeg', jpeg(item.width, item.height, `${label} image`, level, item.kind === 'image' ? item.size : undefined)),
+        small: this.serve(`${post.shortcode}_${i}_small.jpg`, 'image/jpeg', jpeg(half(item.width), half(item.height), `${label} small`, level)),
       };
       if (item.kind === 'video') {
         u.video = this.serve(`${post.shortcode}_${i}_video.mp4`, 'video/mp4', mp4(item.width, item.height, item.duration ?? 1, `${label} video`, item.size));
@@ -295,8 +304,12 @@ export class FakeInstagram {
     }
     if (req.method === 'GET') this.downloads++;
     const headers: Record<string, string | number> = {
-      'Content-Type': file.type, 'Accept-Ranges': 'bytes', 'Cache-Control': 'max-age=1209600, no-transform',
-      'Last-Modified': 'Tue, 14 Nov 2023 22:13:20 GMT', 'Access-Control-Allow-Origin': '*', 'timing-allow-origin': '*',
+      'Content-Type': file.type,
+      'Accept-Ranges': 'bytes',
+      'Cache-Control': 'max-age=1209600, no-transform',
+      'Last-Modified': 'Tue, 14 Nov 2023 22:13:20 GMT',
+      'Access-Control-Allow-Origin': '*',
+      'timing-allow-origin': '*',
     };
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
     let body = file.body;
@@ -327,17 +340,21 @@ export class FakeInstagram {
     this.requests.push({ host, method: req.method ?? 'GET', path, at: Date.now() });
     const send = (status: number, body: string, type: string, extra: Record<string, string | string[]> = {}) => {
       res.writeHead(status, {
-        'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'private, no-cache, no-store, must-revalidate',
-        Pragma: 'no-cache', Vary: 'Accept-Encoding', 'X-Frame-Options': 'SAMEORIGIN', 'X-Content-Type-Options': 'nosniff',
-        'Strict-Transport-Security': 'max-age=31536000; preload; includeSubDomains', 'X-FB-Debug': randomBytes(32).toString('base64'),
+        'Content-Type': type,
+        'Content-Length': Buffer.byteLength(body),
+        'Cache-Control': 'private, no-cache, no-store, must-revalidate',
+        Pragma: 'no-cache',
+        Vary: 'Accept-Encoding',
+        'X-Frame-Options': 'SAMEORIGIN',
+        'X-Content-Type-Options': 'nosniff',
+        'Strict-Transport-Security': 'max-age=31536000; preload; includeSubDomains',
+        'X-FB-Debug': randomBytes(32).toString('base64'),
         ...extra,
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    const json = (status: number, value: unknown, extra: Record<string, string | string[]> = {}) =>
-      send(status, toJson(value), 'application/json; charset=utf-8', extra);
-    const html = (status: number, body: string, extra: Record<string, string | string[]> = {}) =>
-      send(status, body, 'text/html; charset="utf-8"', extra);
+    const json = (status: number, value: unknown, extra: Record<string, string | string[]> = {}) => send(status, toJson(value), 'application/json; charset=utf-8', extra);
+    const html = (status: number, body: string, extra: Record<string, string | string[]> = {}) => send(status, body, 'text/html; charset="utf-8"', extra);
     const redirect = (status: number, location: string) => send(status, '', 'text/html; charset="utf-8"', { Location: location });
     const isApi = path.startsWith('/api/');
 
@@ -360,8 +377,11 @@ export class FakeInstagram {
       const cookie = (name: string, value: string, days: number, httpOnly = false) =>
         `${name}=${value}; Domain=.instagram.com; expires=${new Date(Date.now() + days * 86400_000).toUTCString()}; Max-Age=${days * 86400}; Path=/; Secure${httpOnly ? '; HttpOnly' : ''}`;
       return html(200, homePage(randomBytes(16).toString('base64url').slice(0, 22)), {
-        'Set-Cookie': [cookie('csrftoken', randomBytes(16).toString('base64url'), 365), cookie('mid', randomBytes(21).toString('base64url'), 400),
-          cookie('ig_did', randomBytes(16).toString('hex').toUpperCase(), 400, true)],
+        'Set-Cookie': [
+          cookie('csrftoken', randomBytes(16).toString('base64url'), 365),
+          cookie('mid', randomBytes(21).toString('base64url'), 400),
+          cookie('ig_did', randomBytes(16).toString('hex').toUpperCase(), 400, true),
+        ],
       });
     }
     if (path === '/api/v1/web/get_ruling_for_content/') {
@@ -377,12 +397,14 @@ export class FakeInstagram {
     }
     if (path === '/api/graphql' && req.method === 'POST') {
       // Only reached by a yt-dlp that can impersonate a browser (curl_cffi); same data as the permalink.
-      return void this.readBody(req).then((body) => {
-        const vars = JSON.parse(new URLSearchParams(body).get('variables') ?? '{}') as { media_id?: string };
-        const post = this.postByPk(vars.media_id ?? null);
-        const visible = post && (post.state ?? 'ok') === 'ok';
-        json(200, { data: { xig_polaris_media: visible ? { if_not_gated_logged_out: this.product(post) } : null }, extensions: { is_final: true } });
-      }).catch(() => json(400, { message: 'Invalid request', status: 'fail' }));
+      return void this.readBody(req)
+        .then((body) => {
+          const vars = JSON.parse(new URLSearchParams(body).get('variables') ?? '{}') as { media_id?: string };
+          const post = this.postByPk(vars.media_id ?? null);
+          const visible = post && (post.state ?? 'ok') === 'ok';
+          json(200, { data: { xig_polaris_media: visible ? { if_not_gated_logged_out: this.product(post) } : null }, extensions: { is_final: true } });
+        })
+        .catch(() => json(400, { message: 'Invalid request', status: 'fail' }));
     }
     if (path === '/api/v1/users/web_profile_info/') {
       const profile = this.profiles.get(url.searchParams.get('username') ?? '');
@@ -402,8 +424,7 @@ export class FakeInstagram {
         return redirect(302, `https://www.instagram.com/accounts/login/?next=${encodeURIComponent(path)}`);
       }
       const visible = post.state !== 'private';
-      return html(200, postPage(post, visible ? { if_not_gated_logged_out: this.product(post) } : null,
-        visible ? this.urls.get(post.shortcode)![0].image : null));
+      return html(200, postPage(post, visible ? { if_not_gated_logged_out: this.product(post) } : null, visible ? this.urls.get(post.shortcode)![0].image : null));
     }
     if (path === '/accounts/login/') return html(200, loginPage());
     return html(404, notFoundPage());

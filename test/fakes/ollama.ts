@@ -50,8 +50,7 @@ export class FakeOllama {
   /** Delay before the response headers of /api/chat are sent. */
   firstChunkDelayMs = 0;
   /** The assistant's answer to a conversation (default: a fixed sentence quoting the last question). */
-  answer: (messages: ChatMessage[], model: string) => string = (messages) =>
-    `You asked: ${messages.at(-1)?.content ?? ''}. The answer is forty-two, as always.`;
+  answer: (messages: ChatMessage[], model: string) => string = (messages) => `You asked: ${messages.at(-1)?.content ?? ''}. The answer is forty-two, as always.`;
   /** Streamed requests the client gave up on (closed the connection before the end). */
   aborted = 0;
   readonly #server: Server;

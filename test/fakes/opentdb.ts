@@ -39,10 +39,12 @@ export class FakeOpenTdb {
 
   static async start(questions: FakeQuestion[] = []): Promise<FakeOpenTdb> {
     let fake: FakeOpenTdb | undefined;
-    const server = createServer((req, res) => fake!.handle(req.url ?? '/', (status, body) => {
-      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json' });
-      res.end(typeof body === 'string' ? body : JSON.stringify(body));
-    }));
+    const server = createServer((req, res) =>
+      fake!.handle(req.url ?? '/', (status, body) => {
+        res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json' });
+        res.end(typeof body === 'string' ? body : JSON.stringify(body));
+      }),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     fake = new FakeOpenTdb(server, (server.address() as { port: number }).port);
     fake.questions = questions;
@@ -64,9 +66,7 @@ export class FakeOpenTdb {
     if (!Number.isInteger(amount) || amount < 1 || amount > 50) return send(200, { response_code: 2, results: [] });
     if (difficulty && !['easy', 'medium', 'hard'].includes(difficulty)) return send(200, { response_code: 2, results: [] });
     if (type && !['multiple', 'boolean'].includes(type)) return send(200, { response_code: 2, results: [] });
-    const matching = this.questions.filter(
-      (q) => (!difficulty || q.difficulty === difficulty) && (!type || q.type === type) && (!category || String(CATEGORY_IDS[q.category]) === category),
-    );
+    const matching = this.questions.filter((q) => (!difficulty || q.difficulty === difficulty) && (!type || q.type === type) && (!category || String(CATEGORY_IDS[q.category]) === category));
     if (matching.length < amount) return send(200, { response_code: 1, results: [] });
     send(200, { response_code: 0, results: matching.slice(0, amount) });
   }

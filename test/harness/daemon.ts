@@ -89,7 +89,11 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     if (this.#child) throw new Error('daemon already running');
-    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', this.configPath], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
+    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', this.configPath], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
     this.#child = child;
     this.#exit = new Promise((r) => child.on('exit', (code) => r(code)));
     let buffer = '';

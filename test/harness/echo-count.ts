@@ -364,7 +364,13 @@ export function describeCounts(c: EchoCounts | WaitResult): string {
   if (c.unexpected) parts.push(`${c.unexpected} answers to numbers never sent (or in the wrong room)`);
   if ('outcome' in c) parts.push(`${c.outcome} after ${Math.round(c.waitedMs / 1000)} s`);
   if (c.lostSample.length) parts.push(`lost e.g. ${c.lostSample.slice(0, 10).join(', ')}`);
-  if (c.twiceSample.length) parts.push(`twice e.g. ${c.twiceSample.slice(0, 10).map((t) => `${t.n}×${t.answers}`).join(', ')}`);
+  if (c.twiceSample.length)
+    parts.push(
+      `twice e.g. ${c.twiceSample
+        .slice(0, 10)
+        .map((t) => `${t.n}×${t.answers}`)
+        .join(', ')}`,
+    );
   const disorder = c.rooms.find((r) => r.firstDisorder);
   if (disorder) parts.push(`first disorder: ${disorder.firstDisorder}`);
   const missingTriggers = c.rooms.reduce((s, r) => s + r.triggers, 0);

@@ -41,8 +41,15 @@ export const THROWER = {
 } as const;
 export const HANGER = { id: 'org.example.hanger', dir: join(FIXTURES, 'hanger'), started: 'hanger fixture: hang handler started' } as const;
 
-interface ApiInstance { id: string; state: string; events_handled: number; errors_last_hour: number }
-interface LogRecords { records: Array<{ level: string; message: string; instanceId: string | null }> }
+interface ApiInstance {
+  id: string;
+  state: string;
+  events_handled: number;
+  errors_last_hour: number;
+}
+interface LogRecords {
+  records: Array<{ level: string; message: string; instanceId: string | null }>;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -140,7 +147,10 @@ async function eventsHandled(daemon: TestDaemon, instanceId: string): Promise<nu
   return res.status === 200 ? res.body.events_handled : 0;
 }
 
-export interface OfflineOptions { count?: number; timeoutMs?: number }
+export interface OfflineOptions {
+  count?: number;
+  timeoutMs?: number;
+}
 
 /** Daemon stopped, `count` `!echo N` arrive, daemon started. */
 export async function offlineBacklog(env: FaultEnv, options: OfflineOptions = {}): Promise<ScenarioResult> {
@@ -163,7 +173,11 @@ export async function offlineBacklog(env: FaultEnv, options: OfflineOptions = {}
   }
 }
 
-export interface BurstOptions { count?: number; inFlight?: number; timeoutMs?: number }
+export interface BurstOptions {
+  count?: number;
+  inFlight?: number;
+  timeoutMs?: number;
+}
 
 /** A running bot; the user sends `count` `!echo N` as fast as the homeserver takes them, `inFlight` at a time. */
 export async function liveBurst(env: FaultEnv, options: BurstOptions = {}): Promise<ScenarioResult> {
@@ -234,7 +248,9 @@ export async function restartsDuringBurst(env: FaultEnv, options: RestartOptions
     }
     const sendError = await sending;
     if (sendError) throw sendError;
-    notes.push(`events handled at each ${options.how === 'kill9' ? 'kill' : 'SIGTERM'}: ${busyAtKill.map((b) => (b < 0 ? `<${handledBeforeKill} after ${maxLifeMs / 1000} s` : String(b))).join(', ')}`);
+    notes.push(
+      `events handled at each ${options.how === 'kill9' ? 'kill' : 'SIGTERM'}: ${busyAtKill.map((b) => (b < 0 ? `<${handledBeforeKill} after ${maxLifeMs / 1000} s` : String(b))).join(', ')}`,
+    );
     if (options.how === 'sigterm') notes.push(`SIGTERM exit codes: ${codes.join(', ')}`);
     env.log?.(`${label}: all sent, last restart done; counting answers …`);
     const counts = await run.waitForAnswers(count, options.timeoutMs ?? 120_000, { log: env.log });
@@ -274,10 +290,7 @@ export async function holdWriteLock(dbPath: string, holdMs: number): Promise<{ c
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const locked = await Promise.race([
-    poll(async () => out.includes('locked'), 40_000, 50),
-    exited.then(() => false),
-  ]);
+  const locked = await Promise.race([poll(async () => out.includes('locked'), 40_000, 50), exited.then(() => false)]);
   if (!locked) {
     child.kill('SIGKILL');
     throw new Error(`could not take the write lock on ${dbPath}: ${out.trim() || 'no output'}`);
@@ -288,7 +301,13 @@ export async function holdWriteLock(dbPath: string, holdMs: number): Promise<{ c
   return { child, released };
 }
 
-export interface StorageOptions { count?: number; rate?: number; holdMs?: number; lockAfter?: number; timeoutMs?: number }
+export interface StorageOptions {
+  count?: number;
+  rate?: number;
+  holdMs?: number;
+  lockAfter?: number;
+  timeoutMs?: number;
+}
 
 export interface StorageResult extends ScenarioResult {
   /** /health (with a token) answered 200 right before the lock. */
@@ -359,7 +378,10 @@ export async function storageLockedMidTraffic(env: FaultEnv, options: StorageOpt
     const after = await poll(async () => (await api(daemon, 'GET', '/health')).status === 200, 60_000, 500);
     monitoring = false;
     await monitor;
-    const healthSequence = statuses.filter((s, i) => i === 0 || s !== statuses[i - 1]).map((s) => (s === 0 ? 'no answer' : String(s))).join(' → ');
+    const healthSequence = statuses
+      .filter((s, i) => i === 0 || s !== statuses[i - 1])
+      .map((s) => (s === 0 ? 'no answer' : String(s)))
+      .join(' → ');
     // node:sqlite is synchronous: a write waiting for the lock (busy_timeout) blocks the daemon's event loop.
     const duringLock = answerTimes.filter((t) => t <= releasedAt);
     let longestSilence = 0;
@@ -370,7 +392,16 @@ export async function storageLockedMidTraffic(env: FaultEnv, options: StorageOpt
       `/health answered ${duringLock.length - 1} times while the lock was held; longest wait for an answer ${(longestSilence / 1000).toFixed(1)} s`,
     ];
     const storageLines = daemon.output.slice(outputAtLock).filter((l) => /storage|sqlite|database|busy|locked/i.test(l));
-    notes.push(`daemon log lines about storage since the lock: ${storageLines.length}${storageLines.length ? `, e.g. ${storageLines.slice(0, 2).map((l) => l.slice(0, 240)).join(' | ')}` : ''}`);
+    notes.push(
+      `daemon log lines about storage since the lock: ${storageLines.length}${
+        storageLines.length
+          ? `, e.g. ${storageLines
+              .slice(0, 2)
+              .map((l) => l.slice(0, 240))
+              .join(' | ')}`
+          : ''
+      }`,
+    );
     if (seen.storage503) notes.push(`503 body: ${seen.storage503.slice(0, 200)}`);
     else if (seen.other503) notes.push(`503 without a storage reason: ${seen.other503.slice(0, 200)}`);
     return {
@@ -429,7 +460,11 @@ export async function prepareNeighbours(env: FaultEnv): Promise<NeighbourRoom> {
   return { ...room, hanger, thrower };
 }
 
-export interface HungOptions { count?: number; hangs?: number; timeoutMs?: number }
+export interface HungOptions {
+  count?: number;
+  hangs?: number;
+  timeoutMs?: number;
+}
 
 export interface HungResult extends ScenarioResult {
   /** The hanger logged that its first handler started (so it was stuck while the echoes flowed). */
@@ -498,13 +533,17 @@ export async function throwingNeighbour(env: FaultEnv, room: NeighbourRoom, opti
   const outputBefore = daemon.output.length;
   await user.sendText(room.roomId, '!throw');
   const logged = { sdkTimer: false, plainTimer: false, rejection: false };
-  await poll(async () => {
-    if (!daemon.running) return true;
-    logged.sdkTimer ||= (await logRecords(daemon, room.thrower, THROWER.sdkTimerError)).length > 0;
-    logged.plainTimer ||= (await logRecords(daemon, room.thrower, THROWER.plainTimerError)).length > 0;
-    logged.rejection ||= (await logRecords(daemon, room.thrower, THROWER.rejectionError)).length > 0;
-    return logged.sdkTimer && logged.plainTimer && logged.rejection;
-  }, 30_000, 300);
+  await poll(
+    async () => {
+      if (!daemon.running) return true;
+      logged.sdkTimer ||= (await logRecords(daemon, room.thrower, THROWER.sdkTimerError)).length > 0;
+      logged.plainTimer ||= (await logRecords(daemon, room.thrower, THROWER.plainTimerError)).length > 0;
+      logged.rejection ||= (await logRecords(daemon, room.thrower, THROWER.rejectionError)).length > 0;
+      return logged.sdkTimer && logged.plainTimer && logged.rejection;
+    },
+    30_000,
+    300,
+  );
   const daemonRunning = daemon.running;
   const exitOutput = daemonRunning ? null : daemon.output.slice(outputBefore).slice(-15).join('\n');
   const health = await api(daemon, 'GET', '/health').catch(() => null);

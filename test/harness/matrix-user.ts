@@ -60,14 +60,7 @@ export function uniqueLocalpart(prefix = 'user'): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.toLowerCase();
 }
 
-export async function matrixFetch<T>(
-  baseUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  accessToken?: string,
-  timeoutMs = 30_000,
-): Promise<T> {
+export async function matrixFetch<T>(baseUrl: string, method: string, path: string, body?: unknown, accessToken?: string, timeoutMs = 30_000): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
@@ -86,11 +79,7 @@ export async function matrixFetch<T>(
   }
   if (!res.ok) {
     const err = json as { errcode?: string; error?: string };
-    throw new MatrixRequestError(
-      `${method} ${path.split('?')[0]} → HTTP ${res.status} ${err.errcode ?? ''} ${err.error ?? ''}`.trim(),
-      res.status,
-      err.errcode,
-    );
+    throw new MatrixRequestError(`${method} ${path.split('?')[0]} → HTTP ${res.status} ${err.errcode ?? ''} ${err.error ?? ''}`.trim(), res.status, err.errcode);
   }
   return json as T;
 }
@@ -99,12 +88,7 @@ export async function matrixFetch<T>(
  * Registers through the public client API with a registration token, walking
  * the user-interactive auth flow the way a real client does.
  */
-export async function registerWithToken(
-  baseUrl: string,
-  localpart: string,
-  password: string,
-  registrationToken: string,
-): Promise<{ userId: string; accessToken: string; deviceId: string }> {
+export async function registerWithToken(baseUrl: string, localpart: string, password: string, registrationToken: string): Promise<{ userId: string; accessToken: string; deviceId: string }> {
   const body: Record<string, unknown> = { username: localpart, password, inhibit_login: false };
   const completed = new Set<string>();
   for (let round = 0; round < 5; round++) {
@@ -128,17 +112,12 @@ export async function registerWithToken(
       return { userId: json.user_id, accessToken: json.access_token, deviceId: json.device_id ?? '' };
     }
     if (res.status !== 401 || !json.session || !json.flows) {
-      throw new MatrixRequestError(
-        `registration of ${localpart} failed: HTTP ${res.status} ${json.errcode ?? ''} ${json.error ?? ''}`.trim(),
-        res.status,
-        json.errcode,
-      );
+      throw new MatrixRequestError(`registration of ${localpart} failed: HTTP ${res.status} ${json.errcode ?? ''} ${json.error ?? ''}`.trim(), res.status, json.errcode);
     }
     if (body.auth && json.errcode) {
       // A UIA 401 that carries an errcode means the stage just submitted was rejected.
       throw new MatrixRequestError(
-        `registration of ${localpart} failed at stage ${(body.auth as { type: string }).type}: ` +
-          `HTTP ${res.status} ${json.errcode} ${json.error ?? ''}`.trim(),
+        `registration of ${localpart} failed at stage ${(body.auth as { type: string }).type}: ` + `HTTP ${res.status} ${json.errcode} ${json.error ?? ''}`.trim(),
         res.status,
         json.errcode,
       );
@@ -151,10 +130,7 @@ export async function registerWithToken(
     } else if (next === 'm.login.dummy') {
       body.auth = { type: next, session: json.session };
     } else {
-      throw new Error(
-        `registration of ${localpart}: the server asks for auth stage ${next ?? '(none)'} ` +
-          `(flows: ${JSON.stringify(json.flows)}), which this test client cannot complete`,
-      );
+      throw new Error(`registration of ${localpart}: the server asks for auth stage ${next ?? '(none)'} ` + `(flows: ${JSON.stringify(json.flows)}), which this test client cannot complete`);
     }
   }
   throw new Error(`registration of ${localpart} did not finish after 5 auth rounds`);
@@ -210,11 +186,7 @@ export class TestUser {
   }
 
   async join(roomIdOrAlias: string): Promise<string> {
-    const res = await this.request<{ room_id: string }>(
-      'POST',
-      `/_matrix/client/v3/join/${encodeURIComponent(roomIdOrAlias)}`,
-      {},
-    );
+    const res = await this.request<{ room_id: string }>('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomIdOrAlias)}`, {});
     return res.room_id;
   }
 
@@ -224,11 +196,7 @@ export class TestUser {
 
   async sendEvent(roomId: string, type: string, content: Record<string, unknown>): Promise<string> {
     const txnId = `t${Date.now()}-${this.txn++}`;
-    const res = await this.request<{ event_id: string }>(
-      'PUT',
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(type)}/${txnId}`,
-      content,
-    );
+    const res = await this.request<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(type)}/${txnId}`, content);
     return res.event_id;
   }
 
@@ -237,20 +205,13 @@ export class TestUser {
   }
 
   async sendState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string> {
-    const res = await this.request<{ event_id: string }>(
-      'PUT',
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(stateKey)}`,
-      content,
-    );
+    const res = await this.request<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(stateKey)}`, content);
     return res.event_id;
   }
 
   /** The room's latest events (up to `limit`), oldest first. */
   async messages(roomId: string, limit = 100): Promise<TestMatrixEvent[]> {
-    const res = await this.request<{ chunk: RawEvent[] }>(
-      'GET',
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=${limit}`,
-    );
+    const res = await this.request<{ chunk: RawEvent[] }>('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=${limit}`);
     return res.chunk.reverse().map((ev) => ({ ...ev, room_id: roomId }) as TestMatrixEvent);
   }
 
@@ -265,12 +226,7 @@ export class TestUser {
    * that no earlier waitForEvent on this user returned. Events sent before the
    * call count too, so a test can send first and wait afterwards.
    */
-  async waitForEvent(
-    roomId: string,
-    predicate: (ev: TestMatrixEvent) => boolean,
-    timeoutMs = 15_000,
-    what = 'a matching event',
-  ): Promise<TestMatrixEvent> {
+  async waitForEvent(roomId: string, predicate: (ev: TestMatrixEvent) => boolean, timeoutMs = 15_000, what = 'a matching event'): Promise<TestMatrixEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const match = (this.seen.get(roomId) ?? []).find((ev) => !this.returned.has(ev) && predicate(ev));
@@ -281,22 +237,14 @@ export class TestUser {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         const recent = (this.seen.get(roomId) ?? []).slice(-10).map(describe);
-        throw new Error(
-          `${this.userId} waited ${timeoutMs} ms for ${what} in ${roomId}; ` +
-            `last events seen there: ${recent.length ? recent.join('; ') : '(none — not joined or invited?)'}`,
-        );
+        throw new Error(`${this.userId} waited ${timeoutMs} ms for ${what} in ${roomId}; ` + `last events seen there: ${recent.length ? recent.join('; ') : '(none — not joined or invited?)'}`);
       }
       await this.syncOnce(Math.min(remaining, 5_000));
     }
   }
 
   /** Resolves once `userId`'s membership in the room (as this user sees it) equals `membership`. */
-  async waitForMembership(
-    roomId: string,
-    userId: string,
-    membership: Membership,
-    timeoutMs = 15_000,
-  ): Promise<TestMatrixEvent> {
+  async waitForMembership(roomId: string, userId: string, membership: Membership, timeoutMs = 15_000): Promise<TestMatrixEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const current = this.memberships.get(roomId)?.get(userId);

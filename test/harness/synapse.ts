@@ -93,10 +93,7 @@ function runToCompletion(command: string, args: string[], what: string): Promise
 function ensureSynapseInstalled(): void {
   const version = installedSynapseVersion();
   if (version !== SYNAPSE_VERSION) {
-    throw new Error(
-      `Synapse ${SYNAPSE_VERSION} is not installed in the project venv (found: ${version ?? 'none'}); ` +
-        'run `node scripts/python-tools.ts` (npm test does this automatically)',
-    );
+    throw new Error(`Synapse ${SYNAPSE_VERSION} is not installed in the project venv (found: ${version ?? 'none'}); ` + 'run `node scripts/python-tools.ts` (npm test does this automatically)');
   }
 }
 
@@ -106,14 +103,7 @@ async function writeConfig(dataDir: string, port: number): Promise<{ configPath:
     // Generation creates the signing key and random secrets; done once per data dir.
     await runToCompletion(
       VENV_PYTHON,
-      [
-        '-m', 'synapse.app.homeserver',
-        '--server-name', SERVER_NAME,
-        '--config-path', configPath,
-        '--data-directory', dataDir,
-        '--generate-config',
-        '--report-stats=no',
-      ],
+      ['-m', 'synapse.app.homeserver', '--server-name', SERVER_NAME, '--config-path', configPath, '--data-directory', dataDir, '--generate-config', '--report-stats=no'],
       'generating the Synapse config',
     );
   }
@@ -237,9 +227,7 @@ async function waitUntilReady(url: string, child: ChildProcess, dataDir: string)
   let lastError = 'no answer yet';
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `Synapse exited during startup (code ${child.exitCode ?? child.signalCode}).\n${logTail(dataDir)}`,
-      );
+      throw new Error(`Synapse exited during startup (code ${child.exitCode ?? child.signalCode}).\n${logTail(dataDir)}`);
     }
     try {
       const res = await fetch(`${url}/_matrix/client/versions`, { signal: AbortSignal.timeout(2000) });
@@ -251,9 +239,7 @@ async function waitUntilReady(url: string, child: ChildProcess, dataDir: string)
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
-  throw new Error(
-    `Synapse did not answer ${url}/_matrix/client/versions within ${READY_TIMEOUT_MS / 1000} s (last: ${lastError}).\n${logTail(dataDir)}`,
-  );
+  throw new Error(`Synapse did not answer ${url}/_matrix/client/versions within ${READY_TIMEOUT_MS / 1000} s (last: ${lastError}).\n${logTail(dataDir)}`);
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -284,9 +270,7 @@ async function matrixRequest<T>(method: string, url: string, body?: unknown, tok
   if (!res.ok) {
     const err = json as { errcode?: string; error?: string };
     // Only the path: query strings and bodies may carry secrets.
-    const error = new Error(
-      `${method} ${new URL(url).pathname} → HTTP ${res.status} ${err.errcode ?? ''} ${err.error ?? ''}`.trim(),
-    ) as Error & { status: number; errcode?: string };
+    const error = new Error(`${method} ${new URL(url).pathname} → HTTP ${res.status} ${err.errcode ?? ''} ${err.error ?? ''}`.trim()) as Error & { status: number; errcode?: string };
     error.status = res.status;
     error.errcode = err.errcode;
     throw error;
@@ -295,12 +279,7 @@ async function matrixRequest<T>(method: string, url: string, body?: unknown, tok
 }
 
 /** Shared-secret registration (Synapse admin API); works even with registration disabled. */
-export async function registerUser(
-  hs: { url: string; sharedSecret: string },
-  localpart: string,
-  password: string,
-  admin = false,
-): Promise<RegisteredUser> {
+export async function registerUser(hs: { url: string; sharedSecret: string }, localpart: string, password: string, admin = false): Promise<RegisteredUser> {
   const endpoint = `${hs.url}/_synapse/admin/v1/register`;
   const { nonce } = await matrixRequest<{ nonce: string }>('GET', endpoint);
   const mac = createHmac('sha1', hs.sharedSecret)
@@ -318,26 +297,18 @@ export async function registerUser(
 
 /** Password login; used when a user from an earlier run already exists. */
 export async function loginUser(hsUrl: string, user: string, password: string): Promise<RegisteredUser> {
-  const res = await matrixRequest<{ user_id: string; access_token: string; device_id: string }>(
-    'POST',
-    `${hsUrl}/_matrix/client/v3/login`,
-    { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password },
-  );
+  const res = await matrixRequest<{ user_id: string; access_token: string; device_id: string }>('POST', `${hsUrl}/_matrix/client/v3/login`, {
+    type: 'm.login.password',
+    identifier: { type: 'm.id.user', user },
+    password,
+  });
   return { userId: res.user_id, accessToken: res.access_token, deviceId: res.device_id };
 }
 
-export async function createRegistrationToken(
-  hs: { url: string; adminToken: string },
-  usesAllowed?: number,
-): Promise<string> {
+export async function createRegistrationToken(hs: { url: string; adminToken: string }, usesAllowed?: number): Promise<string> {
   const body: Record<string, unknown> = {};
   if (usesAllowed !== undefined) body.uses_allowed = usesAllowed;
-  const res = await matrixRequest<{ token: string }>(
-    'POST',
-    `${hs.url}/_synapse/admin/v1/registration_tokens/new`,
-    body,
-    hs.adminToken,
-  );
+  const res = await matrixRequest<{ token: string }>('POST', `${hs.url}/_synapse/admin/v1/registration_tokens/new`, body, hs.adminToken);
   return res.token;
 }
 

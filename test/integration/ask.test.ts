@@ -33,7 +33,15 @@ describe('ask plugin through a real homeserver and a fake Ollama server', () => 
   let bot: ApiClient;
   let room: string;
 
-  const baseConfig = () => ({ host: ollama.url, model: 'llama3.2', system_prompt: 'Answer like a librarian.', timeout_seconds: 5, user_cooldown_seconds: 120, stream_edits: true, edit_interval_ms: 200 });
+  const baseConfig = () => ({
+    host: ollama.url,
+    model: 'llama3.2',
+    system_prompt: 'Answer like a librarian.',
+    timeout_seconds: 5,
+    user_cooldown_seconds: 120,
+    stream_edits: true,
+    edit_interval_ms: 200,
+  });
   const configure = async (config: Record<string, unknown>) => {
     const res = await daemon.api<ApiInstance>('PUT', '/instance/ask', { config });
     assert.equal(res.status, 200, res.text);
@@ -61,7 +69,11 @@ describe('ask plugin through a real homeserver and a fake Ollama server', () => 
     });
     alice = await TestUser.create(hs, 'asker');
     bob = await TestUser.create(hs, 'asker2');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('askbot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('askbot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     room = await alice.createRoom({ name: 'questions', invite: [bot.id, bob.userId] });

@@ -55,7 +55,11 @@ describe('community plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     user = await TestUser.create(hs, 'member');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('communitybot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('communitybot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     room = await user.createRoom({ name: 'community', invite: [bot.id] });
@@ -77,13 +81,19 @@ describe('community plugin through a real homeserver', () => {
 
   it('!8ball answers a question with a classic answer, and wants the question', async () => {
     const answer = await ask('!8ball Will it rain tomorrow?');
-    assert.ok(eightBall.some((a) => answer === `🎱 ${a}`), answer);
+    assert.ok(
+      eightBall.some((a) => answer === `🎱 ${a}`),
+      answer,
+    );
     assert.equal(await ask('!8ball'), 'Usage: !8ball <question> (missing <question>)');
   });
 
   it('!fortune and !flip', async () => {
     const fortune = await ask('!fortune');
-    assert.ok(fortunes.some((f) => fortune === `🥠 ${f}`), fortune);
+    assert.ok(
+      fortunes.some((f) => fortune === `🥠 ${f}`),
+      fortune,
+    );
     assert.match(await ask('!flip'), /^🪙 (Heads|Tails)!$/);
   });
 

@@ -20,7 +20,10 @@ const HELLO = resolve(fileURLToPath(import.meta.url), '../../fixtures/plugins/he
 const WIDE = { width: 1366, height: 900 };
 const NARROW = { width: 390, height: 844 };
 
-interface ApiInstance { id: string; state: string }
+interface ApiInstance {
+  id: string;
+  state: string;
+}
 
 const isReplyTo = (eventId: string) => (ev: TestMatrixEvent) =>
   ev.type === 'm.room.message' && (ev.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined)?.['m.in_reply_to']?.event_id === eventId;
@@ -112,7 +115,7 @@ describe('web console in headless Chromium', () => {
     assert.match(botId, new RegExp(`^@${botLocalpart}:`));
     const card = page.locator(`li[data-client="${botId}"]`);
     await card.getByText('Console Bot').first().waitFor();
-    assert.match(await card.locator('dd').first().textContent() ?? '', /\S/, 'device id shown');
+    assert.match((await card.locator('dd').first().textContent()) ?? '', /\S/, 'device id shown');
     const encryption = card.locator('dt:has-text("Encryption") + dd');
     await waitForText(encryption, 'ready', 'encryption status of the new account');
     await card.getByRole('button', { name: 'Turn encryption off' }).click();
@@ -196,7 +199,10 @@ describe('web console in headless Chromium', () => {
     await page.getByLabel('Plugin').selectOption('org.trellis.ping');
     await page.getByLabel('prefix').fill('!!!!!!!!!!!!');
     await page.getByRole('button', { name: 'Create instance' }).click();
-    const fieldError = page.locator('.field.has-error').filter({ has: page.getByLabel('prefix') }).locator('.field-error');
+    const fieldError = page
+      .locator('.field.has-error')
+      .filter({ has: page.getByLabel('prefix') })
+      .locator('.field-error');
     await fieldError.waitFor();
     assert.match((await fieldError.textContent()) ?? '', /more than 8 characters/);
     assert.equal((await daemon.api('GET', '/instance/ping-bad')).status, 404, 'nothing was saved');

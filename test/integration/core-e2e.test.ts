@@ -9,8 +9,20 @@ import { createRegistrationToken, sharedOrOwnHomeserver, type HomeserverInfo } f
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
 
-interface ApiClient { id: string; device_id: string | null; displayname: string | null; sync_state: string }
-interface ApiInstance { id: string; state: string; started: boolean; last_error: string | null; managed_by: string; errors_last_hour: number }
+interface ApiClient {
+  id: string;
+  device_id: string | null;
+  displayname: string | null;
+  sync_state: string;
+}
+interface ApiInstance {
+  id: string;
+  state: string;
+  started: boolean;
+  last_error: string | null;
+  managed_by: string;
+  errors_last_hour: number;
+}
 
 const isReplyTo = (eventId: string) => (ev: TestMatrixEvent) =>
   ev.type === 'm.room.message' && (ev.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined)?.['m.in_reply_to']?.event_id === eventId;
@@ -61,7 +73,12 @@ describe('platform core through a real homeserver', () => {
   });
 
   it('refuses a registration with a bad token and explains why', async () => {
-    const res = await daemon.api<{ error: string }>('POST', '/client/auth/main/register', { username: uniqueLocalpart('nobot'), password: botPassword, method: 'token', registration_token: 'not-a-valid-token' });
+    const res = await daemon.api<{ error: string }>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('nobot'),
+      password: botPassword,
+      method: 'token',
+      registration_token: 'not-a-valid-token',
+    });
     assert.equal(res.status, 400);
     assert.match(res.body.error, /registration/i);
   });
@@ -126,11 +143,25 @@ describe('platform core through a real homeserver', () => {
   });
 
   it('rejects an invalid instance config with every problem and stores nothing', async () => {
-    const res = await daemon.api<{ problems: string[] }>('PUT', '/instance/bad-config', { type: 'org.trellis.ping', primary_user: botA.id, rooms: ['not-a-room'], config: { prefix: 42, unknown_key: true } });
+    const res = await daemon.api<{ problems: string[] }>('PUT', '/instance/bad-config', {
+      type: 'org.trellis.ping',
+      primary_user: botA.id,
+      rooms: ['not-a-room'],
+      config: { prefix: 42, unknown_key: true },
+    });
     assert.equal(res.status, 400);
-    assert.ok(res.body.problems.some((p) => p.startsWith('config.prefix')), res.text);
-    assert.ok(res.body.problems.some((p) => p.includes('unknown_key')), res.text);
-    assert.ok(res.body.problems.some((p) => p.startsWith('rooms')), res.text);
+    assert.ok(
+      res.body.problems.some((p) => p.startsWith('config.prefix')),
+      res.text,
+    );
+    assert.ok(
+      res.body.problems.some((p) => p.includes('unknown_key')),
+      res.text,
+    );
+    assert.ok(
+      res.body.problems.some((p) => p.startsWith('rooms')),
+      res.text,
+    );
     assert.equal((await daemon.api('GET', '/instance/bad-config')).status, 404);
     const update = await daemon.api<{ problems: string[] }>('PUT', '/instance/ping-main', { config: { pong_text: 5 } });
     assert.equal(update.status, 400);

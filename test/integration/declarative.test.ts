@@ -12,8 +12,16 @@ import { registerUser, sharedOrOwnHomeserver, type HomeserverInfo, type Register
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon, type ApiResponse } from '../harness/daemon.ts';
 
-interface ApiInstance { id: string; state: string; managed_by: string; config: Record<string, unknown> }
-interface ApiClient { id: string; managed_by: string }
+interface ApiInstance {
+  id: string;
+  state: string;
+  managed_by: string;
+  config: Record<string, unknown>;
+}
+interface ApiClient {
+  id: string;
+  managed_by: string;
+}
 
 const isReplyTo = (eventId: string) => (ev: TestMatrixEvent) =>
   ev.type === 'm.room.message' && (ev.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined)?.['m.in_reply_to']?.event_id === eventId;
@@ -105,7 +113,10 @@ describe('declarative clients and instances', () => {
     await reload((instances) => {
       delete instances['decl-echo'];
     });
-    assert.deepEqual((await listInstances()).map((i) => i.id), ['decl-ping']);
+    assert.deepEqual(
+      (await listInstances()).map((i) => i.id),
+      ['decl-ping'],
+    );
     const ignored = await user.sendText(room, '?echo nobody hears this');
     // The !ping answer after it proves the bot has processed the ?echo message too.
     assert.match(await pingAnswer(), /^Reloaded! \d+ ms$/);

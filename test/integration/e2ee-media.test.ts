@@ -177,7 +177,9 @@ describe('end-to-end encryption: media, the encryption switch, pending events, k
       session_id: randomBytes(32).toString('base64').replace(/=+$/, ''),
       ciphertext: randomBytes(96).toString('base64').replace(/=+$/, ''),
     };
-    const sent = (await alice.client.http.authedRequest(Method.Put, `/rooms/${encodeURIComponent(encrypted)}/send/m.room.encrypted/${randomBytes(8).toString('hex')}`, undefined, content)) as { event_id: string };
+    const sent = (await alice.client.http.authedRequest(Method.Put, `/rooms/${encodeURIComponent(encrypted)}/send/m.room.encrypted/${randomBytes(8).toString('hex')}`, undefined, content)) as {
+      event_id: string;
+    };
     const warned = (l: string) => l.includes('"level":"warn"') && l.includes(`cannot decrypt event ${sent.event_id}`);
     await daemon.waitFor('the WARN about the undecryptable event', async () => daemon.output.some(warned) || undefined);
     assert.ok(((await getClient(bot.id)).crypto?.pending_decryption ?? 0) >= 1);
@@ -215,7 +217,12 @@ describe('end-to-end encryption: media, the encryption switch, pending events, k
     const answer = await carol.waitForEvent(room, replyTo(first), 30_000, 'the answer on the cross-signed device');
     assert.equal(answer.wireType, 'm.room.encrypted');
     assert.equal(answer.content.body, 'for signed devices');
-    const onLaptop = await laptop.waitForEvent(room, (ev) => ev.eventId === answer.eventId && ev.failureReason !== null && /WITHHELD/.test(ev.failureReason), 20_000, 'the key withheld from the unsigned device');
+    const onLaptop = await laptop.waitForEvent(
+      room,
+      (ev) => ev.eventId === answer.eventId && ev.failureReason !== null && /WITHHELD/.test(ev.failureReason),
+      20_000,
+      'the key withheld from the unsigned device',
+    );
     assert.equal(onLaptop.decryptionFailure, true, 'the unsigned new device cannot read it');
     assert.notEqual(onLaptop.content.body, 'for signed devices');
 

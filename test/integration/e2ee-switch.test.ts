@@ -43,10 +43,14 @@ describe('switching encryption off and on while messages flow', () => {
     return res.body;
   };
   const cryptoState = (state: string, what = `crypto ${state}`, timeoutMs = 30_000) =>
-    daemon.waitFor(what, async () => {
-      const c = await getClient();
-      return c.crypto?.state === state ? c : undefined;
-    }, timeoutMs);
+    daemon.waitFor(
+      what,
+      async () => {
+        const c = await getClient();
+        return c.crypto?.state === state ? c : undefined;
+      },
+      timeoutMs,
+    );
 
   /** Every event of a room from the homeserver (not from a client's timeline, which a gappy sync may cut). */
   async function history(roomId: string): Promise<RawEvent[]> {
@@ -132,7 +136,11 @@ describe('switching encryption off and on while messages flow', () => {
       await daemon.waitFor('crypto starting', async () => (await getClient()).crypto?.state !== 'off' || undefined);
       await toggle(false);
       // Concurrent PUTs from two operators: the last one the daemon applies wins.
-      const raced = await Promise.all([daemon.api<ApiClient>('PUT', clientPath(), { encryption: true }), daemon.api<ApiClient>('PUT', clientPath(), { encryption: false }), daemon.api<ApiClient>('PUT', clientPath(), { encryption: true })]);
+      const raced = await Promise.all([
+        daemon.api<ApiClient>('PUT', clientPath(), { encryption: true }),
+        daemon.api<ApiClient>('PUT', clientPath(), { encryption: false }),
+        daemon.api<ApiClient>('PUT', clientPath(), { encryption: true }),
+      ]);
       for (const r of raced) assert.equal(r.status, 200, r.text);
       toggles += raced.length;
       await toggle(true);
@@ -167,10 +175,14 @@ describe('switching encryption off and on while messages flow', () => {
       }
       return counts;
     };
-    await daemon.waitFor('every plain message answered', async () => {
-      const counts = await plainAnswers();
-      return [...sent.plain.keys()].every((id) => counts.has(id)) || undefined;
-    }, 60_000);
+    await daemon.waitFor(
+      'every plain message answered',
+      async () => {
+        const counts = await plainAnswers();
+        return [...sent.plain.keys()].every((id) => counts.has(id)) || undefined;
+      },
+      60_000,
+    );
     const counts = await plainAnswers();
     for (const [id, text] of sent.plain) assert.equal(counts.get(id), 1, `"${text}" answered once`);
 

@@ -99,7 +99,10 @@ describe('end-to-end encrypted rooms', () => {
     const after = await botClient();
     assert.equal(after.crypto?.device_id, identity.device, 'same device after restart');
     assert.equal(after.crypto?.ed25519, identity.ed25519, 'same identity key after restart');
-    assert.ok(daemon.output.some((l) => l.includes('store restored')), 'the store was restored, not recreated');
+    assert.ok(
+      daemon.output.some((l) => l.includes('store restored')),
+      'the store was restored, not recreated',
+    );
 
     const ping = await alice.sendText(room, '!ping');
     await alice.waitForEvent(room, replyTo(ping), 30_000, 'a new answer after restart');
@@ -135,7 +138,10 @@ describe('end-to-end encrypted rooms', () => {
     });
     assert.match(failed.error ?? '', /already has encryption keys on the homeserver/);
     assert.match(failed.error ?? '', /client\/auth\/main\/login/, 'names the recovery command');
-    assert.ok(daemon.output.some((l) => l.includes('"level":"error"') && l.includes('crypto store')), 'an ERROR in the log');
+    assert.ok(
+      daemon.output.some((l) => l.includes('"level":"error"') && l.includes('crypto store')),
+      'an ERROR in the log',
+    );
     // Putting the backup back restores the bot.
     await daemon.stop();
     await rename(`${snapshot()}.moved`, snapshot());

@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  createRegistrationToken,
-  loginUser,
-  registerUser,
-  sharedOrOwnHomeserver,
-  startSynapse,
-} from '../harness/synapse.ts';
+import { createRegistrationToken, loginUser, registerUser, sharedOrOwnHomeserver, startSynapse } from '../harness/synapse.ts';
 import type { HomeserverInfo } from '../harness/synapse.ts';
 import { MatrixRequestError, TestUser, registerWithToken, uniqueLocalpart } from '../harness/matrix-user.ts';
 
@@ -30,15 +24,12 @@ describe('test harness against a real Synapse', () => {
     assert.equal(bob.userId, `@${bobLocalpart}:${hs.serverName}`);
 
     // uses_allowed: 1 — the token must now be spent.
-    await assert.rejects(
-      registerWithToken(hs.url, uniqueLocalpart('carol'), 'carol-password', token),
-      (err: MatrixRequestError) => {
-        assert.equal(err.errcode, 'M_UNAUTHORIZED');
-        assert.match(err.message, /m\.login\.registration_token/);
-        assert.doesNotMatch(err.message, new RegExp(token));
-        return true;
-      },
-    );
+    await assert.rejects(registerWithToken(hs.url, uniqueLocalpart('carol'), 'carol-password', token), (err: MatrixRequestError) => {
+      assert.equal(err.errcode, 'M_UNAUTHORIZED');
+      assert.match(err.message, /m\.login\.registration_token/);
+      assert.doesNotMatch(err.message, new RegExp(token));
+      return true;
+    });
 
     const roomId = await alice.createRoom({ name: 'harness' });
     await alice.invite(roomId, bob.userId);

@@ -218,7 +218,10 @@ describe('MatrixClient', () => {
 
     assert.equal(await bot.getStateEvent(roomId, 'org.trellis.test', 'k'), null);
     await other.sendState(roomId, 'm.room.power_levels', '', {
-      users: { [bot.userId]: 50 }, state_default: 50, events_default: 0, redact: 50,
+      users: { [bot.userId]: 50 },
+      state_default: 50,
+      events_default: 0,
+      redact: 50,
     });
     await bot.sendState(roomId, 'org.trellis.test', 'k/with:odd chars', { n: 1 });
     assert.deepEqual(await bot.getStateEvent(roomId, 'org.trellis.test', 'k/with:odd chars'), { n: 1 });
@@ -259,13 +262,14 @@ async function faultyProxy(
           if (typeof v === 'string') headers[name] = v;
         }
         const upstream = await fetch(hs.url + (req.url ?? '/'), {
-          method: req.method ?? 'GET', headers, body: body.length > 0 ? body : undefined,
+          method: req.method ?? 'GET',
+          headers,
+          body: body.length > 0 ? body : undefined,
         });
         return { status: upstream.status, body: await upstream.text() };
       };
       void (async () => {
-        const answer: { status: number; body: string; headers?: Record<string, string> } =
-          (await intercept(req, body, forward)) ?? (await forward());
+        const answer: { status: number; body: string; headers?: Record<string, string> } = (await intercept(req, body, forward)) ?? (await forward());
         res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
       })().catch((err: unknown) => res.writeHead(500).end(String(err)));
     });
@@ -296,7 +300,10 @@ describe('MatrixHttp retries', () => {
       assert.equal(sendPaths[1], sendPaths[0], 'the retry used another transaction id');
       const viewer = new TestUser(hs.url, { userId: creds.userId, accessToken: creds.accessToken });
       const sent = (await viewer.messages(roomId)).filter((e) => e.content.body === 'lost answer');
-      assert.deepEqual(sent.map((e) => e.event_id), [eventId]);
+      assert.deepEqual(
+        sent.map((e) => e.event_id),
+        [eventId],
+      );
     } finally {
       proxy.close();
     }
@@ -353,11 +360,7 @@ interface Recorder {
 type LoopOptions = ConstructorParameters<typeof SyncLoop>[0];
 
 /** A loop that records batches and saved tokens; `handle` runs after recording (and may throw or block). */
-function recordingLoop(
-  creds: Credentials,
-  overrides: Partial<LoopOptions> = {},
-  handle?: (resp: SyncResponse) => Promise<void>,
-): { loop: SyncLoop; rec: Recorder; statuses: SyncStatus[] } {
+function recordingLoop(creds: Credentials, overrides: Partial<LoopOptions> = {}, handle?: (resp: SyncResponse) => Promise<void>): { loop: SyncLoop; rec: Recorder; statuses: SyncStatus[] } {
   const rec: Recorder = { batches: [], saved: [], order: [] };
   const statuses: SyncStatus[] = [];
   const loop = new SyncLoop({
@@ -461,23 +464,19 @@ describe('SyncLoop', () => {
     const attempts = new Map<string, number>();
     const errors: string[] = [];
     let savedWhileFailing = 0;
-    const { loop: flaky, rec } = recordingLoop(
-      creds,
-      { backoff: { initialMs: 20, maxMs: 100 }, logger: { info() {}, warn() {}, error: (msg) => errors.push(msg) } },
-      async (resp) => {
-        for (const ev of timelineEvents(resp, roomId)) {
-          const body = bodyOf(ev) ?? '';
-          const n = (attempts.get(body) ?? 0) + 1;
-          attempts.set(body, n);
-          if (body === 'flaky' && n === 1) throw new Error('transient handler failure');
-          // Fails five times (longer than the old skip-after-3 rule), then works: nothing may be skipped.
-          if (body === 'stubborn' && n <= 5) {
-            savedWhileFailing = rec.saved.length;
-            throw new Error('this event breaks the handler for a while');
-          }
+    const { loop: flaky, rec } = recordingLoop(creds, { backoff: { initialMs: 20, maxMs: 100 }, logger: { info() {}, warn() {}, error: (msg) => errors.push(msg) } }, async (resp) => {
+      for (const ev of timelineEvents(resp, roomId)) {
+        const body = bodyOf(ev) ?? '';
+        const n = (attempts.get(body) ?? 0) + 1;
+        attempts.set(body, n);
+        if (body === 'flaky' && n === 1) throw new Error('transient handler failure');
+        // Fails five times (longer than the old skip-after-3 rule), then works: nothing may be skipped.
+        if (body === 'stubborn' && n <= 5) {
+          savedWhileFailing = rec.saved.length;
+          throw new Error('this event breaks the handler for a while');
         }
-      },
-    );
+      }
+    });
     flaky.start();
     try {
       await waitFor('the initial sync', () => rec.saved.length >= 1);
@@ -543,7 +542,10 @@ describe('SyncLoop', () => {
       const resumedMs = Date.now() - back;
       t.diagnostic(`delivered ${resumedMs} ms after the homeserver answered again`);
       console.log(`# matrix-layer: sync resumed ${resumedMs} ms after the homeserver restart`);
-      assert.ok(statuses.some((s) => s.state === 'backoff'), 'the outage was never noticed');
+      assert.ok(
+        statuses.some((s) => s.state === 'backoff'),
+        'the outage was never noticed',
+      );
       assert.ok(resumedMs < 15_000);
       assert.equal(loop.status.consecutiveFailures, 0);
       assert.equal(loop.status.state, 'syncing');

@@ -81,7 +81,15 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     ig.addPost(post('LOGINONLY01', [img()], { state: 'login_required' }));
     ig.addPost(post('RATELIMIT01', [img()]));
     for (let i = 0; i < 10; i++) ig.addPost(post(`BURSTPOST${String(i).padStart(2, '0')}`, [img(16, 16)]));
-    ig.addProfile({ username: 'natgeo', full_name: 'National Geographic', biography: 'Taking our understanding\nof the world further.', followers: 280_000_000, following: 150, posts: 30_000, recent: ['IMAGEPOST01', 'CAROUSEL001'] });
+    ig.addProfile({
+      username: 'natgeo',
+      full_name: 'National Geographic',
+      biography: 'Taking our understanding\nof the world further.',
+      followers: 280_000_000,
+      following: 150,
+      posts: 30_000,
+      recent: ['IMAGEPOST01', 'CAROUSEL001'],
+    });
     // Node (the plugin's direct requests) trusts the fake's CA like an operator's proxy CA.
     daemon = await TestDaemon.create(
       hs,
@@ -91,7 +99,11 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
       { env: { NODE_EXTRA_CA_CERTS: ig.caFile } },
     );
     user = await TestUser.create(hs, 'linker');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('previewbot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('previewbot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     room = await user.createRoom({ name: 'links', invite: [bot.id] });
@@ -167,8 +179,14 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     await user.sendText(room, 'https://instagram.com/natgeo/p/CAROUSEL001/?img_index=2');
     const items = [];
     for (let i = 0; i < 3; i++) items.push(await user.waitForEvent(room, isMedia, 60_000, `carousel item ${i + 1}`));
-    assert.deepEqual(items.map((e) => e.content.msgtype), ['m.image', 'm.video', 'm.image']);
-    assert.deepEqual(items.map((e) => /(\d\/3)/.exec(String(e.content.body))?.[1]), ['1/3', '2/3', '3/3']);
+    assert.deepEqual(
+      items.map((e) => e.content.msgtype),
+      ['m.image', 'm.video', 'm.image'],
+    );
+    assert.deepEqual(
+      items.map((e) => /(\d\/3)/.exec(String(e.content.body))?.[1]),
+      ['1/3', '2/3', '3/3'],
+    );
     assert.deepEqual(await download(String(items[2]!.content.url)), ig.mediaBytes('CAROUSEL001', 2, 'image'));
     assert.equal((items[2]!.content.info as Record<string, unknown>).w, 32);
     await user.waitForEvent(room, isNotice, 20_000, 'the caption');
@@ -231,7 +249,7 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     await tempIsEmpty();
   });
 
-  it('extracts logged in with a cookies file, leaving the operator\'s file untouched', async () => {
+  it("extracts logged in with a cookies file, leaving the operator's file untouched", async () => {
     const cookieRoom = await user.createRoom({ name: 'logged in', invite: [bot.id] });
     const before = await readFile(ig.cookiesFile);
     await daemon.createInstance('preview-cookies', {
@@ -244,7 +262,10 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     await user.sendText(cookieRoom, 'https://www.instagram.com/p/LOGINONLY01/');
     const image = await user.waitForEvent(cookieRoom, isMedia, 60_000, 'the logged-in image');
     assert.deepEqual(await download(String(image.content.url)), ig.mediaBytes('LOGINONLY01', 0, 'image'));
-    assert.ok(ig.requests.some((r) => r.path.includes('/api/v1/media/') && r.path.endsWith('/info/')), 'the logged-in API was used');
+    assert.ok(
+      ig.requests.some((r) => r.path.includes('/api/v1/media/') && r.path.endsWith('/info/')),
+      'the logged-in API was used',
+    );
     assert.deepEqual(await readFile(ig.cookiesFile), before, 'yt-dlp rewrote only its own copy');
     assert.equal((await daemon.api('DELETE', '/instance/preview-cookies')).status, 204);
     await tempIsEmpty();
@@ -261,7 +282,10 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     await user.sendText(room, 'https://www.instagram.com/p/RATELIMIT01/');
     await user.waitForEvent(room, (ev) => isNotice(ev) && /rate-limiting this bot/.test(String(ev.content.body)), 90_000, 'the second rate-limit message');
     ig.rateLimitNext(0);
-    assert.ok(daemon.output.some((l) => l.includes('"level":"error"') && l.includes('media previews are failing')), 'an ERROR for the admin room');
+    assert.ok(
+      daemon.output.some((l) => l.includes('"level":"error"') && l.includes('media previews are failing')),
+      'an ERROR for the admin room',
+    );
     await tempIsEmpty();
   });
 
@@ -277,7 +301,10 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     for (let i = 0; i < 10; i++) await user.waitForEvent(room, (ev) => isNotice(ev) && String(ev.content.body).includes(`Caption of ${codes[i]}`), 30_000, `caption ${i}`);
     // 60 per minute: yt-dlp's first request for each post is at least ~1 s after the previous one's.
     const firsts = codes.map((c) => ig.requests.find((r) => r.path.includes(`/p/${c}`) || r.path.includes(c))).map((r) => r?.at ?? 0);
-    assert.ok(firsts.every((t) => t >= started), 'every post was fetched');
+    assert.ok(
+      firsts.every((t) => t >= started),
+      'every post was fetched',
+    );
     for (let i = 1; i < firsts.length; i++) assert.ok(firsts[i]! - firsts[i - 1]! >= 800, `post ${i} fetched ${firsts[i]! - firsts[i - 1]!} ms after the previous one`);
     const notices = (await user.messages(room, 100)).filter((ev) => isQueueNotice(ev) && ev.origin_server_ts >= started);
     assert.equal(notices.length, 1, 'told once');

@@ -65,7 +65,11 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
     admin = await TestUser.create(hs, 'mcadmin');
     mod = await TestUser.create(hs, 'mcmod');
     member = await TestUser.create(hs, 'mcmember');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('mcbot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('mcbot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     room = await admin.createRoom({ name: 'minecraft', invite: [bot.id, mod.userId, member.userId] });
@@ -128,8 +132,14 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
     assert.ok(!answer.includes('wrong-rcon-password'));
     assert.deepEqual(rcon.authAttempts.at(-1), { ok: false });
     const warned = warnings('whitelist add Alex_2');
-    assert.ok(warned.some((l) => l.includes('failed (auth)')), 'a WARN in the log');
-    assert.ok(warned.every((l) => !l.includes('wrong-rcon-password')), 'the password is not logged');
+    assert.ok(
+      warned.some((l) => l.includes('failed (auth)')),
+      'a WARN in the log',
+    );
+    assert.ok(
+      warned.every((l) => !l.includes('wrong-rcon-password')),
+      'the password is not logged',
+    );
     // The API never returns it (writeOnly in the plugin's schema).
     const shown = await daemon.api<ApiInstance & { config: Record<string, unknown> }>('GET', '/instance/mc');
     assert.equal(shown.body.config.password, '********');
@@ -154,7 +164,10 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
 
   it('says the bot is not set up when password_file cannot be read, and warns in the log', async () => {
     await configure({ ...baseConfig(), password_file: join(dir, 'missing'), min_power_level: 0 });
-    assert.ok(warnings('cannot read password_file').some((l) => l.includes('ENOENT')), 'a WARN in the log');
+    assert.ok(
+      warnings('cannot read password_file').some((l) => l.includes('ENOENT')),
+      'a WARN in the log',
+    );
     const before = rcon.authAttempts.length;
     assert.match(await ask(member, '!minecraft Alex_2'), /not set up to talk to the Minecraft server yet/);
     assert.equal(rcon.authAttempts.length, before, 'the server was not contacted');
@@ -172,6 +185,9 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
     assert.equal(await ask(member, '!minecraft Alex_2'), "Alex_2 is now on the Minecraft server's whitelist.");
     assert.equal(rcon.commands.at(-1)?.command, 'whitelist add Alex_2');
     assert.match(await ask(member, '!minecraft Alex_3'), /again in (59 s|1 min)\./);
-    assert.ok(daemon.output.every((l) => !l.includes(PASSWORD)), 'the real password never appears in the log');
+    assert.ok(
+      daemon.output.every((l) => !l.includes(PASSWORD)),
+      'the real password never appears in the log',
+    );
   });
 });

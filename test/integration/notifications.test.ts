@@ -12,7 +12,11 @@ import { registerUser, sharedOrOwnHomeserver, type HomeserverInfo, type Register
 import { TestUser, uniqueLocalpart } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
 
-interface LogRecord { level: string; message: string; instanceId: string | null }
+interface LogRecord {
+  level: string;
+  message: string;
+  instanceId: string | null;
+}
 
 const PING_ERROR = 'ping failed on purpose';
 const ECHO_ERROR = 'echo failed on purpose';
@@ -50,8 +54,7 @@ describe('admin notifications and live logs', () => {
   let secretsDir: string;
   let closedRoom: string;
 
-  const notices = async (needle: string) =>
-    (await user.messages(adminRoom, 200)).filter((e) => e.sender === bot.userId && e.content.msgtype === 'm.notice' && String(e.content.body).includes(needle));
+  const notices = async (needle: string) => (await user.messages(adminRoom, 200)).filter((e) => e.sender === bot.userId && e.content.msgtype === 'm.notice' && String(e.content.body).includes(needle));
 
   before(async () => {
     hs = await sharedOrOwnHomeserver();
@@ -88,7 +91,10 @@ describe('admin notifications and live logs', () => {
     });
     assert.match(warning.message, /could not join configured room/);
     const res = await daemon.api<{ records: LogRecord[] }>('GET', '/notifications');
-    assert.ok(res.body.records.every((r) => ['warn', 'error', 'critical'].includes(r.level)), 'only WARN and above');
+    assert.ok(
+      res.body.records.every((r) => ['warn', 'error', 'critical'].includes(r.level)),
+      'only WARN and above',
+    );
   });
 
   it('posts a failing handler to the admin room once, however often it fails', async () => {
@@ -97,8 +103,10 @@ describe('admin notifications and live logs', () => {
     await daemon.waitFor('fail-ping running', async () => (await daemon.api<{ state: string }>('GET', '/instance/fail-ping')).body.state === 'running');
 
     for (let i = 0; i < 3; i++) await user.sendText(pingRoom, '!ping');
-    await daemon.waitFor('three handler errors in the log', async () =>
-      daemon.output.filter((l) => l.includes(PING_ERROR) && l.includes('"level":"error"') && l.includes('"instance":"fail-ping"')).length >= 3);
+    await daemon.waitFor(
+      'three handler errors in the log',
+      async () => daemon.output.filter((l) => l.includes(PING_ERROR) && l.includes('"level":"error"') && l.includes('"instance":"fail-ping"')).length >= 3,
+    );
 
     const first = await user.waitForEvent(adminRoom, (e) => e.sender === bot.userId && String(e.content.body).includes(PING_ERROR), 20_000, 'the admin notice');
     assert.equal(first.content.msgtype, 'm.notice');

@@ -16,9 +16,20 @@ import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.t
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
 
-interface ApiPlugin { id: string; version: string; source: string; instances: string[] }
-interface ApiInstance { id: string; state: string; started_at: number | null }
-interface Health { uptime_seconds: number }
+interface ApiPlugin {
+  id: string;
+  version: string;
+  source: string;
+  instances: string[];
+}
+interface ApiInstance {
+  id: string;
+  state: string;
+  started_at: number | null;
+}
+interface Health {
+  uptime_seconds: number;
+}
 
 const FIXTURE = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/plugins/hello');
 const PLUGIN_ID = 'org.example.hello';
@@ -71,7 +82,11 @@ describe('plugin upload', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     user = await TestUser.create(hs, 'human');
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', { username: uniqueLocalpart('hellobot'), password: 'bot-password-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('hellobot'),
+      password: 'bot-password-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     botId = res.body.id;
     room = await user.createRoom({ name: 'plugins', invite: [botId] });

@@ -52,7 +52,11 @@ describe('polls plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     [alice, bob] = await Promise.all([TestUser.create(hs, 'alice'), TestUser.create(hs, 'bob')]);
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', { username: uniqueLocalpart('pollbot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('pollbot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body.id;
     const configs: Record<keyof typeof rooms, Record<string, unknown>> = {
@@ -79,7 +83,10 @@ describe('polls plugin through a real homeserver', () => {
     const { eventId, poll, event } = await startPoll(room, '!poll Lunch? | Pizza | Sushi | Tacos');
     assert.equal(poll.question, 'Lunch?');
     assert.equal(poll.kind, 'disclosed');
-    assert.deepEqual(poll.answers.map((a) => a.text), ['Pizza', 'Sushi', 'Tacos']);
+    assert.deepEqual(
+      poll.answers.map((a) => a.text),
+      ['Pizza', 'Sushi', 'Tacos'],
+    );
     assert.equal(event.content.body, 'Lunch?\n1. Pizza\n2. Sushi\n3. Tacos', 'plain-text fallback lists the options');
     assert.equal(event.content['org.matrix.msc1767.text'], 'Lunch?\n1. Pizza\n2. Sushi\n3. Tacos');
     const [pizza, sushi, tacos] = ['Pizza', 'Sushi', 'Tacos'].map((t) => answerId(poll, t));
@@ -130,7 +137,10 @@ describe('polls plugin through a real homeserver', () => {
     assert.match(String(message.content.body), /1️⃣ Red\n2️⃣ Blue\n/);
     const seeded = [];
     for (let i = 0; i < 2; i++) seeded.push(await alice.waitForEvent(room, fromBot('m.reaction'), 20_000, `the bot's reaction ${i + 1}`));
-    assert.deepEqual(seeded.map((r) => (r.content['m.relates_to'] as { key: string }).key), ['1️⃣', '2️⃣']);
+    assert.deepEqual(
+      seeded.map((r) => (r.content['m.relates_to'] as { key: string }).key),
+      ['1️⃣', '2️⃣'],
+    );
     const react = (user: TestUser, key: string) => user.sendEvent(room, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: message.event_id, key } });
     await react(alice, '1️⃣');
     await react(alice, '2️⃣'); // alice's latest: Blue

@@ -16,8 +16,17 @@ import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matr
 import { TestDaemon, freePort, type ApiResponse } from '../harness/daemon.ts';
 import { EchoRun, describeCounts } from '../harness/echo-count.ts';
 
-interface ApiClient { id: string; sync_state: string; last_error: string | null }
-interface ApiInstance { id: string; state: string; last_error: string | null; managed_by: string }
+interface ApiClient {
+  id: string;
+  sync_state: string;
+  last_error: string | null;
+}
+interface ApiInstance {
+  id: string;
+  state: string;
+  last_error: string | null;
+  managed_by: string;
+}
 interface Health {
   status: string;
   uptime_seconds: number;
@@ -78,7 +87,11 @@ describe('resilience', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     user = await TestUser.create(hs, 'human');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('resbot'), password: 'bot-password-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('resbot'),
+      password: 'bot-password-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     room = await user.createRoom({ name: 'resilience', invite: [bot.id] });
@@ -129,7 +142,9 @@ describe('resilience', () => {
     const answer = await user.waitForEvent(room, isReplyTo(ping), 20_000, 'the answer to !ping sent right after the homeserver restart');
     const recoveryMs = Date.now() - upAt;
     assert.match(String(answer.content.body), /^Still here! \d+ ms$/);
-    t.diagnostic(`homeserver down ${upAt - downSince} ms (incl. Synapse startup); !ping sent right after the restart answered in ${recoveryMs} ms (bot-measured latency: ${String(answer.content.body).replace('Still here! ', '')})`);
+    t.diagnostic(
+      `homeserver down ${upAt - downSince} ms (incl. Synapse startup); !ping sent right after the restart answered in ${recoveryMs} ms (bot-measured latency: ${String(answer.content.body).replace('Still here! ', '')})`,
+    );
     assert.ok(recoveryMs < 20_000, `recovery took ${recoveryMs} ms`);
 
     const recovered = await daemon.waitFor('health ok again', async () => {
@@ -138,7 +153,10 @@ describe('resilience', () => {
       return h.status === 200 && c?.state === 'syncing' && c.last_error === null ? h : undefined;
     });
     assert.equal(recovered.body.status, 'ok');
-    assert.ok(daemon.output.some((l) => l.includes('sync resumed')), 'the log records that sync resumed');
+    assert.ok(
+      daemon.output.some((l) => l.includes('sync resumed')),
+      'the log records that sync resumed',
+    );
   });
 
   it('a homeserver restart in the middle of a burst: every !echo N answered exactly once', async (t) => {
@@ -179,13 +197,15 @@ describe('resilience', () => {
     assert.equal(ghost.managed_by, 'config');
     assert.match(ghost.last_error ?? '', /org\.example\.missing/);
     // Two attempts logged = the daemon retried after the first failure.
-    await daemon.waitFor('a retry of the ghost instance', async () =>
-      daemon.output.filter((l) => l.includes('"instance":"ghost"') && l.includes('retrying in')).length >= 2);
+    await daemon.waitFor('a retry of the ghost instance', async () => daemon.output.filter((l) => l.includes('"instance":"ghost"') && l.includes('retrying in')).length >= 2);
 
     const healthRes = await daemon.api<Health>('GET', '/health');
     assert.equal(healthRes.status, 503, 'a failed enabled instance makes the daemon degraded');
     assert.equal(healthRes.body.status, 'degraded');
-    assert.deepEqual(healthRes.body.instances.not_running.map((i) => i.id), ['ghost']);
+    assert.deepEqual(
+      healthRes.body.instances.not_running.map((i) => i.id),
+      ['ghost'],
+    );
 
     assert.equal((await daemon.api<ApiInstance>('GET', '/instance/res-ping')).body.state, 'running');
     const ping = await user.sendText(room, '!ping');

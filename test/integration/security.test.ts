@@ -126,7 +126,9 @@ function tree(dir: string): string[] {
 }
 
 function vmRssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN) * 1024;
 }
 
@@ -170,7 +172,11 @@ describe('security of the management API', () => {
     );
     token = (await login()).token;
     assert.ok(token);
-    const res = await req('POST', `${API}/client/auth/main/register`, authed(json({ username: uniqueLocalpart('secbot'), password: 'bot-password-' + randomBytes(6).toString('hex'), method: 'shared_secret' })));
+    const res = await req(
+      'POST',
+      `${API}/client/auth/main/register`,
+      authed(json({ username: uniqueLocalpart('secbot'), password: 'bot-password-' + randomBytes(6).toString('hex'), method: 'shared_secret' })),
+    );
     assert.equal(res.status, 201, res.text);
     botId = (JSON.parse(res.text) as { id: string }).id;
   });
@@ -313,7 +319,11 @@ describe('security of the management API', () => {
     const again = await req('POST', `${API}/plugins/upload`, authed({ headers: { 'content-type': 'application/zip' }, body: archiveB }));
     assert.equal(again.status, 409, again.text);
     const otherMarker = join(work, 'marker-c.marker');
-    const intoB = await req('PUT', `${API}/plugin/org.example.marker-b`, authed({ headers: { 'content-type': 'application/zip' }, body: await markerPlugin('org.example.marker-c', '1.0.0', otherMarker) }));
+    const intoB = await req(
+      'PUT',
+      `${API}/plugin/org.example.marker-b`,
+      authed({ headers: { 'content-type': 'application/zip' }, body: await markerPlugin('org.example.marker-c', '1.0.0', otherMarker) }),
+    );
     assert.equal(intoB.status, 400, intoB.text);
     assert.equal(runs(marker), 1);
     assert.equal(runs(otherMarker), 0);
@@ -328,12 +338,19 @@ describe('security of the management API', () => {
     assert.match(tooMany.text, /rooms: 1001 entries is more than the limit of 1000/);
     const bad = await put(['!ok:example.org', 'general', 42, '#alias:example.org']);
     assert.equal(bad.status, 400, bad.text);
-    assert.ok((JSON.parse(bad.text) as { problems: string[] }).problems.some((p) => p.startsWith('rooms: "general", a number, "#alias:example.org" are not room ids')), bad.text);
+    assert.ok(
+      (JSON.parse(bad.text) as { problems: string[] }).problems.some((p) => p.startsWith('rooms: "general", a number, "#alias:example.org" are not room ids')),
+      bad.text,
+    );
     const long = await put([`!${'a'.repeat(300)}:example.org`]);
     assert.equal(long.status, 400, long.text);
     assert.equal((await req('GET', `${API}/instance/rooms-check`, authed())).status, 404);
     // Disabled, so that the bot does not try to join a thousand made-up rooms.
-    const fine = await req('PUT', `${API}/instance/rooms-check`, authed(json({ type: 'org.trellis.ping', primary_user: botId, enabled: false, rooms: Array.from({ length: 1000 }, (_, i) => `!room${i}:example.org`), config: {} })));
+    const fine = await req(
+      'PUT',
+      `${API}/instance/rooms-check`,
+      authed(json({ type: 'org.trellis.ping', primary_user: botId, enabled: false, rooms: Array.from({ length: 1000 }, (_, i) => `!room${i}:example.org`), config: {} })),
+    );
     assert.equal(fine.status, 201, fine.text);
     assert.equal((await req('DELETE', `${API}/instance/rooms-check`, authed())).status, 204);
   });
@@ -369,7 +386,8 @@ describe('security of the management API', () => {
 
   it('never returns a writeOnly value, whichever plugin the instance is switched to', async () => {
     const SECRET = 'hunter2-' + randomBytes(8).toString('hex');
-    const upload = async (archive: Buffer) => assert.equal((await req('POST', `${API}/plugins/upload?allow_override=true`, authed({ headers: { 'content-type': 'application/zip' }, body: archive }))).status, 200);
+    const upload = async (archive: Buffer) =>
+      assert.equal((await req('POST', `${API}/plugins/upload?allow_override=true`, authed({ headers: { 'content-type': 'application/zip' }, body: archive }))).status, 200);
     await upload(await plainPlugin('org.example.secret-x', '{ type: object, properties: { password: { type: string, writeOnly: true } } }'));
     await upload(await plainPlugin('org.example.plain-y', '{ type: object }'));
     await upload(await plainPlugin('org.example.plain-z', '{ type: object, properties: { password: { type: string } } }'));
@@ -449,7 +467,7 @@ describe('security of the management API', () => {
 
     await daemon.editConfig((c) => ((c.admin as Record<string, unknown>).username = 'root'));
     await sighup();
-    assert.equal((await req('GET', `${API}/instances`, { token: afterRotation })).status, 401, "a token whose subject is no longer the admin");
+    assert.equal((await req('GET', `${API}/instances`, { token: afterRotation })).status, 401, 'a token whose subject is no longer the admin');
     assert.equal((await login('admin')).status, 401);
     const asRoot = await login('root');
     assert.equal(asRoot.status, 200);

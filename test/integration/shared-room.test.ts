@@ -24,7 +24,11 @@ describe('instances sharing a bot and a room', () => {
   });
 
   it('answers !help once, listing the commands of every instance in the room', async () => {
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', { username: uniqueLocalpart('sharedbot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('sharedbot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     const bot = res.body.id;
     const room = await user.createRoom({ name: 'shared', invite: [bot] });

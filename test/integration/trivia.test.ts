@@ -67,13 +67,24 @@ describe('trivia plugin through a real homeserver', () => {
   before(async () => {
     hs = await sharedOrOwnHomeserver();
     otdb = await FakeOpenTdb.start([
-      { category: 'Geography', type: 'multiple', difficulty: 'medium', question: 'Which question came from the &quot;fake&quot; Open Trivia DB?', correct_answer: 'This one', incorrect_answers: ['That one', 'Neither', 'Both'] },
+      {
+        category: 'Geography',
+        type: 'multiple',
+        difficulty: 'medium',
+        question: 'Which question came from the &quot;fake&quot; Open Trivia DB?',
+        correct_answer: 'This one',
+        incorrect_answers: ['That one', 'Neither', 'Both'],
+      },
     ]);
     daemon = await TestDaemon.create(hs, (config) => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     [alice, bob] = await Promise.all([TestUser.create(hs, 'alice'), TestUser.create(hs, 'bob')]);
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', { username: uniqueLocalpart('triviabot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('triviabot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body.id;
     const configs: Record<keyof typeof rooms, Record<string, unknown>> = {
@@ -135,7 +146,10 @@ describe('trivia plugin through a real homeserver', () => {
     const message = await alice.waitForEvent(room, (ev) => fromBot('m.room.message')(ev) && String(ev.content.body).startsWith('🧠 Sports (easy): '), 20_000, 'the question');
     const lines = String(message.content.body).split('\n');
     const heading = lines[0]!.slice('🧠 '.length);
-    const options = lines.slice(1).filter((l) => /^\d\uFE0F\u20E3 /.test(l)).map((l) => ({ key: l.split(' ')[0]!, text: l.slice(l.indexOf(' ') + 1) }));
+    const options = lines
+      .slice(1)
+      .filter((l) => /^\d\uFE0F\u20E3 /.test(l))
+      .map((l) => ({ key: l.split(' ')[0]!, text: l.slice(l.indexOf(' ') + 1) }));
     assert.ok(options.length >= 2);
     const right = options.find((o) => o.text === bankAnswer(heading))!;
     const wrong = options.find((o) => o !== right)!;
@@ -150,10 +164,7 @@ describe('trivia plugin through a real homeserver', () => {
     const room = rooms.slow;
     await question(room, '!trivia history hard');
     assert.match(await ask(bob, room, '!trivia'), /^A trivia question is already open in this room; one at a time\. The answer comes in \d+ s\.$/);
-    assert.equal(
-      await ask(bob, room, '!trivia cooking'),
-      'Unknown category "cooking". Categories: computers, general, geography, history, science, sports. Difficulties: easy, medium, hard.',
-    );
+    assert.equal(await ask(bob, room, '!trivia cooking'), 'Unknown category "cooking". Categories: computers, general, geography, history, science, sports. Difficulties: easy, medium, hard.');
     assert.equal(await ask(bob, room, '!trivia sports impossible'), 'Unknown difficulty "impossible". Difficulties: easy, medium, hard.');
     assert.equal(await ask(bob, room, '!trivia scores'), 'No trivia scores in this room yet.');
     assert.equal((await alice.messages(room, 50)).filter(fromBot('org.matrix.msc3381.poll.start')).length, 1, 'still one question');
@@ -174,7 +185,10 @@ describe('trivia plugin through a real homeserver', () => {
     const fallback = await question(room, '!trivia geography medium');
     assert.match(fallback.poll.question, /^Geography \(medium\): /);
     assert.ok(bankAnswer(fallback.poll.question), 'a question from the bank');
-    assert.ok(daemon.output.some((l) => l.includes('"level":"warn"') && l.includes('trivia source failed') && l.includes('HTTP 503')), 'a WARN in the log');
+    assert.ok(
+      daemon.output.some((l) => l.includes('"level":"warn"') && l.includes('trivia source failed') && l.includes('HTTP 503')),
+      'a WARN in the log',
+    );
     assert.equal(await reveal(room, fallback.eventId), `The answer was: ${bankAnswer(fallback.poll.question)}.\nNobody answered.`);
   });
 });

@@ -36,9 +36,7 @@ describe('welcome plugin through a real homeserver', () => {
 
   /** The membership of a user in a room, as the admin (a member) sees it. */
   async function membershipOf(roomId: string, userId: string): Promise<string | null> {
-    const res = await admin
-      .request<{ membership?: string }>('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(userId)}`)
-      .catch(() => null);
+    const res = await admin.request<{ membership?: string }>('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(userId)}`).catch(() => null);
     return res?.membership ?? null;
   }
 
@@ -78,7 +76,11 @@ describe('welcome plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     admin = await TestUser.create(hs, 'spaceadmin');
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', { username: uniqueLocalpart('welcomebot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('welcomebot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body.id;
     space = await createRoom({ preset: 'public_chat', name: 'Community', creation_content: { type: 'm.space' }, invite: [bot] });
@@ -127,7 +129,10 @@ describe('welcome plugin through a real homeserver', () => {
     assert.equal(confirmation.content.body, `${CONFIRM}\nI could not invite you to “Staff”: the bot is not allowed to invite people there. Please ask the space's admins.`);
     assert.equal(await membershipOf(general, ann.userId), 'join');
     assert.equal(await membershipOf(staff, ann.userId), null);
-    assert.ok(daemon.output.some((l) => l.includes('"level":"error"') && l.includes(`could not invite ${ann.userId} to ${staff}`)), 'the failure is an ERROR for the admins');
+    assert.ok(
+      daemon.output.some((l) => l.includes('"level":"error"') && l.includes(`could not invite ${ann.userId} to ${staff}`)),
+      'the failure is an ERROR for the admins',
+    );
   });
 
   it('does nothing on a second confirming reaction', async () => {

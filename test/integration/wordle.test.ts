@@ -46,7 +46,11 @@ describe('wordle plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     player = await TestUser.create(hs, 'player');
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', { username: uniqueLocalpart('wordlebot'), password: 'pw-' + Math.random().toString(36).slice(2), method: 'shared_secret' });
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+      username: uniqueLocalpart('wordlebot'),
+      password: 'pw-' + Math.random().toString(36).slice(2),
+      method: 'shared_secret',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body.id;
     room = await player.createRoom({ name: 'games', invite: [bot] });
@@ -61,7 +65,7 @@ describe('wordle plugin through a real homeserver', () => {
     await hs?.release();
   });
 
-  it('!wordle in a room opens a DM with today\'s board', async () => {
+  it("!wordle in a room opens a DM with today's board", async () => {
     const reply = await ask(room, '!wordle');
     assert.equal(body(reply), "Let's play in our DM: I've sent you today's Wordle there.");
     dm = await player.waitForInvite(bot, 30_000);

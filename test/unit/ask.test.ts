@@ -43,7 +43,12 @@ describe('progressive edits', () => {
   it('edits at most once per interval with the newest text, then once more with the final text', async () => {
     const clock = manualClock();
     const sent: string[] = [];
-    const editor = new ProgressiveEditor(async (t) => void sent.push(t), 1000, clock, (err) => assert.fail(String(err)));
+    const editor = new ProgressiveEditor(
+      async (t) => void sent.push(t),
+      1000,
+      clock,
+      (err) => assert.fail(String(err)),
+    );
     editor.update('a');
     editor.update('a b');
     await flush();
@@ -162,7 +167,10 @@ describe('the fake Ollama server', () => {
   it('answers /api/version, /api/tags and / like Ollama', async () => {
     assert.deepEqual(await (await fetch(`${fake.url}/api/version`)).json(), { version: '0.12.6' });
     const tags = (await (await fetch(`${fake.url}/api/tags`)).json()) as { models: Array<{ name: string; details: { family: string } }> };
-    assert.deepEqual(tags.models.map((m) => m.name), ['llama3.2:latest', 'qwen2.5:7b']);
+    assert.deepEqual(
+      tags.models.map((m) => m.name),
+      ['llama3.2:latest', 'qwen2.5:7b'],
+    );
     assert.equal(tags.models[0]!.details.family, 'llama');
     assert.equal(await (await fetch(fake.url)).text(), 'Ollama is running');
     assert.equal((await fetch(`${fake.url}/api/nothing`)).status, 404);
@@ -173,8 +181,14 @@ describe('the fake Ollama server', () => {
     const res = await fetch(`${fake.url}/api/chat`, { method: 'POST', body: JSON.stringify({ model: 'llama3.2', messages: [{ role: 'user', content: 'count' }] }) });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(lines.slice(0, -1).map((l) => (l.message as { content: string }).content), ['One', ' two', ' three.']);
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      lines.slice(0, -1).map((l) => (l.message as { content: string }).content),
+      ['One', ' two', ' three.'],
+    );
     assert.ok(lines.slice(0, -1).every((l) => l.done === false && l.model === 'llama3.2' && typeof l.created_at === 'string'));
     const last = lines.at(-1)!;
     assert.equal(last.done, true);
@@ -218,16 +232,28 @@ describe('the fake Ollama server', () => {
     });
 
     it('reports an unknown model, a server that is down, and a timeout (with the partial answer)', async () => {
-      await assert.rejects(askModel({ ...settings(), model: 'mistral' }, 'q', () => undefined), (e: unknown) => e instanceof AskFailure && e.kind === 'model_missing');
+      await assert.rejects(
+        askModel({ ...settings(), model: 'mistral' }, 'q', () => undefined),
+        (e: unknown) => e instanceof AskFailure && e.kind === 'model_missing',
+      );
       const closed = `http://127.0.0.1:${await freePort()}`;
-      await assert.rejects(askModel({ ...settings(), host: closed }, 'q', () => undefined), (e: unknown) => e instanceof AskFailure && e.kind === 'unreachable');
+      await assert.rejects(
+        askModel({ ...settings(), host: closed }, 'q', () => undefined),
+        (e: unknown) => e instanceof AskFailure && e.kind === 'unreachable',
+      );
       fake.answer = () => 'slow words keep coming in';
       fake.chunkDelayMs = 150;
       const aborted = fake.aborted;
       try {
-        await assert.rejects(askModel({ ...settings(), timeoutMs: 400 }, 'q', () => undefined), (e: unknown) => e instanceof AskFailure && e.kind === 'timeout' && e.partial.startsWith('slow'));
+        await assert.rejects(
+          askModel({ ...settings(), timeoutMs: 400 }, 'q', () => undefined),
+          (e: unknown) => e instanceof AskFailure && e.kind === 'timeout' && e.partial.startsWith('slow'),
+        );
         fake.firstChunkDelayMs = 1000;
-        await assert.rejects(askModel({ ...settings(), timeoutMs: 200 }, 'q', () => undefined), (e: unknown) => e instanceof AskFailure && e.kind === 'timeout' && e.partial === '');
+        await assert.rejects(
+          askModel({ ...settings(), timeoutMs: 200 }, 'q', () => undefined),
+          (e: unknown) => e instanceof AskFailure && e.kind === 'timeout' && e.partial === '',
+        );
       } finally {
         fake.chunkDelayMs = 0;
         fake.firstChunkDelayMs = 0;

@@ -18,7 +18,13 @@ function registry(...defs: CommandDefinition[]): Map<string, CommandDefinition> 
 
 const ping = def({ name: 'ping' });
 const echo = def({ name: 'echo', aliases: ['say'], args: [{ name: 'text', required: true, rest: true }] });
-const remind = def({ name: 'remind', args: [{ name: 'when', required: true }, { name: 'what', rest: true }] });
+const remind = def({
+  name: 'remind',
+  args: [
+    { name: 'when', required: true },
+    { name: 'what', rest: true },
+  ],
+});
 const move = def({ name: 'move', args: [{ name: 'from', required: true }, { name: 'to', required: true }, { name: 'note' }] });
 const commands = registry(ping, echo, remind, move);
 
@@ -133,12 +139,7 @@ describe('usage and helpText', () => {
 
   test('help lists one line per command, sorted by name, with the prefix and description', () => {
     const text = helpText('!', [remind, ping, echo, move]);
-    assert.deepEqual(text.split('\n'), [
-      '!echo <text> — echo things',
-      '!move <from> <to> [note] — move things',
-      '!ping — ping things',
-      '!remind <when> [what] — remind things',
-    ]);
+    assert.deepEqual(text.split('\n'), ['!echo <text> — echo things', '!move <from> <to> [note] — move things', '!ping — ping things', '!remind <when> [what] — remind things']);
   });
 
   test('help of no commands is empty', () => {

@@ -97,7 +97,14 @@ describe('dice notation parser', () => {
     assert.match(parseError('99999999999999999999999d6'), /^Too many dice \(more than that; at most 100 in total\)\.$/);
     assert.match(parseError('d6', { maxDice: 100, maxSides: 4 }), /Too many sides \(6; at most 4 per die\)/);
     assert.match(parseError('d6+9999999'), /Modifiers can be at most 1000000/);
-    assert.match(parseError(Array(MAX_TERMS + 1).fill('d6').join('+')), /Too many terms: at most 20/);
+    assert.match(
+      parseError(
+        Array(MAX_TERMS + 1)
+          .fill('d6')
+          .join('+'),
+      ),
+      /Too many terms: at most 20/,
+    );
   });
 });
 
@@ -194,7 +201,10 @@ describe('champion and agent lists', () => {
   ];
 
   it('filters champions by lane (a champion can play several) and keeps all without one', () => {
-    assert.deepEqual(championsFor(champions, 'mid').map((c) => c.name), ['Ahri', 'Pantheon']);
+    assert.deepEqual(
+      championsFor(champions, 'mid').map((c) => c.name),
+      ['Ahri', 'Pantheon'],
+    );
     assert.deepEqual(championsFor(champions, 'jungle'), []);
     assert.equal(championsFor(champions).length, 3);
   });
@@ -211,7 +221,10 @@ describe('champion and agent lists', () => {
   });
 
   it('filters agents by role', () => {
-    assert.deepEqual(agentsFor(agents, 'sentinel').map((a) => a.name), ['Sage']);
+    assert.deepEqual(
+      agentsFor(agents, 'sentinel').map((a) => a.name),
+      ['Sage'],
+    );
     assert.deepEqual(agentsFor(agents, 'controller'), []);
     assert.equal(agentsFor(agents).length, 2);
   });
@@ -233,11 +246,19 @@ describe('champion and agent lists', () => {
     assert.equal(new Set(shippedChampions.map((c) => c.name)).size, shippedChampions.length, 'no duplicate champions');
     for (const c of shippedChampions) assert.ok(c.lanes.length > 0 && c.lanes.every((l) => lanes.has(l)), c.name);
     for (const lane of lanes) assert.ok(championsFor(shippedChampions, lane as 'mid').length >= 15, `champions for ${lane}`);
-    for (const name of ['Ahri', 'Jinx', 'Lee Sin', "Kai'Sa", 'Ambessa', 'Mel', 'Yunara']) assert.ok(shippedChampions.some((c) => c.name === name), name);
+    for (const name of ['Ahri', 'Jinx', 'Lee Sin', "Kai'Sa", 'Ambessa', 'Mel', 'Yunara'])
+      assert.ok(
+        shippedChampions.some((c) => c.name === name),
+        name,
+      );
     assert.ok(shippedAgents.length >= 28, `${shippedAgents.length} agents`);
     const roles = new Set(['duelist', 'initiator', 'controller', 'sentinel']);
     for (const a of shippedAgents) assert.ok(roles.has(a.role), a.name);
-    for (const name of ['Jett', 'Clove', 'Vyse', 'Tejo', 'Waylay', 'Veto']) assert.ok(shippedAgents.some((a) => a.name === name), name);
+    for (const name of ['Jett', 'Clove', 'Vyse', 'Tejo', 'Waylay', 'Veto'])
+      assert.ok(
+        shippedAgents.some((a) => a.name === name),
+        name,
+      );
     assert.equal(eightBall.length, 20);
     assert.ok(fortunes.length >= 20);
   });
@@ -264,7 +285,10 @@ describe('uptime and health probes', () => {
   it('reports an Ollama server up with its version, and down with the reason', async () => {
     const ollama = await FakeOllama.start();
     assert.deepEqual(await probeOllama(ollama.url + '/', 2000), { up: true, detail: 'version 0.12.6' });
-    assert.deepEqual(ollama.requests.map((r) => `${r.method} ${r.path}`), ['GET /api/version']);
+    assert.deepEqual(
+      ollama.requests.map((r) => `${r.method} ${r.path}`),
+      ['GET /api/version'],
+    );
     assert.deepEqual(await probeOllama(ollama.url + '/nested', 2000), { up: false, reason: 'HTTP 404' });
     await ollama.stop();
     assert.deepEqual(await probeOllama(ollama.url, 2000), { up: false, reason: 'connection refused' });

@@ -5,13 +5,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import bcrypt from 'bcryptjs';
-import {
-  ConfigError,
-  hashPassword,
-  loadConfig,
-  verifyPassword,
-  writeInitialConfig,
-} from '../../src/config/index.ts';
+import { ConfigError, hashPassword, loadConfig, verifyPassword, writeInitialConfig } from '../../src/config/index.ts';
 
 let root: string;
 let argonHash: string;
@@ -131,10 +125,7 @@ describe('writeInitialConfig → loadConfig', () => {
   test('rejects an admin password shorter than 12 characters', async () => {
     const dir = await freshDir();
     const file = join(dir, 'trellis.yaml');
-    await assert.rejects(
-      writeInitialConfig({ path: file, adminUser: 'admin', adminPassword: 'short-pw' }),
-      /at least 12 characters/,
-    );
+    await assert.rejects(writeInitialConfig({ path: file, adminUser: 'admin', adminPassword: 'short-pw' }), /at least 12 characters/);
     await assert.rejects(stat(file), { code: 'ENOENT' });
   });
 });
@@ -169,10 +160,7 @@ describe('problems', () => {
   test('a missing file says how to create one', async () => {
     const dir = await freshDir();
     const error = await loadError(join(dir, 'absent.yaml'));
-    assert.equal(
-      error.message,
-      `config file ${join(dir, 'absent.yaml')} not found; create one with: trellis init --config ${join(dir, 'absent.yaml')} --admin-user admin --admin-password …`,
-    );
+    assert.equal(error.message, `config file ${join(dir, 'absent.yaml')} not found; create one with: trellis init --config ${join(dir, 'absent.yaml')} --admin-user admin --admin-password …`);
   });
 
   test('YAML syntax errors carry the line number', async () => {
@@ -195,9 +183,7 @@ describe('problems', () => {
     const config = baseConfig();
     config.clients = { '@ping:example.org': { homeserver: 'mian', access_token: 'syt_abc' } };
     const error = await loadError(await writeConfig(dir, config));
-    assert.deepEqual(error.problems, [
-      'clients["@ping:example.org"].homeserver: unknown homeserver "mian"; configured: main',
-    ]);
+    assert.deepEqual(error.problems, ['clients["@ping:example.org"].homeserver: unknown homeserver "mian"; configured: main']);
   });
 
   test('postgres requires a url', async () => {
@@ -215,9 +201,7 @@ describe('admin password hash', () => {
     const config = baseConfig();
     config.admin = { username: 'admin', password_hash: 'MyPlainPassword123' };
     const error = await loadError(await writeConfig(dir, config));
-    assert.deepEqual(error.problems, [
-      'admin.password_hash: not a password hash (plain-text passwords are not accepted); generate one with: trellis hash-password',
-    ]);
+    assert.deepEqual(error.problems, ['admin.password_hash: not a password hash (plain-text passwords are not accepted); generate one with: trellis hash-password']);
     assert.ok(!error.message.includes('MyPlainPassword123'));
   });
 
@@ -226,9 +210,7 @@ describe('admin password hash', () => {
     const config = baseConfig();
     config.admin = { username: 'admin', password_hash: bcryptHash('pw', 10) };
     const error = await loadError(await writeConfig(dir, config));
-    assert.deepEqual(error.problems, [
-      'admin.password_hash: bcrypt cost 10 is below the minimum of 12; generate one with: trellis hash-password',
-    ]);
+    assert.deepEqual(error.problems, ['admin.password_hash: bcrypt cost 10 is below the minimum of 12; generate one with: trellis hash-password']);
 
     const cost12 = bcryptHash('bcrypt admin password', 12);
     config.admin = { username: 'admin', password_hash: cost12 };
@@ -286,10 +268,7 @@ describe('secrets', () => {
     assert.equal(loaded.config.crypto.pickle_key, 'pickle-key-value');
     assert.equal(loaded.config.clients['@ping:example.org']?.access_token, 'syt_ping_access_token');
     assert.equal(loaded.config.clients['@ping:example.org']?.autojoin, true);
-    assert.deepEqual(
-      new Set(loaded.secrets),
-      new Set([TOKEN_SECRET, 'shared-secret-value', 'reg-token', 'pickle-key-value', 'syt_ping_access_token']),
-    );
+    assert.deepEqual(new Set(loaded.secrets), new Set([TOKEN_SECRET, 'shared-secret-value', 'reg-token', 'pickle-key-value', 'syt_ping_access_token']));
   });
 
   test('two forms at once, a missing file and a credential without $CREDENTIALS_DIRECTORY are problems', async () => {
@@ -311,9 +290,7 @@ describe('secrets', () => {
     const config = baseConfig();
     config.crypto = { pickle_key_credential: 'pickle' };
     const error = await loadError(await writeConfig(dir, config), { CREDENTIALS_DIRECTORY: dir });
-    assert.deepEqual(error.problems, [
-      `crypto.pickle_key_credential: credential "pickle" not found in $CREDENTIALS_DIRECTORY (${dir}); add LoadCredential=pickle:/path/to/secret to the service unit`,
-    ]);
+    assert.deepEqual(error.problems, [`crypto.pickle_key_credential: credential "pickle" not found in $CREDENTIALS_DIRECTORY (${dir}); add LoadCredential=pickle:/path/to/secret to the service unit`]);
   });
 
   test('_file on a key that is not a secret is an unknown key', async () => {
@@ -321,9 +298,7 @@ describe('secrets', () => {
     const config = baseConfig();
     config.admin = { username: 'admin', password_hash_file: 'hash' };
     const error = await loadError(await writeConfig(dir, config));
-    assert.ok(error.problems.includes(
-        'admin.password_hash_file: unknown key: password_hash is not a secret, so give it inline (no _file/_credential form)',
-      ), error.message);
+    assert.ok(error.problems.includes('admin.password_hash_file: unknown key: password_hash is not a secret, so give it inline (no _file/_credential form)'), error.message);
   });
 
   test('no secret value appears in any error message', async () => {

@@ -147,13 +147,21 @@ describe('crypto store opened and closed in quick succession', { timeout: 60_000
       crypto = await BotCrypto.open(opts);
       await closing;
       const results = await Promise.allSettled(work);
-      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled'], `switch ${i + 1}: the work asked for before the close was done`);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'fulfilled'],
+        `switch ${i + 1}: the work asked for before the close was done`,
+      );
       assert.equal(crypto.status.ed25519, identity, `switch ${i + 1}: same identity`);
       assert.equal(crypto.pendingDecryption, i + 1, `switch ${i + 1}: every event waiting for a key was kept`);
       assert.equal((await storeDatabases(opts.matrix.userId)).length, 2, `switch ${i + 1}: one store in memory`);
     }
     await crypto.close();
     assert.deepEqual(await storeDatabases(opts.matrix.userId), []);
-    assert.deepEqual(warnings.filter((w) => /held open|still waiting/.test(w)), [], 'no database was left held open, no opening waited long');
+    assert.deepEqual(
+      warnings.filter((w) => /held open|still waiting/.test(w)),
+      [],
+      'no database was left held open, no opening waited long',
+    );
   });
 });

@@ -18,18 +18,42 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const YTDLP = process.env.YTDLP ?? join(ROOT, '.venv', 'bin', 'yt-dlp');
 
 const owner = { username: 'natgeo', full_name: 'National Geographic', pk: '787132' };
-const IMAGE: FakePost = { shortcode: 'CxImg000001', owner, caption: 'A photo <b>&</b> "quotes" / slashes', likes: 12, comments: 3,
-  taken_at: 1_700_000_123, items: [{ kind: 'image', width: 64, height: 48 }] };
-const VIDEO: FakePost = { shortcode: 'CxVid000001', owner, caption: 'A video', likes: 5, comments: 1, taken_at: 1_700_000_456,
-  items: [{ kind: 'video', width: 64, height: 48, duration: 2.5, size: 20_000 }] };
-const CAROUSEL: FakePost = { shortcode: 'DaCar000001', owner, caption: 'Three things', likes: 99, comments: 7, taken_at: 1_700_000_789,
-  items: [{ kind: 'image', width: 64, height: 48 }, { kind: 'video', width: 48, height: 64, duration: 1.5 }, { kind: 'image', width: 32, height: 32 }] };
+const IMAGE: FakePost = {
+  shortcode: 'CxImg000001',
+  owner,
+  caption: 'A photo <b>&</b> "quotes" / slashes',
+  likes: 12,
+  comments: 3,
+  taken_at: 1_700_000_123,
+  items: [{ kind: 'image', width: 64, height: 48 }],
+};
+const VIDEO: FakePost = {
+  shortcode: 'CxVid000001',
+  owner,
+  caption: 'A video',
+  likes: 5,
+  comments: 1,
+  taken_at: 1_700_000_456,
+  items: [{ kind: 'video', width: 64, height: 48, duration: 2.5, size: 20_000 }],
+};
+const CAROUSEL: FakePost = {
+  shortcode: 'DaCar000001',
+  owner,
+  caption: 'Three things',
+  likes: 99,
+  comments: 7,
+  taken_at: 1_700_000_789,
+  items: [
+    { kind: 'image', width: 64, height: 48 },
+    { kind: 'video', width: 48, height: 64, duration: 1.5 },
+    { kind: 'image', width: 32, height: 32 },
+  ],
+};
 const PRIVATE: FakePost = { shortcode: 'CxPri000001', owner, state: 'private', items: [{ kind: 'image', width: 64, height: 48 }] };
 /** private posts shared from the app carry 28 extra characters */
 const PRIVATE_LONG: FakePost = { ...PRIVATE, shortcode: 'CxPrl000001' + 'abcdefghijklmnopqrstuvwxyz01' };
 const DELETED: FakePost = { shortcode: 'CxDel000001', owner, state: 'deleted', items: [{ kind: 'image', width: 64, height: 48 }] };
-const LOGIN: FakePost = { shortcode: 'CxLog000001', owner, state: 'login_required', caption: 'gated',
-  items: [{ kind: 'video', width: 64, height: 48, duration: 3 }] };
+const LOGIN: FakePost = { shortcode: 'CxLog000001', owner, state: 'login_required', caption: 'gated', items: [{ kind: 'video', width: 64, height: 48, duration: 3 }] };
 const RATE: FakePost = { shortcode: 'CxRat000001', owner, items: [{ kind: 'image', width: 64, height: 48 }] };
 
 interface Run {
@@ -40,8 +64,9 @@ interface Run {
 
 function ytdlp(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(YTDLP, ['--ignore-config', '--no-cache-dir', ...args], { env: { ...process.env, ...env }, timeout: 20_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+    execFile(YTDLP, ['--ignore-config', '--no-cache-dir', ...args], { env: { ...process.env, ...env }, timeout: 20_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -74,8 +99,18 @@ describe('fake Instagram with the real yt-dlp', () => {
     const infoFile = join(d, 'info.json');
     writeFileSync(infoFile, JSON.stringify(info));
     const out = join(d, 'out');
-    const run = await ytdlp(['--load-info-json', infoFile, '--no-clean-info-json', '--ignore-no-formats-error',
-      '-f', 'best[ext=mp4]/best', '-o', join(out, '%(playlist_index|0)s.%(ext)s'), '--no-warnings', ...extra]);
+    const run = await ytdlp([
+      '--load-info-json',
+      infoFile,
+      '--no-clean-info-json',
+      '--ignore-no-formats-error',
+      '-f',
+      'best[ext=mp4]/best',
+      '-o',
+      join(out, '%(playlist_index|0)s.%(ext)s'),
+      '--no-warnings',
+      ...extra,
+    ]);
     return { ...run, out, files: existsSync(out) ? readdirSync(out).sort() : [] };
   }
 
@@ -83,7 +118,13 @@ describe('fake Instagram with the real yt-dlp', () => {
     const thumbs = entry.thumbnails as { url: string; width: number; height: number }[];
     assert.equal(thumbs.length, 2);
     // yt-dlp reverses image_versions2.candidates: the last (best) one is the full-size display image
-    assert.deepEqual(thumbs.map((t) => [t.width, t.height]), [[item.width / 2, item.height / 2], [item.width, item.height]]);
+    assert.deepEqual(
+      thumbs.map((t) => [t.width, t.height]),
+      [
+        [item.width / 2, item.height / 2],
+        [item.width, item.height],
+      ],
+    );
     assert.equal(thumbs[1].url, full);
     assert.equal(entry.thumbnail, full);
   }
@@ -102,7 +143,10 @@ describe('fake Instagram with the real yt-dlp', () => {
     const before = ig.requests.length;
     const { code, stderr, info } = await extract(IMAGE);
     assert.equal(code, 0, stderr);
-    const paths = ig.requests.slice(before).filter((r) => r.method !== 'CONNECT').map((r) => r.path);
+    const paths = ig.requests
+      .slice(before)
+      .filter((r) => r.method !== 'CONNECT')
+      .map((r) => r.path);
     assert.deepEqual(paths, ['/', '/api/v1/web/get_ruling_for_content/', `/p/${IMAGE.shortcode}`, `/p/${IMAGE.shortcode}/`]);
     assert.ok(info);
     assert.equal(info._type, 'video');
@@ -143,7 +187,10 @@ describe('fake Instagram with the real yt-dlp', () => {
     assert.equal(info.like_count, 5);
     assert.equal(info.timestamp, 1_700_000_456);
     const formats = (info.formats as { url: string; width: number; height: number; ext: string }[]).map((f) => [f.width, f.height, f.ext]);
-    assert.deepEqual(formats, [[32, 24, 'mp4'], [64, 48, 'mp4']]);
+    assert.deepEqual(formats, [
+      [32, 24, 'mp4'],
+      [64, 48, 'mp4'],
+    ]);
     assert.equal(info.formats[1].url, ig.mediaUrl(VIDEO.shortcode, 0, 'video'));
     assert.equal(info.url, ig.mediaUrl(VIDEO.shortcode, 0, 'video'), 'the selected (best) format');
     assertThumbnails(info, VIDEO.items[0], ig.mediaUrl(VIDEO.shortcode, 0, 'image'));
@@ -169,10 +216,19 @@ describe('fake Instagram with the real yt-dlp', () => {
     assert.equal(info.description, 'Three things');
     assert.equal(info.like_count, 99);
     const entries = info.entries as Record<string, any>[];
-    assert.deepEqual(entries.map((e) => e.id), [0, 1, 2].map((i) => carouselEntryId(CAROUSEL, i)));
-    assert.deepEqual(entries.map((e) => e.playlist_index), [1, 2, 3]);
+    assert.deepEqual(
+      entries.map((e) => e.id),
+      [0, 1, 2].map((i) => carouselEntryId(CAROUSEL, i)),
+    );
+    assert.deepEqual(
+      entries.map((e) => e.playlist_index),
+      [1, 2, 3],
+    );
     CAROUSEL.items.forEach((item, i) => assertThumbnails(entries[i], item, ig.mediaUrl(CAROUSEL.shortcode, i, 'image')));
-    assert.deepEqual(entries.map((e) => e.formats.length), [0, 2, 0]);
+    assert.deepEqual(
+      entries.map((e) => e.formats.length),
+      [0, 2, 0],
+    );
     assert.equal(entries[1].duration, 1.5);
     assert.deepEqual([entries[1].width, entries[1].height], [48, 64]);
     for (const e of entries) assert.equal(e.channel, 'natgeo');
@@ -181,7 +237,12 @@ describe('fake Instagram with the real yt-dlp', () => {
     assert.equal(dl.code, 1, 'image entries have no formats');
     assert.equal(dl.stderr.match(/No video formats found!/g)?.length, 2);
     assert.deepEqual(dl.files, ['1.jpg', '2.jpg', '2.mp4', '3.jpg']);
-    for (const [file, i, kind] of [['1.jpg', 0, 'image'], ['2.jpg', 1, 'image'], ['2.mp4', 1, 'video'], ['3.jpg', 2, 'image']] as const) {
+    for (const [file, i, kind] of [
+      ['1.jpg', 0, 'image'],
+      ['2.jpg', 1, 'image'],
+      ['2.mp4', 1, 'video'],
+      ['3.jpg', 2, 'image'],
+    ] as const) {
       assert.deepEqual(readFileSync(join(dl.out, file)), ig.mediaBytes(CAROUSEL.shortcode, i, kind), file);
     }
     // without --no-clean-info-json yt-dlp drops `entries` from the loaded JSON and re-extracts the URL
@@ -191,7 +252,11 @@ describe('fake Instagram with the real yt-dlp', () => {
     const before = ig.requests.length;
     const [img, vid, car] = await Promise.all([extract(IMAGE, true), extract(VIDEO, true), extract(CAROUSEL, true)]);
     for (const r of [img, vid, car]) assert.equal(r.code, 0, r.stderr);
-    const paths = ig.requests.slice(before).filter((r) => r.method !== 'CONNECT').map((r) => r.path).sort();
+    const paths = ig.requests
+      .slice(before)
+      .filter((r) => r.method !== 'CONNECT')
+      .map((r) => r.path)
+      .sort();
     assert.deepEqual(paths, [CAROUSEL, IMAGE, VIDEO].map((p) => `/api/v1/media/${shortcodeToPk(p.shortcode)}/info/`).sort());
     const { info: li } = img;
     assert.ok(li && vid.info && car.info);
@@ -202,7 +267,10 @@ describe('fake Instagram with the real yt-dlp', () => {
     assert.equal(vid.info.duration, 2.5);
     assert.equal(vid.info.url, ig.mediaUrl(VIDEO.shortcode, 0, 'video'));
     assert.equal(car.info._type, 'playlist');
-    assert.deepEqual(car.info.entries.map((e: { id: string }) => e.id), [0, 1, 2].map((i) => carouselEntryId(CAROUSEL, i)));
+    assert.deepEqual(
+      car.info.entries.map((e: { id: string }) => e.id),
+      [0, 1, 2].map((i) => carouselEntryId(CAROUSEL, i)),
+    );
     const dl = await download(vid.info, ['--write-thumbnail']);
     assert.equal(dl.code, 0, dl.stderr);
     assert.deepEqual(readFileSync(join(dl.out, '0.mp4')), ig.mediaBytes(VIDEO.shortcode, 0, 'video'));
@@ -211,9 +279,15 @@ describe('fake Instagram with the real yt-dlp', () => {
   test('private post: login wall logged out, 400 "Media not found or unavailable" logged in', async () => {
     const [out, long, inn] = await Promise.all([extract(PRIVATE), extract(PRIVATE_LONG), extract(PRIVATE, true)]);
     assert.equal(out.code, 1);
-    assert.match(out.stderr, /^ERROR: \[Instagram\] CxPri000001: Instagram sent an empty media response\. Check if this post is accessible in your browser without being logged-in\. If it is not, then use --cookies-from-browser or --cookies for the authentication\./m);
+    assert.match(
+      out.stderr,
+      /^ERROR: \[Instagram\] CxPri000001: Instagram sent an empty media response\. Check if this post is accessible in your browser without being logged-in\. If it is not, then use --cookies-from-browser or --cookies for the authentication\./m,
+    );
     assert.equal(long.code, 1);
-    assert.match(long.stderr, /ERROR: \[Instagram\] CxPrl000001\w{28}: This content is only available for registered users who follow this account\. Use --cookies-from-browser or --cookies for the authentication\./);
+    assert.match(
+      long.stderr,
+      /ERROR: \[Instagram\] CxPrl000001\w{28}: This content is only available for registered users who follow this account\. Use --cookies-from-browser or --cookies for the authentication\./,
+    );
     assert.equal(inn.code, 1);
     assert.match(inn.stderr, /^ERROR: \[Instagram\] CxPri000001: Video info extraction failed: HTTP Error 400: Bad Request \(caused by <HTTPError 400: Bad Request>\)$/m);
   });
@@ -229,7 +303,10 @@ describe('fake Instagram with the real yt-dlp', () => {
   test('login-required post: redirected to the login page logged out, served logged in', async () => {
     const [out, inn] = await Promise.all([extract(LOGIN), extract(LOGIN, true)]);
     assert.equal(out.code, 1);
-    assert.match(out.stderr, /^ERROR: \[Instagram\] CxLog000001: The webpage request was redirected to the login page\. You have exceeded the rate-limit for accessing posts anonymously\. Use --cookies-from-browser or --cookies for the authentication\./m);
+    assert.match(
+      out.stderr,
+      /^ERROR: \[Instagram\] CxLog000001: The webpage request was redirected to the login page\. You have exceeded the rate-limit for accessing posts anonymously\. Use --cookies-from-browser or --cookies for the authentication\./m,
+    );
     assert.ok(ig.requests.some((r) => r.path === '/accounts/login/'));
     assert.equal(inn.code, 0, inn.stderr);
     assert.equal(inn.info?.description, 'gated');
@@ -262,10 +339,7 @@ describe('fake Instagram with the real yt-dlp', () => {
 
   test('yt-dlp verifies the fake CA with --compat-options no-certifi and SSL_CERT_FILE', async () => {
     const base = ['--proxy', ig.proxyUrl, '-J', '--ignore-no-formats-error', '--no-warnings', postUrl(IMAGE)];
-    const [verified, certifi] = await Promise.all([
-      ytdlp(['--compat-options', 'no-certifi', ...base], { SSL_CERT_FILE: ig.caFile }),
-      ytdlp(base, { SSL_CERT_FILE: ig.caFile }),
-    ]);
+    const [verified, certifi] = await Promise.all([ytdlp(['--compat-options', 'no-certifi', ...base], { SSL_CERT_FILE: ig.caFile }), ytdlp(base, { SSL_CERT_FILE: ig.caFile })]);
     assert.equal(verified.code, 0, verified.stderr);
     assert.equal(JSON.parse(verified.stdout).id, IMAGE.shortcode);
     assert.equal(certifi.code, 1);
@@ -276,7 +350,7 @@ describe('fake Instagram with the real yt-dlp', () => {
     const agent = () => new Agent({ proxyEnv: { HTTPS_PROXY: ig.proxyUrl }, ca: readFileSync(ig.caFile) });
     function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
       return new Promise((resolve, reject) => {
-        const req = (url.startsWith('https:') ? httpsRequest(url, { agent: agent(), headers }) : httpRequest(url, { headers }));
+        const req = url.startsWith('https:') ? httpsRequest(url, { agent: agent(), headers }) : httpRequest(url, { headers });
         req.on('response', (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -288,8 +362,15 @@ describe('fake Instagram with the real yt-dlp', () => {
     }
 
     test('web_profile_info on i.instagram.com and www.instagram.com', async () => {
-      ig.addProfile({ username: 'natgeo', full_name: 'National Geographic', biography: 'Taking our understanding of the world further.',
-        followers: 283_000_000, following: 150, posts: 31_000, recent: [IMAGE.shortcode, VIDEO.shortcode, CAROUSEL.shortcode, 'CxNew000001'] });
+      ig.addProfile({
+        username: 'natgeo',
+        full_name: 'National Geographic',
+        biography: 'Taking our understanding of the world further.',
+        followers: 283_000_000,
+        following: 150,
+        posts: 31_000,
+        recent: [IMAGE.shortcode, VIDEO.shortcode, CAROUSEL.shortcode, 'CxNew000001'],
+      });
       ig.addProfile({ username: 'secret', full_name: 'Secret', biography: '', followers: 3, following: 4, posts: 5, recent: ['CxSec000001'], is_private: true });
       for (const host of ['i.instagram.com', 'www.instagram.com']) {
         const res = await get(`https://${host}/api/v1/users/web_profile_info/?username=natgeo`, { 'X-IG-App-ID': WEB_APP_ID });
@@ -304,9 +385,18 @@ describe('fake Instagram with the real yt-dlp', () => {
         assert.equal(user.is_private, false);
         const media = user.edge_owner_to_timeline_media;
         assert.equal(media.count, 31_000);
-        assert.deepEqual(media.edges.map((e: { node: { shortcode: string } }) => e.node.shortcode), [IMAGE.shortcode, VIDEO.shortcode, CAROUSEL.shortcode, 'CxNew000001']);
-        assert.deepEqual(media.edges.map((e: { node: { is_video: boolean } }) => e.node.is_video), [false, true, false, false]);
-        assert.deepEqual(media.edges.map((e: { node: { __typename: string } }) => e.node.__typename), ['GraphImage', 'GraphVideo', 'GraphSidecar', 'GraphImage']);
+        assert.deepEqual(
+          media.edges.map((e: { node: { shortcode: string } }) => e.node.shortcode),
+          [IMAGE.shortcode, VIDEO.shortcode, CAROUSEL.shortcode, 'CxNew000001'],
+        );
+        assert.deepEqual(
+          media.edges.map((e: { node: { is_video: boolean } }) => e.node.is_video),
+          [false, true, false, false],
+        );
+        assert.deepEqual(
+          media.edges.map((e: { node: { __typename: string } }) => e.node.__typename),
+          ['GraphImage', 'GraphVideo', 'GraphSidecar', 'GraphImage'],
+        );
         const thumb = await get(media.edges[1].node.thumbnail_src);
         assert.equal(thumb.status, 200);
         assert.equal(thumb.headers['content-type'], 'image/jpeg');
@@ -323,7 +413,7 @@ describe('fake Instagram with the real yt-dlp', () => {
       assert.equal(JSON.parse(noAppId.body.toString()).message, 'useragent mismatch');
     });
 
-    test('share links redirect to the post; rate limit answers 429 with Instagram\'s message', async () => {
+    test("share links redirect to the post; rate limit answers 429 with Instagram's message", async () => {
       ig.addShare('1AbCdEfGhI', CAROUSEL.shortcode);
       const share = await get('https://www.instagram.com/share/1AbCdEfGhI/');
       assert.equal(share.status, 302);

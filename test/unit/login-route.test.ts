@@ -96,7 +96,10 @@ describe('POST /auth/login', () => {
     assert.ok(existsSync(file), 'a failed login leaves it');
     assert.equal((await login('admin', PASSWORD)).statusCode, 200);
     assert.ok(!existsSync(file));
-    assert.ok(logged.some((l) => l.startsWith('info ') && l.includes(file)), logged.join('\n'));
+    assert.ok(
+      logged.some((l) => l.startsWith('info ') && l.includes(file)),
+      logged.join('\n'),
+    );
     assert.equal((await login('admin', PASSWORD)).statusCode, 200, 'later logins do not mind that it is gone');
   });
 });

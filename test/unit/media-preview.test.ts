@@ -69,7 +69,19 @@ describe('media-preview messages', () => {
   });
 
   test('profile: name, counts, private flag and bio', () => {
-    const msg = profileMessage({ url: 'https://www.instagram.com/natgeo/', handle: 'natgeo', name: 'National Geographic', bio: 'Taking our understanding\nfurther', followers: 280_000_000, following: 150, posts: 30_000, isPrivate: true }, 200);
+    const msg = profileMessage(
+      {
+        url: 'https://www.instagram.com/natgeo/',
+        handle: 'natgeo',
+        name: 'National Geographic',
+        bio: 'Taking our understanding\nfurther',
+        followers: 280_000_000,
+        following: 150,
+        posts: 30_000,
+        isPrivate: true,
+      },
+      200,
+    );
     assert.match(msg.text, /^National Geographic \(@natgeo\)\n30,000 posts · 280,000,000 followers · 150 following · private account\nTaking our understanding\nfurther\n/);
     assert.match(msg.html, /<blockquote>Taking our understanding<br>further<\/blockquote>/);
   });
@@ -81,9 +93,15 @@ describe('media-preview failures', () => {
     const kinds: Array<[string, string]> = [
       ['ERROR: [Instagram] ABC: Unable to download webpage: HTTP Error 429: Too Many Requests (caused by <HTTPError 429: Too Many Requests>)', 'rate_limited'],
       ['ERROR: [Instagram] ABC: Video info extraction failed: HTTP Error 429: Too Many Requests', 'rate_limited'],
-      ['ERROR: [Instagram] ABC: Instagram sent an empty media response. Check if this post is accessible in your browser without being logged-in. If it is not, then use --cookies-from-browser or --cookies for the authentication.', 'private'],
+      [
+        'ERROR: [Instagram] ABC: Instagram sent an empty media response. Check if this post is accessible in your browser without being logged-in. If it is not, then use --cookies-from-browser or --cookies for the authentication.',
+        'private',
+      ],
       ['ERROR: [Instagram] ABC: This content is only available for registered users who follow this account. Use --cookies-from-browser or --cookies for the authentication.', 'private'],
-      ['ERROR: [Instagram] ABC: The webpage request was redirected to the login page. You have exceeded the rate-limit for accessing posts anonymously. Use --cookies-from-browser or --cookies for the authentication.', 'login_required'],
+      [
+        'ERROR: [Instagram] ABC: The webpage request was redirected to the login page. You have exceeded the rate-limit for accessing posts anonymously. Use --cookies-from-browser or --cookies for the authentication.',
+        'login_required',
+      ],
       ['ERROR: [Instagram] ABC: Unable to download webpage: HTTP Error 404: Not Found (caused by <HTTPError 404: Not Found>)', 'deleted'],
       ['ERROR: [Instagram] ABC: Video info extraction failed: HTTP Error 400: Bad Request (caused by <HTTPError 400: Bad Request>)', 'deleted'],
       ['ERROR: [generic] Unsupported URL: https://example.org', 'unsupported'],
@@ -142,18 +160,29 @@ describe('media-preview scheduler', () => {
     for (const n of ['a1', 'a2', 'a3']) scheduler.add(job('!a', n));
     scheduler.add(job('!b', 'b1'));
     await clock.advance(0);
-    assert.deepEqual(started.map((s) => s.name), ['a1'], 'one at a time');
+    assert.deepEqual(
+      started.map((s) => s.name),
+      ['a1'],
+      'one at a time',
+    );
     assert.equal(scheduler.estimate('!b', 'instagram').ahead >= 1, true);
     finishers.shift()!();
     await clock.advance(1000);
     assert.equal(started.length, 1, 'paced: 30/min = one start every 2 s');
     await clock.advance(1000);
-    assert.deepEqual(started.map((s) => s.name), ['a1', 'b1'], 'room b gets its turn before a2');
+    assert.deepEqual(
+      started.map((s) => s.name),
+      ['a1', 'b1'],
+      'room b gets its turn before a2',
+    );
     finishers.shift()!();
     await clock.advance(2000);
     finishers.shift()!();
     await clock.advance(2000);
-    assert.deepEqual(started.map((s) => s.name), ['a1', 'b1', 'a2', 'a3']);
+    assert.deepEqual(
+      started.map((s) => s.name),
+      ['a1', 'b1', 'a2', 'a3'],
+    );
     for (let i = 1; i < started.length; i++) assert.ok(started[i]!.at - started[i - 1]!.at >= 2000, 'never faster than the limit');
   });
 

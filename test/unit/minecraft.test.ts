@@ -117,7 +117,10 @@ describe('the fake RCON server packet codec', () => {
     const parts = responsePackets(42, text);
     assert.equal(parts.length, 3);
     const decoded = decodePackets(Buffer.concat(parts)).packets;
-    assert.deepEqual(decoded.map((p) => p.body.length), [4096, 4096, 10]);
+    assert.deepEqual(
+      decoded.map((p) => p.body.length),
+      [4096, 4096, 10],
+    );
     assert.ok(decoded.every((p) => p.id === 42 && p.type === SERVERDATA_RESPONSE_VALUE));
     assert.equal(decoded.map((p) => p.body).join(''), text);
     assert.equal(responsePackets(1, '').length, 1);
@@ -164,8 +167,17 @@ describe('the fake RCON server on the wire', () => {
     fake.respond = (command) => fake.vanilla(command);
     assert.deepEqual(got[0], { id: 10, type: SERVERDATA_AUTH_RESPONSE, body: '' });
     assert.deepEqual(got[1], { id: 11, type: SERVERDATA_RESPONSE_VALUE, body: 'Added Alex to the whitelist' });
-    assert.deepEqual(got.slice(2).map((p) => [p.id, p.body.length]), [[12, 4096], [12, 904]]);
-    assert.deepEqual(fake.commands.slice(-2).map((c) => c.command), ['whitelist add Alex', 'long']);
+    assert.deepEqual(
+      got.slice(2).map((p) => [p.id, p.body.length]),
+      [
+        [12, 4096],
+        [12, 904],
+      ],
+    );
+    assert.deepEqual(
+      fake.commands.slice(-2).map((c) => c.command),
+      ['whitelist add Alex', 'long'],
+    );
   });
 
   it('answers a wrong password, and a command before login, with id -1', async () => {

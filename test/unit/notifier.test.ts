@@ -108,10 +108,7 @@ describe('AdminNotifier', () => {
 
   test('HTML in the message, source and error detail is escaped in the html body', async () => {
     const { notifier, posts } = setup();
-    await notifier.handle(
-      entry({ instanceId: 'x<y>', message: 'bad <script>alert("x")</script> & more', context: { err: { message: '<img src=x onerror=1>' } } }),
-      T0,
-    );
+    await notifier.handle(entry({ instanceId: 'x<y>', message: 'bad <script>alert("x")</script> & more', context: { err: { message: '<img src=x onerror=1>' } } }), T0);
     const { text, html } = posts[0];
     assert.doesNotMatch(html, /<script>|<img|<y>/);
     assert.match(html, /bad &lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt; &amp; more/);

@@ -189,7 +189,14 @@ describe('readPluginArchive', () => {
 
   test('lists every manifest problem at once', async () => {
     const bad = 'id: Hello World\nversion: 1.0\nmain: ../index.js\ndatabase: maybe\ncolour: blue\n';
-    const error = await rejection(readPluginArchive(await yazlZip([{ name: 'plugin.yaml', data: bad }, { name: 'index.js', data: INDEX }])));
+    const error = await rejection(
+      readPluginArchive(
+        await yazlZip([
+          { name: 'plugin.yaml', data: bad },
+          { name: 'index.js', data: INDEX },
+        ]),
+      ),
+    );
     assert.ok(error.problems.includes('plugin.yaml: version: not a semantic version (got "1.0")'), error.problems.join('\n'));
     assert.ok(error.problems.some((p) => p.startsWith('plugin.yaml: id: not a reverse-domain identifier')));
     assert.ok(error.problems.some((p) => p.startsWith('plugin.yaml: main: escapes the plugin folder')));
@@ -202,11 +209,32 @@ describe('readPluginArchive', () => {
   test('rejects a missing plugin.yaml and a missing main or extra file', async () => {
     const noManifest = await rejection(readPluginArchive(await yazlZip([{ name: 'index.js', data: INDEX }])));
     assert.match(noManifest.message, /no plugin\.yaml at the root/);
-    const nested = await rejection(readPluginArchive(await yazlZip([{ name: 'hello/plugin.yaml', data: MANIFEST }, { name: 'hello/index.js', data: INDEX }])));
+    const nested = await rejection(
+      readPluginArchive(
+        await yazlZip([
+          { name: 'hello/plugin.yaml', data: MANIFEST },
+          { name: 'hello/index.js', data: INDEX },
+        ]),
+      ),
+    );
     assert.match(nested.message, /no plugin\.yaml at the root/);
-    const noMain = await rejection(readPluginArchive(await yazlZip([{ name: 'plugin.yaml', data: MANIFEST }, { name: 'data/words.txt', data: 'x' }])));
+    const noMain = await rejection(
+      readPluginArchive(
+        await yazlZip([
+          { name: 'plugin.yaml', data: MANIFEST },
+          { name: 'data/words.txt', data: 'x' },
+        ]),
+      ),
+    );
     assert.deepEqual(noMain.problems, ['plugin.yaml: main: "index.js" is not in the archive']);
-    const noExtra = await rejection(readPluginArchive(await yazlZip([{ name: 'plugin.yaml', data: MANIFEST }, { name: 'index.js', data: INDEX }])));
+    const noExtra = await rejection(
+      readPluginArchive(
+        await yazlZip([
+          { name: 'plugin.yaml', data: MANIFEST },
+          { name: 'index.js', data: INDEX },
+        ]),
+      ),
+    );
     assert.deepEqual(noExtra.problems, ['plugin.yaml: extra_files: "data/words.txt" is not in the archive']);
   });
 
@@ -293,7 +321,10 @@ describe('installPluginArchive', () => {
     const evil = rawZip([...rawValid(), { name: '../evil.js', content: Buffer.from('x') }]);
     await rejection(installPluginArchive(evil, root));
     assert.deepEqual(await readdir(root), []);
-    assert.deepEqual((await readdir(join(root, '..'))).filter((n) => n === 'evil.js'), []);
+    assert.deepEqual(
+      (await readdir(join(root, '..'))).filter((n) => n === 'evil.js'),
+      [],
+    );
   });
 
   test('removes the partly written temp folder when the final move fails', async () => {
@@ -349,11 +380,17 @@ describe('parseManifest', () => {
   });
 
   test('reports missing keys, bad YAML and invalid config schemas', () => {
-    assert.throws(() => parseManifest('name: x\n'), (error: unknown) => {
-      assert.ok(error instanceof PluginValidationError);
-      assert.deepEqual(error.problems.map((p) => p.split(':')[0]), ['id', 'version', 'main']);
-      return true;
-    });
+    assert.throws(
+      () => parseManifest('name: x\n'),
+      (error: unknown) => {
+        assert.ok(error instanceof PluginValidationError);
+        assert.deepEqual(
+          error.problems.map((p) => p.split(':')[0]),
+          ['id', 'version', 'main'],
+        );
+        return true;
+      },
+    );
     assert.throws(() => parseManifest('id: [unclosed\n'), /invalid YAML/);
     assert.throws(() => parseManifest('- a list\n'), /must be a YAML mapping/);
     assert.throws(
@@ -392,13 +429,7 @@ describe('createConfigValidator', () => {
     assert.equal(result.ok, false);
     assert.deepEqual(
       new Set(result.ok ? [] : result.problems),
-      new Set([
-        'mode: required',
-        'extra: unknown key',
-        'greeting: must be string',
-        'limits.perMinute: must be >= 1',
-        'rooms[1]: must match pattern "^!"',
-      ]),
+      new Set(['mode: required', 'extra: unknown key', 'greeting: must be string', 'limits.perMinute: must be >= 1', 'rooms[1]: must match pattern "^!"']),
     );
     assert.deepEqual(validate('nope'), { ok: false, problems: ['config: must be a mapping (object), got string "nope"'] });
     assert.deepEqual(validate({ mode: 'medium' }), { ok: false, problems: ['mode: must be one of "fast", "slow"'] });

@@ -65,7 +65,10 @@ describe('buildPlugin', () => {
     assert.ok(validated.ok);
     const { context, commands } = captureContext(validated.value);
     await plugin.setup(context);
-    assert.deepEqual(commands.map((c) => c.name), ['hello']);
+    assert.deepEqual(
+      commands.map((c) => c.name),
+      ['hello'],
+    );
     const replies: string[] = [];
     const message = { sender: '@bob:example.org', reply: async (text: string) => (replies.push(text), '$reply') };
     await commands[0].handler({ args: {}, text: '', message } as never);
@@ -103,7 +106,10 @@ describe('buildPlugin', () => {
     const plugin = await loadBuilt(archive);
     const { context, commands } = captureContext({});
     await plugin.setup(context);
-    assert.deepEqual(commands.map((c) => c.name), ['npm-cmd']);
+    assert.deepEqual(
+      commands.map((c) => c.name),
+      ['npm-cmd'],
+    );
   });
 
   test('reports build errors with file and line', async () => {

@@ -164,7 +164,15 @@ describe('InstanceContext commands', () => {
   test('missing required arguments get a usage reply and the handler does not run', async () => {
     const { ctx, matrix, commandsRun } = setup();
     let ran = false;
-    ctx.command({ name: 'move', description: 'Move', args: [{ name: 'from', required: true }, { name: 'to', required: true }], handler: () => void (ran = true) });
+    ctx.command({
+      name: 'move',
+      description: 'Move',
+      args: [
+        { name: 'from', required: true },
+        { name: 'to', required: true },
+      ],
+      handler: () => void (ran = true),
+    });
     ctx.finishSetup();
     await ctx.dispatch(ROOM, message('!move here'));
     assert.equal(ran, false);

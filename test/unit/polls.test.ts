@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  applyPollVote,
-  buildPollEnd,
-  buildPollResponse,
-  buildPollStart,
-  parsePollEnd,
-  parsePollResponse,
-  parsePollStart,
-  pollFallbackText,
-  tallyPoll,
-  type PollVote,
-} from '../../src/sdk/index.ts';
+import { applyPollVote, buildPollEnd, buildPollResponse, buildPollStart, parsePollEnd, parsePollResponse, parsePollStart, pollFallbackText, tallyPoll, type PollVote } from '../../src/sdk/index.ts';
 import { describeDuration, parsePollCommand, reactionIndex, resultLines } from '../../plugins/polls/parse.ts';
 
 describe('sdk polls: MSC3381 wire format', () => {
   test('buildPollStart makes the content Element sends, with a plain-text fallback', () => {
-    const built = buildPollStart({ question: 'Lunch?', answers: [{ id: 'p', text: 'Pizza' }, { id: 's', text: 'Sushi' }], kind: 'disclosed' });
+    const built = buildPollStart({
+      question: 'Lunch?',
+      answers: [
+        { id: 'p', text: 'Pizza' },
+        { id: 's', text: 'Sushi' },
+      ],
+      kind: 'disclosed',
+    });
     assert.equal(built.type, 'org.matrix.msc3381.poll.start');
     assert.deepEqual(built.content, {
       'org.matrix.msc3381.poll.start': {
@@ -31,7 +27,10 @@ describe('sdk polls: MSC3381 wire format', () => {
       'org.matrix.msc1767.text': 'Lunch?\n1. Pizza\n2. Sushi',
       body: 'Lunch?\n1. Pizza\n2. Sushi',
     });
-    assert.deepEqual(built.answers, [{ id: 'p', text: 'Pizza' }, { id: 's', text: 'Sushi' }]);
+    assert.deepEqual(built.answers, [
+      { id: 'p', text: 'Pizza' },
+      { id: 's', text: 'Sushi' },
+    ]);
   });
 
   test('buildPollStart generates unique ids for plain texts and marks undisclosed polls', () => {
@@ -45,7 +44,17 @@ describe('sdk polls: MSC3381 wire format', () => {
     assert.throws(() => buildPollStart({ question: ' ', answers: ['a'] }), /question/);
     assert.throws(() => buildPollStart({ question: 'Q', answers: [] }), /1 to 20/);
     assert.throws(() => buildPollStart({ question: 'Q', answers: Array.from({ length: 21 }, (_, i) => `o${i}`) }), /1 to 20/);
-    assert.throws(() => buildPollStart({ question: 'Q', answers: [{ id: 'x', text: 'a' }, { id: 'x', text: 'b' }] }), /unique/);
+    assert.throws(
+      () =>
+        buildPollStart({
+          question: 'Q',
+          answers: [
+            { id: 'x', text: 'a' },
+            { id: 'x', text: 'b' },
+          ],
+        }),
+      /unique/,
+    );
   });
 
   test('parsePollStart reads what buildPollStart writes, and the stable and m.message forms', () => {
@@ -53,15 +62,30 @@ describe('sdk polls: MSC3381 wire format', () => {
     assert.deepEqual(parsePollStart(built.content), { question: 'Lunch?', kind: 'undisclosed', maxSelections: 1, answers: built.answers });
     const stable = {
       'm.poll.start': {
-        question: { 'm.message': [{ mimetype: 'text/html', body: '<b>Q</b>' }, { mimetype: 'text/plain', body: 'Q' }] },
+        question: {
+          'm.message': [
+            { mimetype: 'text/html', body: '<b>Q</b>' },
+            { mimetype: 'text/plain', body: 'Q' },
+          ],
+        },
         kind: 'm.poll.disclosed',
         max_selections: 2,
         answers: [{ id: 'a', 'm.text': 'A' }, { id: 'b', 'm.text': 'B' }, { id: 'a', 'm.text': 'dup' }, { 'm.text': 'no id' }],
       },
     };
-    assert.deepEqual(parsePollStart(stable), { question: 'Q', kind: 'disclosed', maxSelections: 2, answers: [{ id: 'a', text: 'A' }, { id: 'b', text: 'B' }] });
+    assert.deepEqual(parsePollStart(stable), {
+      question: 'Q',
+      kind: 'disclosed',
+      maxSelections: 2,
+      answers: [
+        { id: 'a', text: 'A' },
+        { id: 'b', text: 'B' },
+      ],
+    });
     // An unknown kind counts as undisclosed; a missing max_selections is 1.
-    const odd = parsePollStart({ 'org.matrix.msc3381.poll.start': { question: { 'org.matrix.msc1767.text': 'Q' }, kind: 'org.example.weird', answers: [{ id: 'a', 'org.matrix.msc1767.text': 'A' }] } });
+    const odd = parsePollStart({
+      'org.matrix.msc3381.poll.start': { question: { 'org.matrix.msc1767.text': 'Q' }, kind: 'org.example.weird', answers: [{ id: 'a', 'org.matrix.msc1767.text': 'A' }] },
+    });
     assert.equal(odd?.kind, 'undisclosed');
     assert.equal(odd?.maxSelections, 1);
     assert.equal(parsePollStart({ body: 'not a poll' }), null);
@@ -101,7 +125,14 @@ describe('sdk polls: MSC3381 wire format', () => {
 });
 
 describe('sdk polls: tally', () => {
-  const poll = { answers: [{ id: 'p', text: 'Pizza' }, { id: 's', text: 'Sushi' }, { id: 't', text: 'Tacos' }], maxSelections: 1 };
+  const poll = {
+    answers: [
+      { id: 'p', text: 'Pizza' },
+      { id: 's', text: 'Sushi' },
+      { id: 't', text: 'Tacos' },
+    ],
+    maxSelections: 1,
+  };
 
   test('each user counts once, with their latest vote by origin_server_ts', () => {
     const votes: Record<string, PollVote> = {};
@@ -141,7 +172,10 @@ describe('sdk polls: tally', () => {
     assert.deepEqual(tallyPoll(poll, votes), { counts: { p: 0, s: 0, t: 0 }, voters: 0, winners: [] });
     applyPollVote(votes, poll, '@a:x', ['p'], 1);
     applyPollVote(votes, poll, '@b:x', ['t'], 2);
-    assert.deepEqual(tallyPoll(poll, votes).winners.map((w) => w.id), ['p', 't']);
+    assert.deepEqual(
+      tallyPoll(poll, votes).winners.map((w) => w.id),
+      ['p', 't'],
+    );
     const multi = { answers: poll.answers, maxSelections: 2 };
     const mv: Record<string, PollVote> = {};
     applyPollVote(mv, multi, '@a:x', ['p', 's', 't'], 1);
@@ -181,7 +215,10 @@ describe('polls plugin: command text and results', () => {
   });
 
   test('result lines: counts per option and the winner or tie', () => {
-    const answers = [{ id: 'p', text: 'Pizza' }, { id: 's', text: 'Sushi' }];
+    const answers = [
+      { id: 'p', text: 'Pizza' },
+      { id: 's', text: 'Sushi' },
+    ];
     assert.deepEqual(resultLines(answers, { counts: { p: 2, s: 1 }, voters: 3, winners: [answers[0]!] }), ['Pizza: 2 votes', 'Sushi: 1 vote', 'Winner: Pizza (2 votes of 3 voters).']);
     assert.equal(resultLines(answers, { counts: { p: 1, s: 1 }, voters: 2, winners: answers }).at(-1), 'Tie: Pizza and Sushi (1 vote each, 2 voters).');
     assert.equal(resultLines(answers, { counts: { p: 0, s: 0 }, voters: 0, winners: [] }).at(-1), 'Nobody voted.');

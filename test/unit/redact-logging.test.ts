@@ -61,10 +61,7 @@ describe('redactText', () => {
 
   test('Bearer credentials and access_token parameters are scrubbed', () => {
     assert.equal(redactText('Authorization: Bearer abc.DEF-123_~+/='), `Authorization: Bearer ${REDACTED}`);
-    assert.equal(
-      redactText('GET /_matrix/client/v3/sync?access_token=s3cr3tvalue&timeout=30000'),
-      `GET /_matrix/client/v3/sync?access_token=${REDACTED}&timeout=30000`,
-    );
+    assert.equal(redactText('GET /_matrix/client/v3/sync?access_token=s3cr3tvalue&timeout=30000'), `GET /_matrix/client/v3/sync?access_token=${REDACTED}&timeout=30000`);
     assert.equal(redactText('{"access_token":"tok12345","user_id":"@a:b"}'), `{"access_token":"${REDACTED}","user_id":"@a:b"}`);
     assert.equal(redactText(`password = 'pw-in-text'`), `password = '${REDACTED}'`);
     assert.equal(redactText('shared_secret: shh-its-secret'), `shared_secret: ${REDACTED}`);

@@ -63,7 +63,10 @@ describe('openStorage refuses what it cannot use, saying why', () => {
     writeFileSync(join(dir, 'crypto', '%40bot%3Aexample.org.cryptostore'), 'store');
     const path = join(dir, 'trellis.db');
     writeFileSync(path, '');
-    await assert.rejects(openStorage({ type: 'sqlite', path, cryptoDir: join(dir, 'crypto') }), /is empty \(0 bytes\) but .*crypto store\(s\) of bot accounts: the database was lost or truncated\. Restore it from a backup/);
+    await assert.rejects(
+      openStorage({ type: 'sqlite', path, cryptoDir: join(dir, 'crypto') }),
+      /is empty \(0 bytes\) but .*crypto store\(s\) of bot accounts: the database was lost or truncated\. Restore it from a backup/,
+    );
     assert.equal(statSync(path).size, 0, 'the empty file was not turned into a fresh database');
     rmSync(path);
     await assert.rejects(openStorage({ type: 'sqlite', path, cryptoDir: join(dir, 'crypto') }), /is missing but/);

@@ -383,7 +383,10 @@ describe('revoked tokens', () => {
       await s.revokedTokens.add('jti-a', 1000);
       await s.revokedTokens.add('jti-b', 2000);
       await s.revokedTokens.add('jti-a', 1000); // logging out twice is harmless
-      assert.deepEqual(await s.revokedTokens.active(999), [{ jti: 'jti-a', expiresAt: 1000 }, { jti: 'jti-b', expiresAt: 2000 }]);
+      assert.deepEqual(await s.revokedTokens.active(999), [
+        { jti: 'jti-a', expiresAt: 1000 },
+        { jti: 'jti-b', expiresAt: 2000 },
+      ]);
       assert.deepEqual(await s.revokedTokens.active(1000), [{ jti: 'jti-b', expiresAt: 2000 }]);
       const rows = await sql<{ n: number }>`select count(*) as n from revoked_tokens`.execute(s.db);
       assert.equal(Number(rows.rows[0].n), 1, 'the expired one was deleted');

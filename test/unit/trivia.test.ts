@@ -23,7 +23,10 @@ describe('trivia bank', () => {
       for (const d of ['easy', 'medium', 'hard'] as const) assert.ok(filterQuestions(questions, { category: c, difficulty: d }).length > 0, `${c.slug}/${d}`);
     }
     assert.ok(questions.some((q) => q.type === 'boolean') && questions.some((q) => q.type === 'multiple'));
-    assert.ok(questions.some((q) => /&(quot|#039|amp|eacute);/.test(q.question + q.correct_answer + q.incorrect_answers.join(''))), 'texts are entity-encoded like OTDB');
+    assert.ok(
+      questions.some((q) => /&(quot|#039|amp|eacute);/.test(q.question + q.correct_answer + q.incorrect_answers.join(''))),
+      'texts are entity-encoded like OTDB',
+    );
     assert.equal(new Set(questions.map((q) => q.question)).size, questions.length, 'no question twice');
   });
 
@@ -98,7 +101,14 @@ describe('trivia entity decoding', () => {
   });
 
   test('showQuestion decodes everything shown and keeps track of the right answer through the shuffle', () => {
-    const q: OtdbQuestion = { category: 'Science &amp; Nature', type: 'multiple', difficulty: 'hard', question: 'Which is &quot;right&quot;?', correct_answer: 'Caf&eacute;', incorrect_answers: ['A', 'B', 'C'] };
+    const q: OtdbQuestion = {
+      category: 'Science &amp; Nature',
+      type: 'multiple',
+      difficulty: 'hard',
+      question: 'Which is &quot;right&quot;?',
+      correct_answer: 'Caf&eacute;',
+      incorrect_answers: ['A', 'B', 'C'],
+    };
     for (const seed of [0, 0.3, 0.6, 0.99]) {
       const shown = showQuestion(q, () => seed);
       assert.equal(shown.question, 'Which is "right"?');
@@ -113,7 +123,12 @@ describe('trivia entity decoding', () => {
 });
 
 describe('trivia scoring', () => {
-  const poll = { answers: [{ id: 'r', text: 'Right' }, { id: 'w', text: 'Wrong' }] };
+  const poll = {
+    answers: [
+      { id: 'r', text: 'Right' },
+      { id: 'w', text: 'Wrong' },
+    ],
+  };
 
   test("only a player's first answer counts", () => {
     const votes: Record<string, PollVote> = {};
@@ -149,7 +164,14 @@ describe('trivia scoring', () => {
 
 describe('trivia HTTP source (OTDB format, loopback server)', () => {
   let otdb: FakeOpenTdb;
-  const remote: OtdbQuestion = { category: 'Geography', type: 'multiple', difficulty: 'easy', question: 'Which city is called &quot;the Big Apple&quot;?', correct_answer: 'New York', incorrect_answers: ['Boston', 'Chicago', 'Seattle'] };
+  const remote: OtdbQuestion = {
+    category: 'Geography',
+    type: 'multiple',
+    difficulty: 'easy',
+    question: 'Which city is called &quot;the Big Apple&quot;?',
+    correct_answer: 'New York',
+    incorrect_answers: ['Boston', 'Chicago', 'Seattle'],
+  };
   before(async () => {
     otdb = await FakeOpenTdb.start([remote, { ...remote, difficulty: 'hard', question: 'Hard one?' }]);
   });

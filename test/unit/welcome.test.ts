@@ -1,16 +1,7 @@
 /** The welcome plugin's pure parts: join detection, templates, reactions, what the user reads. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  classifyReaction,
-  confirmationText,
-  displayNameOf,
-  inviteFailureReason,
-  isNewJoin,
-  renderTemplate,
-  sameReaction,
-  type WelcomeRecord,
-} from '../../plugins/welcome/welcome.ts';
+import { classifyReaction, confirmationText, displayNameOf, inviteFailureReason, isNewJoin, renderTemplate, sameReaction, type WelcomeRecord } from '../../plugins/welcome/welcome.ts';
 
 const SPACE = '!space:localhost';
 const BOT = '@bot:localhost';
@@ -70,7 +61,7 @@ describe('reactions', () => {
     assert.equal(sameReaction('👍', '✅'), false);
   });
 
-  it('confirms only the user\'s own reaction with the configured key to their welcome', () => {
+  it("confirms only the user's own reaction with the configured key to their welcome", () => {
     assert.equal(classifyReaction(record, reaction(), '✅'), 'confirm');
     assert.equal(classifyReaction(record, reaction({ key: '👍' }), '✅'), 'wrong_key');
     assert.equal(classifyReaction(record, reaction({ targetEventId: '$other' }), '✅'), 'not_welcome');

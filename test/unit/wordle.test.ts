@@ -1,17 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  addDays,
-  dailyAnswer,
-  dayKey,
-  evaluate,
-  hardModeProblem,
-  msUntilNextDay,
-  shareText,
-  Wordle,
-  type Game,
-  type Mark,
-} from '../../plugins/wordle/game.ts';
+import { addDays, dailyAnswer, dayKey, evaluate, hardModeProblem, msUntilNextDay, shareText, Wordle, type Game, type Mark } from '../../plugins/wordle/game.ts';
 import { letterStates, renderBoard, renderGame, renderKeyboard, renderRoomResult, renderStats } from '../../plugins/wordle/render.ts';
 import { ANSWERS, GUESSES, WORDS, parseWordList } from '../../plugins/wordle/words.ts';
 
@@ -233,7 +222,7 @@ describe('wordle games, stats and streaks', () => {
     const refused = await s.wordle.guess('@h:x', breaker);
     assert.equal(refused.kind, 'rejected');
     assert.equal(refused.kind === 'rejected' && refused.message, `Hard mode: 1st letter must be ${answer[0]!.toUpperCase()}.`);
-    assert.deepEqual((await s.wordle.setHard('@h:x', false)), { changed: false, refused: true, game: (await s.wordle.game('@h:x'))! });
+    assert.deepEqual(await s.wordle.setHard('@h:x', false), { changed: false, refused: true, game: (await s.wordle.game('@h:x'))! });
     assert.equal((await s.wordle.game('@h:x'))!.hard, true);
     assert.equal((await s.wordle.guess('@h:x', answer)).kind, 'played');
     // Game over: the switch is allowed again and applies to the next game.
@@ -310,7 +299,10 @@ describe('wordle games, stats and streaks', () => {
     const tried: string[] = [];
     for (let i = 0; i < 8; i++) tried.push(missFor(answer, tried));
     const outcomes = await Promise.all(tried.map((w) => s.wordle.guess('@p:x', w)));
-    assert.deepEqual(outcomes.map((o) => o.kind), ['played', 'played', 'played', 'played', 'played', 'played', 'over', 'over']);
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['played', 'played', 'played', 'played', 'played', 'played', 'over', 'over'],
+    );
     assert.equal((await s.wordle.stats('@p:x')).played, 1);
   });
 });

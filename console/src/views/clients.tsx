@@ -139,7 +139,11 @@ function ClientCard({ client, nowMs }: { client: Client; nowMs: number }) {
         <dt>Rooms</dt>
         <dd>{client.rooms.length}</dd>
       </dl>
-      {readOnly && <p class="note-box">Defined in the config file under <code>clients</code>; profile changes still work here.</p>}
+      {readOnly && (
+        <p class="note-box">
+          Defined in the config file under <code>clients</code>; profile changes still work here.
+        </p>
+      )}
       <form
         class="inline"
         onSubmit={(ev) => {

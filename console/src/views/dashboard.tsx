@@ -4,7 +4,12 @@ import { Avatar, Card, LevelBadge, StateBadge, ago, time } from '../ui.tsx';
 
 function HealthCard() {
   const h = health.value;
-  if (!h) return <Card title="Daemon health" id="health-title"><p class="muted">Loading…</p></Card>;
+  if (!h)
+    return (
+      <Card title="Daemon health" id="health-title">
+        <p class="muted">Loading…</p>
+      </Card>
+    );
   const syncing = h.clients.filter((c) => c.state === 'syncing' || (c.last_sync_age_seconds !== null && c.last_sync_age_seconds < 90)).length;
   return (
     <Card title="Daemon health" id="health-title">
@@ -95,11 +100,7 @@ function Notification({ entry }: { entry: LogEntry }) {
         {!entry.instanceId && entry.clientId && <span class="mono small">{entry.clientId}</span>}
       </div>
       <p class="note-msg">{entry.message}</p>
-      {ctx.length > 0 && (
-        <p class="muted small mono note-ctx">
-          {ctx.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ')}
-        </p>
-      )}
+      {ctx.length > 0 && <p class="muted small mono note-ctx">{ctx.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ')}</p>}
     </li>
   );
 }
@@ -112,7 +113,15 @@ export function Dashboard() {
   return (
     <div class="dashboard">
       <div class="dash-main">
-        <Card title="Instances" id="dash-instances-title" actions={<a class="button" href="/instances/new">New instance</a>}>
+        <Card
+          title="Instances"
+          id="dash-instances-title"
+          actions={
+            <a class="button" href="/instances/new">
+              New instance
+            </a>
+          }
+        >
           {list === null ? (
             <p class="muted">Loading…</p>
           ) : list.length === 0 ? (

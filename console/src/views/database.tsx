@@ -28,7 +28,15 @@ export function Database({ id }: { id: string }) {
     void load();
   }, [id]);
   return (
-    <Card title={<>Database of <code>{id}</code></>} id="db-title" actions={<a href={`/instances/${encodeURIComponent(id)}`}>Back to instance</a>}>
+    <Card
+      title={
+        <>
+          Database of <code>{id}</code>
+        </>
+      }
+      id="db-title"
+      actions={<a href={`/instances/${encodeURIComponent(id)}`}>Back to instance</a>}
+    >
       <p class="muted small">Read-only view of the plugin's storage for this instance.</p>
       <form
         class="inline"

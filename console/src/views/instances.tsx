@@ -12,7 +12,15 @@ const loadYaml = () => (yamlModule ??= import('yaml'));
 export function InstanceList() {
   const list = instances.value;
   return (
-    <Card title="Instances" id="instances-title" actions={<a class="button primary" href="/instances/new">New instance</a>}>
+    <Card
+      title="Instances"
+      id="instances-title"
+      actions={
+        <a class="button primary" href="/instances/new">
+          New instance
+        </a>
+      }
+    >
       {list === null ? (
         <p class="muted">Loading…</p>
       ) : list.length === 0 ? (
@@ -208,7 +216,15 @@ export function InstanceEditor({ id }: { id: string | null }) {
     <form class="editor" onSubmit={submit} aria-labelledby="editor-title" novalidate>
       <Card
         id="editor-title"
-        title={isNew ? 'New instance' : <>Instance <code>{id}</code></>}
+        title={
+          isNew ? (
+            'New instance'
+          ) : (
+            <>
+              Instance <code>{id}</code>
+            </>
+          )
+        }
         actions={
           current && (
             <>
@@ -228,7 +244,8 @@ export function InstanceEditor({ id }: { id: string | null }) {
       >
         {readOnly && (
           <p class="note-box" role="note">
-            This instance is defined in the daemon's config file under <code>instances.{id}</code> and is read-only here. Edit the file and reload the daemon (<code>systemctl reload trellis</code> or SIGHUP).
+            This instance is defined in the daemon's config file under <code>instances.{id}</code> and is read-only here. Edit the file and reload the daemon (<code>systemctl reload trellis</code> or
+            SIGHUP).
           </p>
         )}
         {current?.last_error && current.state !== 'running' && <p class="last-error">Last error: {current.last_error}</p>}
@@ -236,7 +253,11 @@ export function InstanceEditor({ id }: { id: string | null }) {
         <fieldset disabled={readOnly} class="grid2">
           <div class={`field ${fieldProblem('id') ? 'has-error' : ''}`}>
             <label for="inst-id">Instance id</label>
-            {isNew ? <input id="inst-id" value={newId} onInput={(e) => setNewId(e.currentTarget.value)} placeholder="e.g. ping-main" required pattern="[A-Za-z0-9._-]+" /> : <input id="inst-id" value={id ?? ''} readOnly />}
+            {isNew ? (
+              <input id="inst-id" value={newId} onInput={(e) => setNewId(e.currentTarget.value)} placeholder="e.g. ping-main" required pattern="[A-Za-z0-9._-]+" />
+            ) : (
+              <input id="inst-id" value={id ?? ''} readOnly />
+            )}
             {fieldProblem('id') && <small class="field-error">{fieldProblem('id')}</small>}
           </div>
           <div class={`field ${fieldProblem('type') ? 'has-error' : ''}`}>
@@ -320,11 +341,13 @@ export function InstanceEditor({ id }: { id: string | null }) {
             label="Delete"
             confirm={`Delete ${current.id} and its stored data?`}
             onConfirm={() =>
-              control.run(async () => {
-                await api('DELETE', `/instance/${encodeURIComponent(current.id)}`);
-                await refreshInstances();
-                navigate('/instances');
-              }).then(() => undefined)
+              control
+                .run(async () => {
+                  await api('DELETE', `/instance/${encodeURIComponent(current.id)}`);
+                  await refreshInstances();
+                  navigate('/instances');
+                })
+                .then(() => undefined)
             }
           />
         )}

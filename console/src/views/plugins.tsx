@@ -32,15 +32,23 @@ function Upload() {
           if (file) upload(file);
         }}
       >
-        <p>Drop a plugin archive (.zip or .mbp, built with <code>trellis plugin build</code>) here, or</p>
+        <p>
+          Drop a plugin archive (.zip or .mbp, built with <code>trellis plugin build</code>) here, or
+        </p>
         <label class="button" for="plugin-file">
           Choose a file…
         </label>
-        <input id="plugin-file" class="sr-only" type="file" accept=".zip,.mbp,application/zip" onChange={(e) => {
-          const file = e.currentTarget.files?.[0];
-          if (file) upload(file);
-          e.currentTarget.value = '';
-        }} />
+        <input
+          id="plugin-file"
+          class="sr-only"
+          type="file"
+          accept=".zip,.mbp,application/zip"
+          onChange={(e) => {
+            const file = e.currentTarget.files?.[0];
+            if (file) upload(file);
+            e.currentTarget.value = '';
+          }}
+        />
         <label class="check">
           <input type="checkbox" checked={override} onChange={(e) => setOverride(e.currentTarget.checked)} />
           Replace a plugin that has the same version

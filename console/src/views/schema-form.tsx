@@ -39,11 +39,26 @@ function Field(props: { name: string; schema: JsonSchema; value: unknown; requir
   let control;
   if (kind === 'boolean') {
     control = (
-      <input id={id} type="checkbox" checked={value === undefined ? schema.default === true : value === true} disabled={disabled} aria-describedby={describedBy} aria-invalid={problems.length > 0} onChange={(e) => onChange(e.currentTarget.checked)} />
+      <input
+        id={id}
+        type="checkbox"
+        checked={value === undefined ? schema.default === true : value === true}
+        disabled={disabled}
+        aria-describedby={describedBy}
+        aria-invalid={problems.length > 0}
+        onChange={(e) => onChange(e.currentTarget.checked)}
+      />
     );
   } else if (kind === 'enum') {
     control = (
-      <select id={id} disabled={disabled} aria-describedby={describedBy} aria-invalid={problems.length > 0} value={value === undefined ? '' : JSON.stringify(value)} onChange={(e) => onChange(e.currentTarget.value === '' ? undefined : JSON.parse(e.currentTarget.value))}>
+      <select
+        id={id}
+        disabled={disabled}
+        aria-describedby={describedBy}
+        aria-invalid={problems.length > 0}
+        value={value === undefined ? '' : JSON.stringify(value)}
+        onChange={(e) => onChange(e.currentTarget.value === '' ? undefined : JSON.parse(e.currentTarget.value))}
+      >
         <option value="">{schema.default !== undefined ? `(default: ${String(schema.default)})` : '(not set)'}</option>
         {(schema.enum ?? []).map((v) => (
           <option key={JSON.stringify(v)} value={JSON.stringify(v)}>
@@ -75,25 +90,56 @@ function Field(props: { name: string; schema: JsonSchema; value: unknown; requir
   } else if (kind === 'string-array') {
     const list = Array.isArray(value) ? (value as unknown[]).map(String) : [];
     control = (
-      <textarea id={id} rows={Math.max(2, list.length + 1)} placeholder="one per line" disabled={disabled} aria-describedby={describedBy} aria-invalid={problems.length > 0} value={list.join('\n')} onInput={(e) => {
-        const lines = e.currentTarget.value.split('\n').map((l) => l.trim()).filter(Boolean);
-        onChange(lines.length ? lines : value === undefined ? undefined : []);
-      }} />
+      <textarea
+        id={id}
+        rows={Math.max(2, list.length + 1)}
+        placeholder="one per line"
+        disabled={disabled}
+        aria-describedby={describedBy}
+        aria-invalid={problems.length > 0}
+        value={list.join('\n')}
+        onInput={(e) => {
+          const lines = e.currentTarget.value
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean);
+          onChange(lines.length ? lines : value === undefined ? undefined : []);
+        }}
+      />
     );
   } else if (kind === 'string') {
     control = (
-      <input id={id} type="text" placeholder={placeholder} disabled={disabled} aria-describedby={describedBy} aria-invalid={problems.length > 0} value={value === undefined || value === null ? '' : String(value)} onInput={(e) => onChange(e.currentTarget.value === '' ? undefined : e.currentTarget.value)} />
+      <input
+        id={id}
+        type="text"
+        placeholder={placeholder}
+        disabled={disabled}
+        aria-describedby={describedBy}
+        aria-invalid={problems.length > 0}
+        value={value === undefined || value === null ? '' : String(value)}
+        onInput={(e) => onChange(e.currentTarget.value === '' ? undefined : e.currentTarget.value)}
+      />
     );
   } else {
     control = (
-      <textarea id={id} class="mono" rows={3} placeholder="JSON" disabled={disabled} aria-describedby={describedBy} aria-invalid={problems.length > 0} value={value === undefined ? '' : JSON.stringify(value, null, 2)} onInput={(e) => {
-        const raw = e.currentTarget.value;
-        try {
-          onChange(raw.trim() === '' ? undefined : JSON.parse(raw));
-        } catch {
-          onChange(raw);
-        }
-      }} />
+      <textarea
+        id={id}
+        class="mono"
+        rows={3}
+        placeholder="JSON"
+        disabled={disabled}
+        aria-describedby={describedBy}
+        aria-invalid={problems.length > 0}
+        value={value === undefined ? '' : JSON.stringify(value, null, 2)}
+        onInput={(e) => {
+          const raw = e.currentTarget.value;
+          try {
+            onChange(raw.trim() === '' ? undefined : JSON.parse(raw));
+          } catch {
+            onChange(raw);
+          }
+        }}
+      />
     );
   }
   return (

@@ -38,7 +38,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options:
       if (refused) {
         const seconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
         const why = refused.reason === 'address' ? 'too many failed logins from this address' : `too many failed logins for ${username.slice(0, 64)}`;
-        return reply.code(429).header('retry-after', String(seconds)).send({ errcode: 'rate_limited', error: `${why}; try again in ${seconds} s`, problems: [] });
+        return reply
+          .code(429)
+          .header('retry-after', String(seconds))
+          .send({ errcode: 'rate_limited', error: `${why}; try again in ${seconds} s`, problems: [] });
       }
       // The hash is checked whatever the username, so a wrong username takes as long as a wrong password
       // (the admin's own hash: same algorithm and cost); the result only counts for the admin's name.

@@ -63,20 +63,24 @@ export function registerClientRoutes(app: FastifyInstance, deps: ApiDeps): void 
     return reply.code(201).send(await view(record.id));
   });
 
-  app.put<{ Params: { id: string }; Body: Body }>('/client/:id', { schema: { summary: 'Update a bot account (profile, autojoin, enabled, encryption) or create it with access_token', tags: ['clients'] } }, async (req, reply) => {
-    const existing = await deps.storage.clients.get(req.params.id);
-    const token = str(req.body, 'access_token');
-    if (!existing) {
-      const homeserver = str(req.body, 'homeserver');
-      if (!homeserver || !token) throw new ManagementError(404, `bot account ${req.params.id} not found; to create it send homeserver and access_token`);
-      const record = await deps.management.addClientWithToken(homeserver, token, profileFrom(req.body));
-      if (record.id !== req.params.id) throw new ManagementError(400, `the access token belongs to ${record.id}, not ${req.params.id} (saved as ${record.id})`);
-      return reply.code(201).send(await view(record.id));
-    }
-    if (token) await deps.management.addClientWithToken(existing.homeserver || existing.homeserverUrl, token, {});
-    await deps.management.updateClient(req.params.id, profileFrom(req.body));
-    return view(req.params.id);
-  });
+  app.put<{ Params: { id: string }; Body: Body }>(
+    '/client/:id',
+    { schema: { summary: 'Update a bot account (profile, autojoin, enabled, encryption) or create it with access_token', tags: ['clients'] } },
+    async (req, reply) => {
+      const existing = await deps.storage.clients.get(req.params.id);
+      const token = str(req.body, 'access_token');
+      if (!existing) {
+        const homeserver = str(req.body, 'homeserver');
+        if (!homeserver || !token) throw new ManagementError(404, `bot account ${req.params.id} not found; to create it send homeserver and access_token`);
+        const record = await deps.management.addClientWithToken(homeserver, token, profileFrom(req.body));
+        if (record.id !== req.params.id) throw new ManagementError(400, `the access token belongs to ${record.id}, not ${req.params.id} (saved as ${record.id})`);
+        return reply.code(201).send(await view(record.id));
+      }
+      if (token) await deps.management.addClientWithToken(existing.homeserver || existing.homeserverUrl, token, {});
+      await deps.management.updateClient(req.params.id, profileFrom(req.body));
+      return view(req.params.id);
+    },
+  );
 
   app.put<{ Params: { id: string } }>('/client/:id/avatar', { bodyLimit: BODY_LIMITS.avatar, schema: { summary: 'Upload an avatar image (raw body) and set it', tags: ['clients'] } }, async (req) => {
     if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new ManagementError(400, 'send the image as the raw request body with its Content-Type');

@@ -14,9 +14,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
     return raw;
   };
 
-  app.get('/plugins', { schema: { summary: 'List plugins', tags: ['plugins'] } }, async () =>
-    deps.registry.list().map((p) => apiPlugin(p, deps.supervisor.instancesUsingPlugin(p.id))),
-  );
+  app.get('/plugins', { schema: { summary: 'List plugins', tags: ['plugins'] } }, async () => deps.registry.list().map((p) => apiPlugin(p, deps.supervisor.instancesUsingPlugin(p.id))));
   app.get<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Get a plugin', tags: ['plugins'] } }, async (req) => view(req.params.id));
   app.delete<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Delete a plugin (refused while in use)', tags: ['plugins'] } }, async (req, reply) => {
     await deps.management.deletePlugin(req.params.id);
@@ -24,14 +22,21 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
   });
   app.post<{ Querystring: { allow_override?: string } }>(
     '/plugins/upload',
-    { bodyLimit: BODY_LIMITS.upload, schema: { summary: 'Upload a plugin archive (raw body)', tags: ['plugins'], querystring: { type: 'object', properties: { allow_override: { type: 'string' } } } } },
+    {
+      bodyLimit: BODY_LIMITS.upload,
+      schema: { summary: 'Upload a plugin archive (raw body)', tags: ['plugins'], querystring: { type: 'object', properties: { allow_override: { type: 'string' } } } },
+    },
     async (req) => {
       const plugin = await deps.management.uploadPlugin(body(req.body), req.query.allow_override === 'true');
       return view(plugin.id);
     },
   );
-  app.put<{ Params: { id: string } }>('/plugin/:id', { bodyLimit: BODY_LIMITS.upload, schema: { summary: 'Upload a plugin archive for this id (raw body); an archive of another plugin is refused', tags: ['plugins'] } }, async (req) => {
-    const plugin = await deps.management.uploadPlugin(body(req.body), true, req.params.id);
-    return view(plugin.id);
-  });
+  app.put<{ Params: { id: string } }>(
+    '/plugin/:id',
+    { bodyLimit: BODY_LIMITS.upload, schema: { summary: 'Upload a plugin archive for this id (raw body); an archive of another plugin is refused', tags: ['plugins'] } },
+    async (req) => {
+      const plugin = await deps.management.uploadPlugin(body(req.body), true, req.params.id);
+      return view(plugin.id);
+    },
+  );
 }

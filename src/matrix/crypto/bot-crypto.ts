@@ -199,7 +199,10 @@ export class BotCrypto {
     let restored: SnapshotFile | null = null;
     if (snapshot && snapshot.deviceId === deviceId && snapshot.userId === userId) {
       try {
-        await restoreDatabases(idb, snapshot.databases.map((db) => ({ ...db, name: `${storeName}::${databaseSuffix(db.name)}` })));
+        await restoreDatabases(
+          idb,
+          snapshot.databases.map((db) => ({ ...db, name: `${storeName}::${databaseSuffix(db.name)}` })),
+        );
       } catch (err) {
         await deleteDatabases(idb, `${storeName}::`, blocked);
         throw err;
@@ -237,7 +240,9 @@ export class BotCrypto {
     const { ed25519, curve25519 } = crypto.#identity;
     try {
       if (restored && (restored.ed25519 !== ed25519 || restored.curve25519 !== curve25519)) {
-        throw new CryptoStoreError(`the crypto store of ${userId} (${snapshotPath}) came back with other identity keys than it was saved with; restore the file from a backup or log the bot in again to get a new device`);
+        throw new CryptoStoreError(
+          `the crypto store of ${userId} (${snapshotPath}) came back with other identity keys than it was saved with; restore the file from a backup or log the bot in again to get a new device`,
+        );
       }
       if (!restored) await crypto.#refuseReusedDevice(ed25519, opts.recoveryHint);
       else crypto.#restorePending(restored.pending ?? []);
@@ -311,7 +316,10 @@ export class BotCrypto {
     await this.#exclusive(async () => {
       await this.#machine.receiveSyncChanges(
         JSON.stringify(toDevice),
-        new m.DeviceLists(changed.map((u) => new m.UserId(u)), left.map((u) => new m.UserId(u))),
+        new m.DeviceLists(
+          changed.map((u) => new m.UserId(u)),
+          left.map((u) => new m.UserId(u)),
+        ),
         new Map(Object.entries(sync.device_one_time_keys_count ?? {})),
         sync.device_unused_fallback_key_types ? new Set(sync.device_unused_fallback_key_types) : undefined,
       );
@@ -423,7 +431,10 @@ export class BotCrypto {
       try {
         shares = await this.#machine.shareRoomKey(new m.RoomId(roomId), users(), settings);
       } catch (err) {
-        const hint = this.#keySharing() === 'cross_signed' ? '; with key_sharing: cross_signed this happens when a member reset their cross-signing identity: set key_sharing: all for this account or ask them to verify again' : '';
+        const hint =
+          this.#keySharing() === 'cross_signed'
+            ? '; with key_sharing: cross_signed this happens when a member reset their cross-signing identity: set key_sharing: all for this account or ask them to verify again'
+            : '';
         throw new Error(`could not share the room key in ${roomId}: ${errorText(err)}${hint}`);
       }
       for (const request of shares) await this.#send(request);

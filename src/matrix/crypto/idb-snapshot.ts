@@ -20,7 +20,12 @@ interface IdbOpenRequest extends IdbRequest<IdbDatabase> {
   onblocked: (() => void) | null;
   transaction: IdbTransaction | null;
 }
-interface IdbIndex { name: string; keyPath: string | string[]; unique: boolean; multiEntry: boolean }
+interface IdbIndex {
+  name: string;
+  keyPath: string | string[];
+  unique: boolean;
+  multiEntry: boolean;
+}
 interface IdbStore {
   name: string;
   keyPath: string | string[] | null;

@@ -13,7 +13,21 @@ export function loadCryptoRuntime(): Promise<CryptoModule> {
   loading ??= (async () => {
     // The Rust crypto store finds IndexedDB and its classes on the global object (what fake-indexeddb/auto does).
     const fake = (await import('fake-indexeddb')) as unknown as Record<string, unknown>;
-    for (const name of ['indexedDB', 'IDBCursor', 'IDBCursorWithValue', 'IDBDatabase', 'IDBFactory', 'IDBIndex', 'IDBKeyRange', 'IDBObjectStore', 'IDBOpenDBRequest', 'IDBRecord', 'IDBRequest', 'IDBTransaction', 'IDBVersionChangeEvent']) {
+    for (const name of [
+      'indexedDB',
+      'IDBCursor',
+      'IDBCursorWithValue',
+      'IDBDatabase',
+      'IDBFactory',
+      'IDBIndex',
+      'IDBKeyRange',
+      'IDBObjectStore',
+      'IDBOpenDBRequest',
+      'IDBRecord',
+      'IDBRequest',
+      'IDBTransaction',
+      'IDBVersionChangeEvent',
+    ]) {
       if (name in globalThis) continue;
       Object.defineProperty(globalThis, name, { value: fake[name], enumerable: false, configurable: true, writable: true });
     }

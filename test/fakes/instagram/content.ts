@@ -32,8 +32,7 @@ export function pkToShortcode(pk: bigint): string {
 
 /** JSON.stringify, with bigint written as a bare number (media pks exceed 2^53, as on Instagram). */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `__bigint__${v}__` : v))
-    .replace(/"__bigint__(\d+)__"/g, '$1');
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `__bigint__${v}__` : v)).replace(/"__bigint__(\d+)__"/g, '$1');
 }
 
 /** For JSON inside <script>: Instagram escapes slashes, and `<` must not close the element. */
@@ -73,8 +72,14 @@ export function product(post: FakePost, urls: MediaUrls[], profilePicUrl: string
   const owner = post.owner;
   const takenAt = post.taken_at ?? 1_700_000_000;
   const user = {
-    pk: owner.pk, pk_id: owner.pk, id: owner.pk, username: owner.username, full_name: owner.full_name,
-    is_private: post.state === 'private', is_verified: false, profile_pic_id: `${owner.pk}_${owner.pk}`,
+    pk: owner.pk,
+    pk_id: owner.pk,
+    id: owner.pk,
+    username: owner.username,
+    full_name: owner.full_name,
+    is_private: post.state === 'private',
+    is_verified: false,
+    profile_pic_id: `${owner.pk}_${owner.pk}`,
     profile_pic_url: profilePicUrl,
   };
   const mediaOf = (itemPk: bigint, i: number): Record<string, unknown> => {
@@ -84,10 +89,12 @@ export function product(post: FakePost, urls: MediaUrls[], profilePicUrl: string
       id: `${itemPk}_${owner.pk}`,
       pk: itemPk,
       media_type: item.kind === 'video' ? 2 : 1,
-      image_versions2: { candidates: [
-        { width: item.width, height: item.height, url: u.image },
-        { width: half(item.width), height: half(item.height), url: u.small },
-      ] },
+      image_versions2: {
+        candidates: [
+          { width: item.width, height: item.height, url: u.image },
+          { width: half(item.width), height: half(item.height), url: u.small },
+        ],
+      },
       original_width: item.width,
       original_height: item.height,
       accessibility_caption: item.kind === 'image' ? `Photo by ${owner.full_name}.` : null,
@@ -95,7 +102,7 @@ export function product(post: FakePost, urls: MediaUrls[], profilePicUrl: string
     if (item.kind === 'video') {
       fields.video_versions = [
         { type: 101, width: item.width, height: item.height, url: u.video, id: `${itemPk % 10n ** 15n}v` },
-        { type: 102, width: half(item.width), height: half(item.height), url: u.videoLow, id: `${itemPk % 10n ** 15n + 1n}v` },
+        { type: 102, width: half(item.width), height: half(item.height), url: u.videoLow, id: `${(itemPk % 10n ** 15n) + 1n}v` },
       ];
       fields.video_duration = item.duration ?? 1;
       fields.has_audio = false;
@@ -119,10 +126,21 @@ export function product(post: FakePost, urls: MediaUrls[], profilePicUrl: string
     commenting_disabled_for_viewer: false,
     user,
     owner: user,
-    caption: post.caption == null ? null : {
-      pk: String(pk + 7n), user_id: owner.pk, text: post.caption, type: 1, created_at: takenAt,
-      created_at_utc: takenAt, content_type: 'comment', status: 'Active', media_id: pk, has_translation: false,
-    },
+    caption:
+      post.caption == null
+        ? null
+        : {
+            pk: String(pk + 7n),
+            user_id: owner.pk,
+            text: post.caption,
+            type: 1,
+            created_at: takenAt,
+            created_at_utc: takenAt,
+            content_type: 'comment',
+            status: 'Active',
+            media_id: pk,
+            has_translation: false,
+          },
   };
   if (post.items.length > 1) {
     return {
@@ -141,17 +159,26 @@ export function product(post: FakePost, urls: MediaUrls[], profilePicUrl: string
   return { ...base, ...mediaOf(pk, 0), id: `${pk}_${owner.pk}`, product_type: post.items[0].kind === 'video' ? 'clips' : 'feed' };
 }
 
-const HEAD = '<!DOCTYPE html><html class="_9dls" lang="en" dir="ltr"><head><meta charset="utf-8">'
-  + '<meta name="viewport" content="width=device-width, initial-scale=1, minimum-scale=1, maximum-scale=1, viewport-fit=cover">';
+const HEAD =
+  '<!DOCTYPE html><html class="_9dls" lang="en" dir="ltr"><head><meta charset="utf-8">' +
+  '<meta name="viewport" content="width=device-width, initial-scale=1, minimum-scale=1, maximum-scale=1, viewport-fit=cover">';
 
 export function homePage(lsd: string): string {
-  const eqmc = { u: '/ajax/qm/?__a=1&__user=0&__comet_req=7&jazoest=2' + randomBytes(2).readUInt16BE(0), e: randomBytes(12).toString('base64url'),
-    s: ':' + randomBytes(4).toString('hex'), w: 0, f: randomBytes(16).toString('base64url'), l: lsd };
+  const eqmc = {
+    u: '/ajax/qm/?__a=1&__user=0&__comet_req=7&jazoest=2' + randomBytes(2).readUInt16BE(0),
+    e: randomBytes(12).toString('base64url'),
+    s: ':' + randomBytes(4).toString('hex'),
+    w: 0,
+    f: randomBytes(16).toString('base64url'),
+    l: lsd,
+  };
   const sjs = { require: [['ScheduledServerJS', 'handle', null, [{ __bbox: { define: [['LSD', [], { token: lsd }, 323]] } }]]] };
-  return `${HEAD}<title>Instagram</title>`
-    + `<script type="application/json" id="__eqmc" data-content-len="${scriptJson(eqmc).length}">${scriptJson(eqmc)}</script>`
-    + `<script type="application/json" data-content-len="${scriptJson(sjs).length}" data-sjs>${scriptJson(sjs)}</script>`
-    + '</head><body><div id="splash-screen"></div></body></html>';
+  return (
+    `${HEAD}<title>Instagram</title>` +
+    `<script type="application/json" id="__eqmc" data-content-len="${scriptJson(eqmc).length}">${scriptJson(eqmc)}</script>` +
+    `<script type="application/json" data-content-len="${scriptJson(sjs).length}" data-sjs>${scriptJson(sjs)}</script>` +
+    '</head><body><div id="splash-screen"></div></body></html>'
+  );
 }
 
 /** The permalink page; `media` null renders the page without the post (login wall). */
@@ -162,26 +189,49 @@ export function postPage(post: FakePost, media: Record<string, unknown> | null, 
   const description = `${post.likes ?? 0} likes, ${post.comments ?? 0} comments - ${o.username} on ${date}${post.caption ? `: "${post.caption}"` : ''}`;
   let scripts = '';
   if (media) {
-    const payload = { require: [['ScheduledServerJS', 'handle', null, [{ __bbox: { require: [['RelayPrefetchedStreamCache', 'next', [], [
-      `adp_PolarisPostRootQueryRelayPreloader_${createHash('md5').update(post.shortcode).digest('hex').slice(0, 22)}`,
-      { __bbox: { complete: true, result: { data: { xig_polaris_media: { ...media, comments_connection: { edges: [] } } },
-        extensions: { is_final: true } }, sequence_number: 0 } },
-    ]]] } }]]] };
+    const payload = {
+      require: [
+        [
+          'ScheduledServerJS',
+          'handle',
+          null,
+          [
+            {
+              __bbox: {
+                require: [
+                  [
+                    'RelayPrefetchedStreamCache',
+                    'next',
+                    [],
+                    [
+                      `adp_PolarisPostRootQueryRelayPreloader_${createHash('md5').update(post.shortcode).digest('hex').slice(0, 22)}`,
+                      { __bbox: { complete: true, result: { data: { xig_polaris_media: { ...media, comments_connection: { edges: [] } } }, extensions: { is_final: true } }, sequence_number: 0 } },
+                    ],
+                  ],
+                ],
+              },
+            },
+          ],
+        ],
+      ],
+    };
     const json = scriptJson(payload);
     scripts = `<script type="application/json" data-content-len="${json.length}" data-sjs>${json}</script>`;
   }
   const meta = media
-    ? `<meta property="og:type" content="article"><meta property="og:title" content="${escapeHtml(title)}">`
-      + `<meta property="og:description" content="${escapeHtml(description)}"><meta name="description" content="${escapeHtml(description)}">`
-      + `<meta property="og:url" content="https://www.instagram.com/p/${post.shortcode}/">`
-      + (ogImage ? `<meta property="og:image" content="${escapeHtml(ogImage)}">` : '')
+    ? `<meta property="og:type" content="article"><meta property="og:title" content="${escapeHtml(title)}">` +
+      `<meta property="og:description" content="${escapeHtml(description)}"><meta name="description" content="${escapeHtml(description)}">` +
+      `<meta property="og:url" content="https://www.instagram.com/p/${post.shortcode}/">` +
+      (ogImage ? `<meta property="og:image" content="${escapeHtml(ogImage)}">` : '')
     : '';
   return `${HEAD}<title>${escapeHtml(media ? title : 'Instagram')}</title>${meta}${scripts}</head><body></body></html>`;
 }
 
 export function notFoundPage(): string {
-  return `${HEAD}<title>Page not found • Instagram</title></head><body><h2>Sorry, this page isn't available.</h2>`
-    + '<p>The link you followed may be broken, or the page may have been removed.</p></body></html>';
+  return (
+    `${HEAD}<title>Page not found • Instagram</title></head><body><h2>Sorry, this page isn't available.</h2>` +
+    '<p>The link you followed may be broken, or the page may have been removed.</p></body></html>'
+  );
 }
 
 export function loginPage(): string {
@@ -194,50 +244,56 @@ export interface ProfilePostRef {
 }
 
 export function webProfileInfo(profile: FakeProfile, id: string, pic: string, recent: ProfilePostRef[]): Record<string, unknown> {
-  const edges = profile.is_private ? [] : recent.map(({ post, urls }) => {
-    const first = post.items[0];
-    const typename = post.items.length > 1 ? 'GraphSidecar' : first.kind === 'video' ? 'GraphVideo' : 'GraphImage';
-    return { node: {
-      __typename: typename,
-      id: String(shortcodeToPk(post.shortcode)),
-      shortcode: post.shortcode,
-      dimensions: { height: first.height, width: first.width },
-      display_url: urls[0].image,
-      thumbnail_src: urls[0].small,
-      thumbnail_resources: [{ src: urls[0].small, config_width: half(first.width), config_height: half(first.height) }],
-      is_video: typename === 'GraphVideo',
-      ...(typename === 'GraphVideo' ? { video_url: urls[0].video, video_view_count: 0 } : {}),
-      edge_media_to_caption: { edges: post.caption ? [{ node: { text: post.caption } }] : [] },
-      edge_media_to_comment: { count: post.comments ?? 0 },
-      edge_liked_by: { count: post.likes ?? 0 },
-      edge_media_preview_like: { count: post.likes ?? 0 },
-      comments_disabled: false,
-      taken_at_timestamp: post.taken_at ?? 1_700_000_000,
-      owner: { id, username: profile.username },
-    } };
-  });
+  const edges = profile.is_private
+    ? []
+    : recent.map(({ post, urls }) => {
+        const first = post.items[0];
+        const typename = post.items.length > 1 ? 'GraphSidecar' : first.kind === 'video' ? 'GraphVideo' : 'GraphImage';
+        return {
+          node: {
+            __typename: typename,
+            id: String(shortcodeToPk(post.shortcode)),
+            shortcode: post.shortcode,
+            dimensions: { height: first.height, width: first.width },
+            display_url: urls[0].image,
+            thumbnail_src: urls[0].small,
+            thumbnail_resources: [{ src: urls[0].small, config_width: half(first.width), config_height: half(first.height) }],
+            is_video: typename === 'GraphVideo',
+            ...(typename === 'GraphVideo' ? { video_url: urls[0].video, video_view_count: 0 } : {}),
+            edge_media_to_caption: { edges: post.caption ? [{ node: { text: post.caption } }] : [] },
+            edge_media_to_comment: { count: post.comments ?? 0 },
+            edge_liked_by: { count: post.likes ?? 0 },
+            edge_media_preview_like: { count: post.likes ?? 0 },
+            comments_disabled: false,
+            taken_at_timestamp: post.taken_at ?? 1_700_000_000,
+            owner: { id, username: profile.username },
+          },
+        };
+      });
   return {
-    data: { user: {
-      biography: profile.biography,
-      bio_links: [],
-      external_url: null,
-      edge_followed_by: { count: profile.followers },
-      edge_follow: { count: profile.following },
-      full_name: profile.full_name,
-      id,
-      fbid: String(BigInt(id) + 17_841_400_000_000_000n),
-      is_private: profile.is_private ?? false,
-      is_verified: false,
-      is_business_account: false,
-      profile_pic_url: pic,
-      profile_pic_url_hd: pic,
-      username: profile.username,
-      edge_owner_to_timeline_media: {
-        count: profile.posts,
-        page_info: { has_next_page: profile.posts > edges.length, end_cursor: edges.length ? randomBytes(24).toString('base64url') : null },
-        edges,
+    data: {
+      user: {
+        biography: profile.biography,
+        bio_links: [],
+        external_url: null,
+        edge_followed_by: { count: profile.followers },
+        edge_follow: { count: profile.following },
+        full_name: profile.full_name,
+        id,
+        fbid: String(BigInt(id) + 17_841_400_000_000_000n),
+        is_private: profile.is_private ?? false,
+        is_verified: false,
+        is_business_account: false,
+        profile_pic_url: pic,
+        profile_pic_url_hd: pic,
+        username: profile.username,
+        edge_owner_to_timeline_media: {
+          count: profile.posts,
+          page_info: { has_next_page: profile.posts > edges.length, end_cursor: edges.length ? randomBytes(24).toString('base64url') : null },
+          edges,
+        },
       },
-    } },
+    },
     status: 'ok',
   };
 }

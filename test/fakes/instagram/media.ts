@@ -46,19 +46,20 @@ export function jpeg(width: number, height: number, comment: string, level = 0, 
   const dqt = Buffer.alloc(65, 1);
   dqt[0] = 0;
   dqt[1] = 8; // DC quantiser: a DC diff of d moves the block mean by d grey levels
-  const build = (text: string, padding: Buffer[]) => Buffer.concat([
-    Buffer.from([0xff, 0xd8]),
-    segment(0xe0, Buffer.from([0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0])),
-    segment(0xfe, Buffer.from(text, 'latin1')),
-    ...padding,
-    segment(0xdb, dqt),
-    segment(0xc0, sof),
-    dht(0x00, [1, 1], [0, 4]),
-    dht(0x10, [1], [0]),
-    segment(0xda, Buffer.from([1, 1, 0, 0, 63, 0])),
-    scan,
-    Buffer.from([0xff, 0xd9]),
-  ]);
+  const build = (text: string, padding: Buffer[]) =>
+    Buffer.concat([
+      Buffer.from([0xff, 0xd8]),
+      segment(0xe0, Buffer.from([0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0])),
+      segment(0xfe, Buffer.from(text, 'latin1')),
+      ...padding,
+      segment(0xdb, dqt),
+      segment(0xc0, sof),
+      dht(0x00, [1, 1], [0, 4]),
+      dht(0x10, [1], [0]),
+      segment(0xda, Buffer.from([1, 1, 0, 0, 63, 0])),
+      scan,
+      Buffer.from([0xff, 0xd9]),
+    ]);
   const natural = build(comment, []);
   let rest = size - natural.length;
   if (rest <= 0) return natural;
@@ -126,14 +127,23 @@ function h264(width: number, height: number): { sps: Buffer; pps: Buffer; idr: B
   const mbh = Math.ceil(height / 16);
   const cropRight = (mbw * 16 - width) / 2;
   const cropBottom = (mbh * 16 - height) / 2;
-  const sps = new BitWriter().u(8, 66).u(8, 0xc0).u(8, 40).ue(0) // constrained baseline, level 4.0, sps 0
-    .ue(0).ue(2).ue(1).u(1, 0) // log2_max_frame_num-4, poc type 2, 1 ref frame, no gaps
-    .ue(mbw - 1).ue(mbh - 1).u(1, 1).u(1, 1); // size in macroblocks, frame_mbs_only, direct_8x8
+  const sps = new BitWriter()
+    .u(8, 66)
+    .u(8, 0xc0)
+    .u(8, 40)
+    .ue(0) // constrained baseline, level 4.0, sps 0
+    .ue(0)
+    .ue(2)
+    .ue(1)
+    .u(1, 0) // log2_max_frame_num-4, poc type 2, 1 ref frame, no gaps
+    .ue(mbw - 1)
+    .ue(mbh - 1)
+    .u(1, 1)
+    .u(1, 1); // size in macroblocks, frame_mbs_only, direct_8x8
   if (cropRight || cropBottom) sps.u(1, 1).ue(0).ue(cropRight).ue(0).ue(cropBottom);
   else sps.u(1, 0);
   sps.u(1, 0); // no VUI
-  const pps = new BitWriter().ue(0).ue(0).u(1, 0).u(1, 0).ue(0).ue(0).ue(0).u(1, 0).u(2, 0)
-    .se(0).se(0).se(0).u(1, 0).u(1, 0).u(1, 0);
+  const pps = new BitWriter().ue(0).ue(0).u(1, 0).u(1, 0).ue(0).ue(0).ue(0).u(1, 0).u(2, 0).se(0).se(0).se(0).u(1, 0).u(1, 0).u(1, 0);
   // IDR slice: every macroblock I_PCM (mb_type 25) with raw 4:2:0 samples.
   const slice = new BitWriter().ue(0).ue(7).ue(0).u(4, 0).ue(0).u(1, 0).u(1, 0).se(0);
   const luma = Buffer.alloc(256, 0x6e);
@@ -177,26 +187,36 @@ export function mp4(width: number, height: number, durationSeconds: number, labe
   const sample = Buffer.concat([u32(idr.length), idr]);
   const avcC = box('avcC', Buffer.from([1, 66, 0xc0, 40, 0xff, 0xe1]), u16(sps.length), sps, Buffer.from([1]), u16(pps.length), pps);
   const compressor = Buffer.alloc(32);
-  const avc1 = box('avc1', Buffer.alloc(6), u16(1, 0, 0), u32(0, 0, 0), u16(w, h), u32(0x480000, 0x480000, 0), u16(1),
-    compressor, u16(0x18, 0xffff), avcC);
+  const avc1 = box('avc1', Buffer.alloc(6), u16(1, 0, 0), u32(0, 0, 0), u16(w, h), u32(0x480000, 0x480000, 0), u16(1), compressor, u16(0x18, 0xffff), avcC);
   const ftyp = box('ftyp', Buffer.from('isom', 'latin1'), u32(0x200), Buffer.from('isomiso2avc1mp41', 'latin1'));
-  const moov = (chunkOffset: number): Buffer => box('moov',
-    full('mvhd', 0, 0, u32(0, 0, 1000, ms, 0x10000), u16(0x100), Buffer.alloc(10), MATRIX, Buffer.alloc(24), u32(2)),
-    box('trak',
-      full('tkhd', 0, 3, u32(0, 0, 1, 0, ms, 0, 0), u16(0, 0, 0, 0), MATRIX, u32(w * 0x10000, h * 0x10000)),
-      box('mdia',
-        full('mdhd', 0, 0, u32(0, 0, 1000, ms), u16(0x55c4, 0)),
-        full('hdlr', 0, 0, u32(0), Buffer.from('vide', 'latin1'), Buffer.alloc(12), Buffer.from('VideoHandler\0', 'latin1')),
-        box('minf',
-          full('vmhd', 0, 1, Buffer.alloc(8)),
-          box('dinf', full('dref', 0, 0, u32(1), full('url ', 0, 1))),
-          box('stbl',
-            full('stsd', 0, 0, u32(1), avc1),
-            full('stts', 0, 0, u32(1, 1, ms)),
-            full('stss', 0, 0, u32(1, 1)),
-            full('stsc', 0, 0, u32(1, 1, 1, 1)),
-            full('stsz', 0, 0, u32(0, 1, sample.length)),
-            full('stco', 0, 0, u32(1, chunkOffset)))))));
+  const moov = (chunkOffset: number): Buffer =>
+    box(
+      'moov',
+      full('mvhd', 0, 0, u32(0, 0, 1000, ms, 0x10000), u16(0x100), Buffer.alloc(10), MATRIX, Buffer.alloc(24), u32(2)),
+      box(
+        'trak',
+        full('tkhd', 0, 3, u32(0, 0, 1, 0, ms, 0, 0), u16(0, 0, 0, 0), MATRIX, u32(w * 0x10000, h * 0x10000)),
+        box(
+          'mdia',
+          full('mdhd', 0, 0, u32(0, 0, 1000, ms), u16(0x55c4, 0)),
+          full('hdlr', 0, 0, u32(0), Buffer.from('vide', 'latin1'), Buffer.alloc(12), Buffer.from('VideoHandler\0', 'latin1')),
+          box(
+            'minf',
+            full('vmhd', 0, 1, Buffer.alloc(8)),
+            box('dinf', full('dref', 0, 0, u32(1), full('url ', 0, 1))),
+            box(
+              'stbl',
+              full('stsd', 0, 0, u32(1), avc1),
+              full('stts', 0, 0, u32(1, 1, ms)),
+              full('stss', 0, 0, u32(1, 1)),
+              full('stsc', 0, 0, u32(1, 1, 1, 1)),
+              full('stsz', 0, 0, u32(0, 1, sample.length)),
+              full('stco', 0, 0, u32(1, chunkOffset)),
+            ),
+          ),
+        ),
+      ),
+    );
   const offset = ftyp.length + moov(0).length + 8;
   const body = Buffer.concat([ftyp, moov(offset), box('mdat', sample)]);
   const note = Buffer.from(label, 'latin1');
