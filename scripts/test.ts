@@ -6,7 +6,8 @@
  *   npm test -- test/unit/foo.test.ts      # only these files
  *   npm test -- --test-name-pattern=poll   # extra flags go to node --test
  *
- * TRELLIS_SKIP_TYPECHECK=1 skips tsc while iterating locally; CI never sets it.
+ * TRELLIS_SKIP_TYPECHECK=1 skips tsc and TRELLIS_SKIP_LINT=1 skips Biome
+ * (`npm run lint`) while iterating locally; CI never sets them.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, globSync } from 'node:fs';
@@ -61,6 +62,19 @@ async function typecheck(): Promise<number> {
   return code;
 }
 
+/** `npm run lint`: Biome's formatter check and linter, including the import boundaries (biome.json). */
+async function lint(): Promise<number> {
+  if (process.env.TRELLIS_SKIP_LINT === '1') {
+    console.log('test: lint skipped (TRELLIS_SKIP_LINT=1)');
+    return 0;
+  }
+  const started = Date.now();
+  const biome = createRequire(import.meta.url).resolve('@biomejs/biome/bin/biome');
+  const code = await run(process.execPath, [biome, 'check']);
+  console.log(code === 0 ? `test: lint passed (${seconds(started)})` : 'test: lint FAILED (see above; `npm run format` fixes formatting)');
+  return code;
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const flags = args.filter((a) => a.startsWith('--'));
@@ -77,11 +91,12 @@ async function main(): Promise<number> {
   const testFiles = patterns.flatMap((p) => globSync(p, { cwd: REPO_ROOT }));
   if (testFiles.some((f) => /console|e2e-browser/.test(f))) await ensureChromium();
 
-  // Type check and homeserver startup are independent; overlapping them saves seconds.
+  // Type check, lint and homeserver startup are independent; overlapping them saves seconds.
   const startedAt = Date.now();
   const hsPromise = startSynapse();
   hsPromise.catch(() => {}); // awaited below; avoids an unhandled rejection while tsc runs
-  const tscCode = await typecheck();
+  let checkCode = await typecheck();
+  if (checkCode === 0) checkCode = await lint();
   let hs: Homeserver;
   try {
     hs = await hsPromise;
@@ -89,9 +104,9 @@ async function main(): Promise<number> {
     console.error(`test: could not start Synapse: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
-  if (tscCode !== 0) {
+  if (checkCode !== 0) {
     await hs.stop();
-    return tscCode;
+    return checkCode;
   }
   console.log(`test: Synapse ready at ${hs.url} (${seconds(startedAt)})`);
 
