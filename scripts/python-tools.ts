@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 export const SYNAPSE_VERSION = '1.163.2';
 /** Instagram changes often; yt-dlp follows within days. Debian's 2023 build no longer works. */
 export const YT_DLP_VERSION = '2026.10.26';
+export const CERTIFI_VERSION = '2026.10.19.post1';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const VENV_DIR = join(REPO_ROOT, '.venv');
@@ -93,9 +94,16 @@ export function installSynapse(options: InstallOptions = {}): Promise<string> {
   return installIntoVenv('matrix-synapse', SYNAPSE_VERSION, options);
 }
 
-/** yt-dlp for the media-preview plugin: `.venv/bin/yt-dlp`. */
-export function installYtDlp(options: InstallOptions = {}): Promise<string> {
-  return installIntoVenv('yt-dlp', YT_DLP_VERSION, options);
+/**
+ * yt-dlp for the media-preview plugin: `.venv/bin/yt-dlp`, with certifi: its
+ * default extras bring certifi, whose CA bundle it then trusts instead of the
+ * system's. Installed explicitly so yt-dlp behaves the same whether or not
+ * Synapse (which also brings certifi) is in the same venv.
+ */
+export async function installYtDlp(options: InstallOptions = {}): Promise<string> {
+  const python = await installIntoVenv('yt-dlp', YT_DLP_VERSION, options);
+  await installIntoVenv('certifi', CERTIFI_VERSION, options);
+  return python;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

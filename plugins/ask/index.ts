@@ -5,7 +5,7 @@
  * otherwise it replies once the answer is complete. Each person waits
  * user_cooldown_seconds between questions.
  */
-import { Cooldowns, definePlugin, formatWait, type MessageEvent, type PluginContext } from 'trellis/sdk';
+import { Cooldowns, definePlugin, formatWait, type MessageEvent, type PluginContext, errorMessage } from 'trellis/sdk';
 import { askModel, AskFailure, type AskResult } from './answer.ts';
 import { ProgressiveEditor } from './edits.ts';
 
@@ -88,7 +88,7 @@ export default definePlugin<Config>({
           (text) => ctx.matrix.edit(message.roomId, noticeId, text),
           config.edit_interval_ms,
           clock,
-          (err) => ctx.log.warn(`ask: a progressive edit failed: ${(err as Error).message}`, { room: message.roomId }),
+          (err) => ctx.log.warn(`ask: a progressive edit failed: ${errorMessage(err)}`, { room: message.roomId }),
         );
       }
       const deliver = (text: string) => (editor ? editor.finish(text) : message.reply(text).then(() => undefined));
@@ -108,7 +108,7 @@ export default definePlugin<Config>({
           (soFar) => editor?.update(soFar + STILL_WRITING),
         );
       } catch (err) {
-        const failure = err instanceof AskFailure ? err : new AskFailure('server', (err as Error).message);
+        const failure = err instanceof AskFailure ? err : new AskFailure('server', errorMessage(err));
         // A failed answer does not use up the person's turn.
         cancelCooldown();
         questions.inc({ outcome: failure.kind });

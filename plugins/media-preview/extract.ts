@@ -1,3 +1,4 @@
+import { errorMessage } from 'trellis/sdk';
 /**
  * From a link to local media files plus metadata. Posts (and /share/ links,
  * which yt-dlp follows to their post) go through yt-dlp: `-J` for the
@@ -196,7 +197,7 @@ async function igFetch(url: string, settings: ExtractSettings) {
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause;
     if (timeout.aborted) throw new ExtractionFailure('timeout', `${url} did not answer within ${settings.ytDlp.timeoutMs / 1000} s`);
-    throw new ExtractionFailure('unknown', `${url}: ${cause?.message ?? (err as Error).message}`);
+    throw new ExtractionFailure('unknown', `${url}: ${cause?.message ?? errorMessage(err)}`);
   }
   if (res.status === 429) {
     const retry = Number(res.headers.get('retry-after'));

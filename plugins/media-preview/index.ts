@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { imageSize } from 'image-size';
-import { definePlugin, escapeHtml, type JsonValue, type MediaMsgtype, type MessageEvent, type PluginContext, type RoomMedia } from 'trellis/sdk';
+import { definePlugin, escapeHtml, type JsonValue, type MediaMsgtype, type MessageEvent, type PluginContext, type RoomMedia, errorMessage } from 'trellis/sdk';
 import { extractPost, extractProfile, type ExtractSettings, type LocalImage } from './extract.ts';
 import { ExtractionFailure, retryable, userMessage, type FailureKind } from './failures.ts';
 import { findLinks, linkKey, type ExtraSource, type Link } from './links.ts';
@@ -273,10 +273,7 @@ export default definePlugin<Config>({
               await remember(link, mode, preview);
               resolve(preview);
             } catch (err) {
-              const failure =
-                err instanceof ExtractionFailure
-                  ? err
-                  : new ExtractionFailure(err instanceof Error && err.name === 'YtDlpMissingError' ? 'tool_missing' : 'unknown', err instanceof Error ? err.message : String(err));
+              const failure = err instanceof ExtractionFailure ? err : new ExtractionFailure(err instanceof Error && err.name === 'YtDlpMissingError' ? 'tool_missing' : 'unknown', errorMessage(err));
               failures.inc({ kind: failure.kind });
               if (failure.kind === 'rate_limited') {
                 coolDownStreak++;
@@ -374,7 +371,7 @@ export default definePlugin<Config>({
             }
             await send(target, preview);
           } catch (err) {
-            ctx.log.error(`preview of ${job.link.url} could not be sent: ${(err as Error).message}`, { room: target.roomId, err });
+            ctx.log.error(`preview of ${job.link.url} could not be sent: ${errorMessage(err)}`, { room: target.roomId, err });
           } finally {
             if (!stopped) await ctx.storage.delete(job.jobKey);
           }

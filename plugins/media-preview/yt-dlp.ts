@@ -1,3 +1,4 @@
+import { errorMessage } from 'trellis/sdk';
 /**
  * Runs yt-dlp as a subprocess: never through a shell, always with a timeout,
  * and with its output kept bounded so a chatty run cannot eat memory.
@@ -52,7 +53,7 @@ export async function runYtDlp(settings: YtDlpSettings, args: string[], cwd: str
     try {
       await copyFile(settings.cookiesFile, cookies);
     } catch (err) {
-      throw new Error(`cannot read cookies_file ${settings.cookiesFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`cannot read cookies_file ${settings.cookiesFile}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     }
   }
   return new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@
  * over RCON and tells the room what the server said, in plain words.
  */
 import { readFile } from 'node:fs/promises';
-import { Cooldowns, definePlugin, formatWait, type MessageEvent, type PluginContext } from 'trellis/sdk';
+import { Cooldowns, definePlugin, formatWait, type MessageEvent, type PluginContext, errorMessage } from 'trellis/sdk';
 import { describeWhitelistAnswer, validateMinecraftName } from './names.ts';
 import { runRconCommand, type RconFailure } from './rcon.ts';
 
@@ -68,7 +68,7 @@ export default definePlugin<Config>({
         try {
           level = await ctx.matrix.powerLevel(message.roomId, message.sender);
         } catch (err) {
-          ctx.log.warn(`minecraft: could not read the power levels of ${message.roomId}: ${(err as Error).message}`);
+          ctx.log.warn(`minecraft: could not read the power levels of ${message.roomId}: ${errorMessage(err)}`);
           await message.reply('I could not check your power level in this room. Please try again later.');
           return;
         }

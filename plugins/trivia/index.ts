@@ -10,7 +10,7 @@
  * `recent:<room>` recently asked questions (not asked again soon).
  */
 import { join } from 'node:path';
-import { applyPollVote, buildPollEnd, buildPollStart, definePlugin, escapeHtml, onPollResponse, type JsonValue, type PluginContext, type PollAnswer, type PollVote } from 'trellis/sdk';
+import { applyPollVote, buildPollEnd, buildPollStart, definePlugin, escapeHtml, onPollResponse, type JsonValue, type PluginContext, type PollAnswer, type PollVote, errorMessage } from 'trellis/sdk';
 import { addRound, judge, revealText, scoreboardText, showQuestion, type Scoreboard, type ShownQuestion } from './game.ts';
 import { categoriesOf, categoryList, DIFFICULTIES, fetchOtdb, filterQuestions, loadBank, parseTriviaCommand, type Category, type Difficulty, type OtdbQuestion } from './otdb.ts';
 
@@ -89,7 +89,7 @@ export default definePlugin<Config>({
           const fetched = await fetchOtdb(url, filter, ctx.config.source_timeout_seconds * 1000);
           return { question: fetched[Math.floor(Math.random() * fetched.length)]!, source: 'http' };
         } catch (err) {
-          ctx.log.warn(`trivia source failed, asking from the bundled bank instead: ${(err as Error).message}`, { room: roomId });
+          ctx.log.warn(`trivia source failed, asking from the bundled bank instead: ${errorMessage(err)}`, { room: roomId });
         }
       }
       return { question: await pickFromBank(roomId, filter), source: 'bank' };

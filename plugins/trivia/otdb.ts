@@ -1,3 +1,4 @@
+import { errorMessage } from 'trellis/sdk';
 /**
  * Open Trivia DB format (https://opentdb.com/api_config.php): the shipped
  * question bank and the optional HTTP source both speak it. Texts keep
@@ -332,7 +333,7 @@ export async function fetchOtdb(sourceUrl: string, filter: { category?: Category
     res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause;
-    throw new Error(`${url.origin} did not answer: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (cause?.message ?? (err as Error).message)}`);
+    throw new Error(`${url.origin} did not answer: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (cause?.message ?? errorMessage(err))}`);
   }
   if (!res.ok) throw new Error(`${url.origin} answered HTTP ${res.status}`);
   let data: unknown;

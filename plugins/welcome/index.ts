@@ -4,7 +4,7 @@
  * configured rooms and says so. Each step is kept in storage (one record per
  * user), so a restart between the welcome and the reaction changes nothing.
  */
-import { definePlugin, type JsonValue, type MembershipEvent, type PluginContext, type ReactionEvent } from 'trellis/sdk';
+import { definePlugin, type JsonValue, type MembershipEvent, type PluginContext, type ReactionEvent, errorMessage } from 'trellis/sdk';
 import { classifyReaction, confirmationText, displayNameOf, inviteFailureReason, isNewJoin, recordKey, renderTemplate, type InviteFailure, type WelcomeRecord } from './welcome.ts';
 
 interface Config {
@@ -20,7 +20,7 @@ interface Config {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 export default definePlugin<Config>({

@@ -4,7 +4,7 @@
  * the room the game was started from. Rules and state live in game.ts,
  * messages in render.ts, word lists in words.ts.
  */
-import { definePlugin, type MessageEvent, type PluginContext } from 'trellis/sdk';
+import { definePlugin, type MessageEvent, type PluginContext, errorMessage } from 'trellis/sdk';
 import { MAX_GUESSES, Wordle, msUntilNextDay, score, shareText } from './game.ts';
 import { renderGame, renderRoomResult, renderStats } from './render.ts';
 import { WORDS } from './words.ts';
@@ -46,7 +46,7 @@ export default definePlugin<Config>({
       try {
         dm = await ctx.matrix.openDirectRoom(message.sender);
       } catch (err) {
-        ctx.log.warn(`could not open a DM with ${message.sender}: ${(err as Error).message}`, { room: message.roomId });
+        ctx.log.warn(`could not open a DM with ${message.sender}: ${errorMessage(err)}`, { room: message.roomId });
         await message.reply("I couldn't open a direct chat with you, so we can't play right now. Please try again later.");
         return;
       }
@@ -87,7 +87,7 @@ export default definePlugin<Config>({
       try {
         await fn(message);
       } catch (err) {
-        ctx.log.error(`wordle ${what} failed: ${(err as Error).message}`, { room: message.roomId, err });
+        ctx.log.error(`wordle ${what} failed: ${errorMessage(err)}`, { room: message.roomId, err });
         await message.reply('Something went wrong with Wordle; please try again.').catch(() => undefined);
       }
     };

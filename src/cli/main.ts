@@ -12,6 +12,7 @@ import { buildPlugin } from '../plugin-host/build.ts';
 import { validateArchiveFile } from '../plugin-host/validate-cli.ts';
 import { Daemon, VERSION } from '../core/daemon.ts';
 import { INITIAL_PASSWORD_FILE } from '../api/routes/auth.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 const USAGE = `trellis ${VERSION} — self-hosted Matrix bot platform
 
@@ -41,7 +42,7 @@ async function start(path: string): Promise<void> {
   try {
     loaded = await loadConfig(path);
   } catch (err) {
-    fail(err instanceof ConfigError ? err.message : `cannot load ${path}: ${(err as Error).message}`, 2);
+    fail(err instanceof ConfigError ? err.message : `cannot load ${path}: ${errorMessage(err)}`, 2);
   }
   const daemon = new Daemon(loaded);
   let stopping = false;
@@ -68,7 +69,7 @@ async function start(path: string): Promise<void> {
   // restarts it (the documented unit has Restart=on-failure); the sync state on disk is consistent.
   const fatal = (kind: string) => (err: unknown) => {
     if (daemon.blamePlugin(err)) return;
-    daemon.log.critical(`${kind} outside any plugin: ${err instanceof Error ? err.message : String(err)}; exiting so the service manager restarts trellis`, { err });
+    daemon.log.critical(`${kind} outside any plugin: ${errorMessage(err)}; exiting so the service manager restarts trellis`, { err });
     process.exitCode = 1;
     setImmediate(() => process.exit(1));
   };
@@ -77,7 +78,7 @@ async function start(path: string): Promise<void> {
   try {
     await daemon.start();
   } catch (err) {
-    daemon.log.critical(`startup failed: ${(err as Error).message}`);
+    daemon.log.critical(`startup failed: ${errorMessage(err)}`);
     await daemon.stop().catch(() => undefined);
     process.exit(1);
   }
@@ -158,7 +159,7 @@ async function main(argv: string[]): Promise<void> {
       try {
         await writeInitialConfig({ path, adminUser, adminPassword, homeserverUrl: values['homeserver-url'], port, force: values.force });
       } catch (err) {
-        fail((err as Error).message, 2);
+        fail(errorMessage(err), 2);
       }
       process.stdout.write(`wrote ${path}\nstart with: trellis start --config ${path}\n`);
       return;
@@ -176,7 +177,7 @@ async function main(argv: string[]): Promise<void> {
           const { file, manifest, bytes } = await buildPlugin(resolve(target), { outFile: values.out ? resolve(values.out) : undefined });
           process.stdout.write(`built ${manifest.id} ${manifest.version}: ${file} (${bytes} bytes)\n`);
         } catch (err) {
-          fail((err as Error).message);
+          fail(errorMessage(err));
         }
         return;
       }
@@ -184,7 +185,7 @@ async function main(argv: string[]): Promise<void> {
         try {
           process.stdout.write(`${await validateArchiveFile(resolve(target))}\n`);
         } catch (err) {
-          fail((err as Error).message);
+          fail(errorMessage(err));
         }
         return;
       }

@@ -10,6 +10,7 @@ import type { Logger } from './logging.ts';
 import { fetchGap, isOwnJoin, type CatchUpWindow } from './catch-up.ts';
 import type { StorageGuard } from './storage-guard.ts';
 import { replayStableTxnId } from './plugin-scope.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 /** How one room event reaches the instances: `done` when all handled it; `settled` also when some are stalled. */
 export interface Delivery {
@@ -148,7 +149,7 @@ export class BotClient {
       if (direct) this.#setDirect(direct);
       return { rooms };
     } catch (err) {
-      this.#log.warn(`could not read the joined rooms and direct chats at start: ${(err as Error).message}; they fill in as sync reports them`);
+      this.#log.warn(`could not read the joined rooms and direct chats at start: ${errorMessage(err)}; they fill in as sync reports them`);
       return { rooms: [] };
     }
   }
@@ -264,7 +265,7 @@ export class BotClient {
         this.#batchBeforeCrypto = this.#batch;
         return this.#crypto;
       } catch (err) {
-        const error = err instanceof CryptoStoreError ? err.message : `end-to-end encryption failed to start: ${(err as Error).message}`;
+        const error = err instanceof CryptoStoreError ? err.message : `end-to-end encryption failed to start: ${errorMessage(err)}`;
         this.#log.error(error);
         this.#cryptoStatus = { state: 'failed', error };
         return null;
@@ -477,7 +478,7 @@ export class BotClient {
         await this.#recordDirect(roomId, inviter).catch((err: Error) => this.#log.warn(`could not record the DM with ${inviter} in m.direct: ${err.message}`));
       }
     } catch (err) {
-      this.#log.warn(`could not join ${roomId} after an invite from ${inviter}: ${(err as Error).message}`);
+      this.#log.warn(`could not join ${roomId} after an invite from ${inviter}: ${errorMessage(err)}`);
     }
   }
 
@@ -487,7 +488,7 @@ export class BotClient {
     try {
       await this.matrix.joinRoom(roomIdOrAlias);
     } catch (err) {
-      this.#log.warn(`could not join configured room ${roomIdOrAlias}: ${(err as Error).message}`);
+      this.#log.warn(`could not join configured room ${roomIdOrAlias}: ${errorMessage(err)}`);
     }
   }
 }

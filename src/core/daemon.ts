@@ -18,6 +18,7 @@ import { reconcileDeclarative } from './declarative.ts';
 import { ErrorCounter } from './health.ts';
 import { currentInstance } from './plugin-scope.ts';
 import { watchEventLoop } from './loop-lag.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -115,7 +116,7 @@ export class Daemon {
       consoleAssets = loaded.assets;
       if (loaded.source === 'memory') this.log.info('web console built from console/src (console/dist missing or older than the sources)');
     } catch (err) {
-      this.log.warn(`web console unavailable: ${(err as Error).message}; run npm run build:console to see the build errors`);
+      this.log.warn(`web console unavailable: ${errorMessage(err)}; run npm run build:console to see the build errors`);
     }
     this.api = await createApiServer(
       {
@@ -142,7 +143,7 @@ export class Daemon {
       await this.api.listen({ host: config.server.host, port: config.server.port });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const hint = code === 'EADDRINUSE' ? `port ${config.server.port} is already in use (another trellis or maubot?); set server.port or TRELLIS_PORT` : (err as Error).message;
+      const hint = code === 'EADDRINUSE' ? `port ${config.server.port} is already in use (another trellis or maubot?); set server.port or TRELLIS_PORT` : errorMessage(err);
       throw new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${hint}`);
     }
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${config.server.port}`;
@@ -168,7 +169,7 @@ export class Daemon {
         try {
           await client.actions.sendText(roomId, text, html, { notice: true });
         } catch (err) {
-          notifyLog.warn(`could not post to the admin room ${roomId}: ${(err as Error).message}`);
+          notifyLog.warn(`could not post to the admin room ${roomId}: ${errorMessage(err)}`);
         }
       },
     );
@@ -180,7 +181,7 @@ export class Daemon {
     try {
       loaded = await loadConfig(this.loaded.path);
     } catch (err) {
-      this.log.error(`reload refused, keeping the running configuration: ${(err as Error).message}`);
+      this.log.error(`reload refused, keeping the running configuration: ${errorMessage(err)}`);
       return;
     }
     for (const secret of loaded.secrets) registerSecret(secret);

@@ -4,6 +4,7 @@ import type { Logger } from './logging.ts';
 import { ManagementError, type Management } from './management.ts';
 import type { Supervisor } from './supervisor.ts';
 import { registerSecret } from './redact.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 export interface ReconcileReport {
   clients: { upserted: string[]; removed: string[] };
@@ -63,7 +64,7 @@ export async function reconcileDeclarative(config: TrellisConfig, deps: { storag
       await management.putInstance(id, { pluginId: instance.plugin, clientId: instance.client, enabled: instance.enabled, rooms: instance.rooms, config: instance.config }, 'config');
       report.instances.upserted.push(id);
     } catch (err) {
-      const problems = err instanceof ManagementError && err.problems.length ? err.problems : [(err as Error).message];
+      const problems = err instanceof ManagementError && err.problems.length ? err.problems : [errorMessage(err)];
       report.instances.failed.push({ id, problems });
       log.error(`instances.${id} in the config file was not applied: ${problems.join('; ')}`);
     }
@@ -76,7 +77,7 @@ export async function reconcileDeclarative(config: TrellisConfig, deps: { storag
         await management.deleteClient(client.id, 'config');
         report.clients.removed.push(client.id);
       } catch (err) {
-        log.error(`client ${client.id} was removed from the config file but stays: ${(err as Error).message}`);
+        log.error(`client ${client.id} was removed from the config file but stays: ${errorMessage(err)}`);
       }
     }
   }

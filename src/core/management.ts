@@ -11,6 +11,7 @@ import { PluginConflictError, type LoadedPlugin, type PluginRegistry } from './p
 import type { Supervisor } from './supervisor.ts';
 import type { Logger } from './logging.ts';
 import { registerSecret } from './redact.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 /** An error the management API turns into an HTTP status with a plain-words message. */
 export class ManagementError extends Error {
@@ -210,7 +211,7 @@ export class Management {
     try {
       await checkHomeserver(url);
     } catch (err) {
-      throw new ManagementError(502, (err as Error).message);
+      throw new ManagementError(502, errorMessage(err));
     }
   }
 
@@ -221,7 +222,7 @@ export class Management {
     try {
       creds = await loginWithToken(hs.url, accessToken);
     } catch (err) {
-      throw new ManagementError(400, `the access token was not accepted by ${hs.url}: ${(err as Error).message}`);
+      throw new ManagementError(400, `the access token was not accepted by ${hs.url}: ${errorMessage(err)}`);
     }
     return this.#saveClient(hs, creds, profile, managedBy);
   }
@@ -233,7 +234,7 @@ export class Management {
     try {
       creds = await loginWithPassword(hs.url, username, password);
     } catch (err) {
-      throw new ManagementError(401, (err as Error).message);
+      throw new ManagementError(401, errorMessage(err));
     }
     return this.#saveClient(hs, creds, profile, 'api');
   }
@@ -261,7 +262,7 @@ export class Management {
         creds = await registerWithSharedSecret(hs.url, secret, input.username, input.password);
       }
     } catch (err) {
-      throw new ManagementError(400, `registration of ${input.username} failed: ${(err as Error).message}`);
+      throw new ManagementError(400, `registration of ${input.username} failed: ${errorMessage(err)}`);
     }
     return this.#saveClient(hs, creds, profile, 'api');
   }
@@ -309,7 +310,7 @@ export class Management {
       }
     } catch (err) {
       if (err instanceof ManagementError) throw err;
-      throw new ManagementError(502, `could not update the profile of ${id}: ${(err as Error).message}`);
+      throw new ManagementError(502, `could not update the profile of ${id}: ${errorMessage(err)}`);
     }
     if (input.autojoin !== undefined) record.autojoin = input.autojoin;
     if (input.autojoinAllow !== undefined) record.autojoinAllow = input.autojoinAllow;

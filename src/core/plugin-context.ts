@@ -16,6 +16,7 @@ import type { PluginStorageRepository } from '../storage/plugin-storage.ts';
 import type { Logger } from './logging.ts';
 import { helpText, matchCommand, usage } from './commands.ts';
 import { runForEvent } from './plugin-scope.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 type Handler<T> = (event: T) => Promise<void> | void;
 
@@ -207,7 +208,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
 
   #handlerFailed(kind: string, err: unknown) {
     this.#options.onHandlerError?.(err);
-    this.log.error(`${kind} handler threw: ${err instanceof Error ? err.message : String(err)}`, { err });
+    this.log.error(`${kind} handler threw: ${errorMessage(err)}`, { err });
   }
 
   async #guard(kind: string, fn: () => Promise<void> | void): Promise<void> {

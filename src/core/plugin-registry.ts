@@ -7,6 +7,7 @@ import { createConfigValidator, parseManifest, PluginValidationError, type Confi
 import { installPluginArchive } from '../plugin-host/archive.ts';
 import type { Storage } from '../storage/database.ts';
 import type { Logger } from './logging.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 export interface LoadedPlugin {
   id: string;
@@ -26,7 +27,7 @@ async function importDefinition(dir: string, manifest: PluginManifest): Promise<
   try {
     mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
   } catch (err) {
-    throw new PluginValidationError([`main: ${manifest.main} failed to load: ${(err as Error).message}`]);
+    throw new PluginValidationError([`main: ${manifest.main} failed to load: ${errorMessage(err)}`]);
   }
   const def = mod.default as Partial<PluginDefinition> | undefined;
   if (!def || typeof def.setup !== 'function') {
@@ -77,7 +78,7 @@ export class PluginRegistry {
           const plugin = await this.#load(dir, 'bundled');
           this.#plugins.set(plugin.id, plugin);
         } catch (err) {
-          this.#log.error(`bundled plugin in ${dir} failed to load: ${(err as Error).message}`);
+          this.#log.error(`bundled plugin in ${dir} failed to load: ${errorMessage(err)}`);
         }
       }
     }
@@ -87,7 +88,7 @@ export class PluginRegistry {
         const plugin = await this.#load(record.dir, 'uploaded');
         this.#plugins.set(plugin.id, plugin);
       } catch (err) {
-        this.#log.error(`uploaded plugin ${record.id} ${record.version} in ${record.dir} failed to load: ${(err as Error).message}`);
+        this.#log.error(`uploaded plugin ${record.id} ${record.version} in ${record.dir} failed to load: ${errorMessage(err)}`);
       }
     }
     for (const plugin of this.#plugins.values()) {

@@ -9,6 +9,7 @@
  */
 import type { Logger } from './logging.ts';
 import { sleep } from '../matrix/http.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 export interface StorageFailure {
   since: number;
@@ -68,7 +69,7 @@ export class StorageGuard {
       } catch (err) {
         if (this.#stopped.signal.aborted) throw err;
         if (probing && this.#outage) this.#outage.probing = false;
-        if (!this.#outage) this.#startOutage(what, err instanceof Error ? err.message : String(err));
+        if (!this.#outage) this.#startOutage(what, errorMessage(err));
       }
     }
   }

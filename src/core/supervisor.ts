@@ -13,6 +13,7 @@ import type { PluginRegistry } from './plugin-registry.ts';
 import { secretConfigKeys } from '../plugin-host/manifest.ts';
 import type { Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 export type InstanceState = 'disabled' | 'stopped' | 'starting' | 'running' | 'failed' | 'restarting';
 
@@ -243,7 +244,7 @@ export class Supervisor {
     if (!managed) return false;
     this.#metrics.handlerErrors.inc({ instance: instanceId });
     this.#recordError(managed);
-    this.#log.child({ instance: instanceId }).error(`uncaught error in plugin code (a timer or promise nobody awaited): ${err instanceof Error ? err.message : String(err)}`, { err });
+    this.#log.child({ instance: instanceId }).error(`uncaught error in plugin code (a timer or promise nobody awaited): ${errorMessage(err)}`, { err });
     return true;
   }
 
@@ -320,7 +321,7 @@ export class Supervisor {
       await context?.stop();
       if (managed.context === context) managed.context = null;
       this.#recordError(managed);
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       this.#setState(managed, 'failed', message);
       const delay = Math.min(RETRY_BASE_MS * 2 ** managed.attempts, RETRY_MAX_MS);
       managed.attempts++;
@@ -346,7 +347,7 @@ export class Supervisor {
     try {
       await withTimeout(Promise.resolve(runAsInstance(managed.record.id, () => plugin?.definition.teardown?.(context))), 10_000, 'teardown did not finish within 10 s');
     } catch (err) {
-      this.#log.child({ instance: managed.record.id }).warn(`teardown failed: ${(err as Error).message}`);
+      this.#log.child({ instance: managed.record.id }).warn(`teardown failed: ${errorMessage(err)}`);
     }
   }
 

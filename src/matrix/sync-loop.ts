@@ -7,6 +7,7 @@ import type { MatrixClient } from './client.ts';
 import { HomeserverUnreachableError, MatrixApiError } from './errors.ts';
 import { jitter, sleep } from './http.ts';
 import type { SyncFilter, SyncResponse } from './types.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 export type SyncState = 'idle' | 'syncing' | 'backoff' | 'stopped' | 'failed';
 
@@ -93,7 +94,7 @@ export class SyncLoop {
     this.#running = this.#run(controller.signal)
       .catch((err: unknown) => {
         // Only reachable through a bug or a throwing loadToken: report it instead of dying silently.
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         this.#log.error('sync loop crashed', { userId: this.#opts.client.userId, error: message });
         this.#update({ state: 'failed', lastError: `sync loop crashed: ${message}` });
       })
@@ -164,7 +165,7 @@ export class SyncLoop {
           break;
         } catch (err) {
           if (this.#abandoned) return;
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorMessage(err);
           if (attempt === 1 || attempt % 20 === 0) {
             this.#log.error('handling a sync batch failed; handling it again', { userId: client.userId, attempt, error: message });
           }
@@ -179,7 +180,7 @@ export class SyncLoop {
         await this.#opts.saveToken(response.next_batch);
       } catch (err) {
         // Only when shutting down: the batch is fetched again after the restart and its events deduplicated.
-        this.#log.warn('sync token not saved; the last batch is fetched again at the next start', { userId: client.userId, error: err instanceof Error ? err.message : String(err) });
+        this.#log.warn('sync token not saved; the last batch is fetched again at the next start', { userId: client.userId, error: errorMessage(err) });
         return;
       }
       token = response.next_batch;
@@ -200,7 +201,7 @@ export class SyncLoop {
 
   async #backoffAfter(err: unknown, signal: AbortSignal): Promise<void> {
     const failures = this.#status.consecutiveFailures + 1;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     let delay: number;
     if (err instanceof MatrixApiError && err.status === 429) {
       delay = err.retryAfterMs ?? this.#backoff.maxMs;

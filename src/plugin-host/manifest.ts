@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { isMap, isScalar, parseDocument, type Document } from 'yaml';
+import { errorMessage } from '../shared/error-message.ts';
 
 export type JsonSchemaObject = { [key: string]: unknown };
 
@@ -202,7 +203,7 @@ function checkConfigSchema(schema: JsonSchemaObject): string[] {
   try {
     compileSchema(schema);
   } catch (error) {
-    problems.push(`config_schema: not a valid JSON Schema: ${(error as Error).message}`);
+    problems.push(`config_schema: not a valid JSON Schema: ${errorMessage(error)}`);
   }
   return problems;
 }

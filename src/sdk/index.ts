@@ -254,3 +254,4 @@ export function escapeHtml(text: string): string {
 }
 export * from './polls.ts';
 export * from './cooldown.ts';
+export { errorMessage } from '../shared/error-message.ts';

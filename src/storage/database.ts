@@ -11,6 +11,7 @@ import { PluginStorageRepository } from './plugin-storage.ts';
 import { HandledEventRepository } from './handled-events.ts';
 import { LogRecordRepository } from './log-records.ts';
 import { RevokedTokenRepository } from './revoked-tokens.ts';
+import { errorMessage } from '../shared/error-message.ts';
 
 export interface StorageOptions {
   type: 'sqlite' | 'postgres';
@@ -46,11 +47,11 @@ const SQLITE_NOTADB = 26;
 
 function isCorruption(err: unknown): boolean {
   const code = (err as { errcode?: unknown }).errcode;
-  return code === SQLITE_CORRUPT || code === SQLITE_NOTADB || /file is not a database|database disk image is malformed/i.test(String((err as Error).message));
+  return code === SQLITE_CORRUPT || code === SQLITE_NOTADB || /file is not a database|database disk image is malformed/i.test(String(errorMessage(err)));
 }
 
 function corruptMessage(path: string, err: unknown): string {
-  return `SQLite database ${path} is corrupt or not a SQLite database (${(err as Error).message}); restore it from a backup (together with <data_dir>/crypto and the pickle key), or move it away to start with an empty database`;
+  return `SQLite database ${path} is corrupt or not a SQLite database (${errorMessage(err)}); restore it from a backup (together with <data_dir>/crypto and the pickle key), or move it away to start with an empty database`;
 }
 
 /** Refuses to start on a lost database while crypto stores show that bot accounts existed. */
@@ -82,7 +83,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     sqlite = openNodeSqlite(path);
   } catch (err) {
     if (isCorruption(err)) throw new Error(corruptMessage(path, err));
-    throw new Error(`cannot open SQLite database ${path}: ${(err as Error).message}; check that the folder exists and is writable by this user`);
+    throw new Error(`cannot open SQLite database ${path}: ${errorMessage(err)}; check that the folder exists and is writable by this user`);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   const migrator = new Migrator({ db, provider: migrationProvider('sqlite') });
@@ -91,7 +92,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     await db.destroy();
     if (isCorruption(error)) throw new Error(corruptMessage(path, error));
-    throw new Error(`database migration ${failed} failed: ${(error as Error).message}`);
+    throw new Error(`database migration ${failed} failed: ${errorMessage(error)}`);
   }
   return {
     db,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { verifyPassword } from '../../config/password.ts';
 import { LoginThrottle } from '../login-throttle.ts';
 import type { ApiDeps } from '../deps.ts';
+import { errorMessage } from '../../shared/error-message.ts';
 
 /** Written by the first `npm start` (src/cli/main.ts) into data_dir; useless once the admin has logged in. */
 export const INITIAL_PASSWORD_FILE = 'initial-admin-password';
@@ -76,6 +77,6 @@ async function removeInitialPassword(deps: ApiDeps): Promise<void> {
     await rm(file);
     deps.log.info(`admin logged in: removed the first-run password file ${file} (the password in the config's admin.password_hash is unchanged)`);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') deps.log.warn(`could not remove the first-run password file ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') deps.log.warn(`could not remove the first-run password file ${file}: ${errorMessage(err)}`);
   }
 }

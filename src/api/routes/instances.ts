@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { ManagementError, type InstanceInput } from '../../core/management.ts';
 import { apiInstance } from '../serialize.ts';
 import { BODY_LIMITS, type ApiDeps } from '../deps.ts';
+import { errorMessage } from '../../shared/error-message.ts';
 
 interface InstanceBody {
   type?: unknown;
@@ -28,7 +29,7 @@ function parseInstanceBody(body: InstanceBody | undefined): { input: InstanceInp
       try {
         config = config.trim() ? parseYaml(config) : {};
       } catch (err) {
-        problems.push(`config: not valid YAML: ${(err as Error).message}`);
+        problems.push(`config: not valid YAML: ${errorMessage(err)}`);
       }
     }
     if (config !== null && typeof config === 'object' && !Array.isArray(config)) input.config = config as Record<string, unknown>;

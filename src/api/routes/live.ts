@@ -5,6 +5,7 @@ import type { LogEntry } from '../../core/logging.ts';
 import { apiClient, apiInstance } from '../serialize.ts';
 import { healthReport } from '../../core/health.ts';
 import { bearerToken } from './auth.ts';
+import { errorMessage } from '../../shared/error-message.ts';
 
 /** How often instance and client state is compared with what the socket last saw. */
 const STATE_INTERVAL_MS = 500;
@@ -57,7 +58,7 @@ export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
             push('health', { ...health, started_at: deps.startedAt });
           }
         } catch (err) {
-          deps.log.warn(`console live state failed: ${(err as Error).message}`);
+          deps.log.warn(`console live state failed: ${errorMessage(err)}`);
         } finally {
           busy = false;
         }
