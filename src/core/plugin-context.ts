@@ -14,7 +14,7 @@ import type {
 } from '../sdk/index.ts';
 import type { PluginStorageRepository } from '../storage/plugin-storage.ts';
 import type { Logger } from './logging.ts';
-import { helpText, matchCommand, usage } from './commands.ts';
+import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
 import { runForEvent } from './plugin-scope.ts';
 import { errorMessage } from '../shared/error-message.ts';
 
@@ -176,7 +176,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
           const text = this.#helpOverride.get(message.eventId) ?? this.helpText();
           this.#helpOverride.delete(message.eventId);
           // Awaited so a failed send is reported against this instance like any handler error.
-          await message.reply(text, `<pre>${text.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`);
+          await message.reply(text, helpHtml(text));
         },
       };
       this.command(this.#generatedHelp);
@@ -270,7 +270,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     if (match.kind === 'none' || match.kind === 'unknown') return;
     if (match.kind === 'usage') {
       await this.#guard('command', async () => {
-        await message.reply(`Usage: ${usage(this.prefix, match.command)} (${match.problem})`);
+        await message.reply(usageReply(this.prefix, match.command, match.problem));
       });
       return;
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { helpText, matchCommand, usage } from '../../src/core/commands.ts';
+import { helpText, matchCommand, usage } from '../../src/sdk/commands.ts';
 import type { CommandDefinition } from '../../src/sdk/index.ts';
 
 const noop = () => {};

@@ -47,11 +47,12 @@ test('a plugin importing the daemon, another plugin or trellis internals fails t
       "import { game } from '../wordle/game.ts';",
       "import internal from 'trellis/internal';",
       "import rooted from '/opt/trellis/src/sdk/index.ts';",
-      'console.log(daemon, game, internal, rooted);',
+      "import { createTestContext } from 'trellis/sdk/testing';",
+      'console.log(daemon, game, internal, rooted, createTestContext);',
       '',
     ].join('\n'),
   });
-  assert.deepEqual(hits, ['plugins/rogue/index.ts:1', 'plugins/rogue/index.ts:2', 'plugins/rogue/index.ts:3', 'plugins/rogue/index.ts:4']);
+  assert.deepEqual(hits, ['plugins/rogue/index.ts:1', 'plugins/rogue/index.ts:2', 'plugins/rogue/index.ts:3', 'plugins/rogue/index.ts:4', 'plugins/rogue/index.ts:5']);
 });
 
 test('a plugin may import trellis/sdk, its own files, node: builtins and npm packages', () => {

@@ -1,0 +1,789 @@
+/**
+ * `trellis/sdk/testing`: a fake {@link PluginContext} for a plugin's unit tests
+ * (like maubot's `maubot.testing`). It records what the bot sends, keeps
+ * storage in memory, runs timers on a clock the test moves, and routes
+ * messages to commands with the daemon's own parsing (./commands.ts), so a
+ * plugin's wiring is tested without a homeserver.
+ *
+ *     const ctx = createTestContext<Config>({ config: { prefix: '!', pong_text: 'Pong!' } });
+ *     await plugin.setup(ctx);
+ *     await ctx.sendMessage('!echo hi');
+ *     assert.equal(ctx.replies.at(-1)?.text, 'hi');
+ *
+ * Imports only the SDK and node builtins: plugins and their tests stay inside the SDK boundary.
+ */
+import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
+import type {
+  CommandDefinition,
+  FileOptions,
+  JsonValue,
+  LogLevel,
+  MatrixActions,
+  MatrixEvent,
+  MediaMessageOptions,
+  MembershipEvent,
+  MessageEvent,
+  PluginContext,
+  PluginCounter,
+  PluginDefinition,
+  PluginGauge,
+  PluginLogger,
+  PluginMetrics,
+  PluginStorage,
+  PluginTimers,
+  ReactionEvent,
+  RoomEvent,
+  RoomMedia,
+  SendOptions,
+  UploadOptions,
+} from './index.ts';
+
+type Handler<T> = (event: T) => Promise<void> | void;
+
+export const TEST_ROOM = '!room:example.org';
+export const TEST_USER = '@alice:example.org';
+export const TEST_BOT = '@bot:example.org';
+
+// ---------------------------------------------------------------- clock
+
+/**
+ * A clock the test moves by hand. Timers registered through `ctx.timers` fire
+ * when `advance` passes their due time, in due order. With `patchDate` (or
+ * {@link TestClock.patchDate}) `Date.now()` follows the clock too, until
+ * {@link TestClock.restore}: plugins that compare `Date.now()` with a stored
+ * deadline then see the time move.
+ */
+export class TestClock {
+  #now: number;
+  #seq = 0;
+  readonly #timers = new Map<number, { due: number; seq: number; every?: number; fn: () => Promise<void> }>();
+  #realNow: (() => number) | null = null;
+
+  constructor(start: number = Date.now()) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** Makes `Date.now()` (and `new Date()` without arguments) return the clock's time until restore(). */
+  patchDate(): void {
+    if (this.#realNow) return;
+    this.#realNow = Date.now;
+    Date.now = () => this.#now;
+  }
+
+  restore(): void {
+    if (this.#realNow) Date.now = this.#realNow;
+    this.#realNow = null;
+  }
+
+  /** Schedules fn at now + ms (repeating every ms when `every`); returns the cancel function. */
+  schedule(fn: () => Promise<void>, ms: number, every = false): () => void {
+    const id = ++this.#seq;
+    const delay = Math.max(0, Number.isFinite(ms) ? ms : 0);
+    this.#timers.set(id, { due: this.#now + delay, seq: id, every: every ? Math.max(1, delay) : undefined, fn });
+    return () => {
+      this.#timers.delete(id);
+    };
+  }
+
+  /** How many timers are waiting. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward by ms, firing each due timer in order (and awaiting it) at its own due time. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    for (;;) {
+      let next: { id: number; due: number; seq: number; every?: number; fn: () => Promise<void> } | undefined;
+      for (const [id, t] of this.#timers) if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.seq < next.seq))) next = { id, ...t };
+      if (!next) break;
+      this.#now = Math.max(this.#now, next.due);
+      if (next.every) this.#timers.set(next.id, { ...this.#timers.get(next.id)!, due: next.due + next.every, seq: ++this.#seq });
+      else this.#timers.delete(next.id);
+      await next.fn();
+      await settle();
+    }
+    this.#now = target;
+  }
+}
+
+/** Lets promise chains that handlers started without awaiting run to their end. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+// ---------------------------------------------------------------- storage
+
+/** In-memory {@link PluginStorage} with the real one's JSON round trip; share one between contexts to test a restart. */
+export class TestStorage implements PluginStorage {
+  readonly data = new Map<string, string>();
+  async get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined> {
+    const raw = this.data.get(key);
+    return raw === undefined ? undefined : (JSON.parse(raw) as T);
+  }
+  async set(key: string, value: JsonValue): Promise<void> {
+    const raw = JSON.stringify(value);
+    if (raw === undefined) throw new Error(`storage value for "${key}" is not JSON`);
+    this.data.set(key, raw);
+  }
+  async delete(key: string): Promise<boolean> {
+    return this.data.delete(key);
+  }
+  async list<T extends JsonValue = JsonValue>(prefix = ''): Promise<Array<{ key: string; value: T }>> {
+    return [...this.data.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .sort()
+      .map((key) => ({ key, value: JSON.parse(this.data.get(key)!) as T }));
+  }
+}
+
+// ---------------------------------------------------------------- recordings
+
+export type SentKind = 'message' | 'event' | 'reaction' | 'edit' | 'redaction' | 'media';
+
+/** One event the bot sent into a room. */
+export interface SentEvent {
+  kind: SentKind;
+  eventId: string;
+  roomId: string;
+  type: string;
+  content: Record<string, unknown>;
+  /** For messages and edits: the plain text and HTML given. */
+  text?: string;
+  html?: string;
+  /** For sendText: the options given (replyTo, notice, threadRoot). */
+  options?: SendOptions;
+  /** For reactions, edits and redactions: the event acted on. */
+  targetEventId?: string;
+  /** For reactions: the key. */
+  key?: string;
+}
+
+export interface StateSent {
+  roomId: string;
+  type: string;
+  stateKey: string;
+  content: Record<string, unknown>;
+}
+
+export interface Upload {
+  mxc: string;
+  roomId?: string;
+  data: Uint8Array;
+  options: UploadOptions;
+}
+
+export interface LogRecord {
+  level: LogLevel;
+  message: string;
+  context?: Record<string, unknown>;
+}
+
+export interface DispatchOptions {
+  sender?: string;
+  roomId?: string;
+  eventId?: string;
+  /** origin_server_ts; default the clock's now. */
+  ts?: number;
+}
+
+export interface MessageOptions extends DispatchOptions {
+  msgtype?: string;
+  formattedBody?: string;
+  /** Send it in this thread (thread root event id). */
+  threadRoot?: string;
+  /** Make it an edit (m.replace) of this event. */
+  replaces?: string;
+}
+
+/** What one dispatched event led to. */
+export interface Dispatched {
+  event: MatrixEvent;
+  /** Everything the bot sent while its handlers ran. */
+  sent: SentEvent[];
+}
+
+// ---------------------------------------------------------------- matrix
+
+/** Records every action; answers reads from what the test set up. */
+export class TestMatrix implements MatrixActions {
+  readonly userId: string;
+  readonly sent: SentEvent[] = [];
+  readonly state: StateSent[] = [];
+  readonly uploads: Upload[] = [];
+  readonly invites: Array<{ roomId: string; userId: string }> = [];
+  /** Power levels by room, then user (`*` for every room); default 0. */
+  readonly powerLevels = new Map<string, Map<string, number>>();
+  /** Joined members by room (membership events keep it current). */
+  readonly members = new Map<string, Set<string>>();
+  readonly directRooms = new Map<string, string>();
+  readonly encryptedRooms = new Set<string>();
+  uploadLimit: number | null = null;
+  homeserverLatency = 1;
+  /** When set, every send (and reaction, edit, redaction) rejects with this error. */
+  failSends: Error | null = null;
+  #n = 0;
+
+  constructor(userId: string) {
+    this.userId = userId;
+  }
+
+  #record(entry: Omit<SentEvent, 'eventId'>): string {
+    if (this.failSends) throw this.failSends;
+    const eventId = `$bot-${++this.#n}`;
+    this.sent.push({ eventId, ...entry });
+    return eventId;
+  }
+
+  async sendText(roomId: string, text: string, html?: string, options: SendOptions = {}): Promise<string> {
+    const content: Record<string, unknown> = { msgtype: options.notice ? 'm.notice' : 'm.text', body: text };
+    if (html !== undefined) Object.assign(content, { format: 'org.matrix.custom.html', formatted_body: html });
+    const rel = relation(options);
+    if (rel) content['m.relates_to'] = rel;
+    return this.#record({ kind: 'message', roomId, type: 'm.room.message', content, text, html, options });
+  }
+  async sendEvent(roomId: string, type: string, content: Record<string, unknown>): Promise<string> {
+    return this.#record({ kind: 'event', roomId, type, content });
+  }
+  async sendState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string> {
+    if (this.failSends) throw this.failSends;
+    this.state.push({ roomId, type, stateKey, content });
+    return `$state-${++this.#n}`;
+  }
+  async react(roomId: string, eventId: string, key: string): Promise<string> {
+    return this.#record({ kind: 'reaction', roomId, type: 'm.reaction', content: { 'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key } }, targetEventId: eventId, key });
+  }
+  async edit(roomId: string, eventId: string, text: string, html?: string): Promise<string> {
+    const newContent: Record<string, unknown> = { msgtype: 'm.notice', body: text };
+    if (html !== undefined) Object.assign(newContent, { format: 'org.matrix.custom.html', formatted_body: html });
+    const content = {
+      ...newContent,
+      body: `* ${text}`,
+      ...(html !== undefined ? { formatted_body: `* ${html}` } : {}),
+      'm.new_content': newContent,
+      'm.relates_to': { rel_type: 'm.replace', event_id: eventId },
+    };
+    return this.#record({ kind: 'edit', roomId, type: 'm.room.message', content, text, html, targetEventId: eventId });
+  }
+  async redact(roomId: string, eventId: string, reason?: string): Promise<string> {
+    return this.#record({ kind: 'redaction', roomId, type: 'm.room.redaction', content: reason === undefined ? { redacts: eventId } : { redacts: eventId, reason }, targetEventId: eventId });
+  }
+  async uploadMedia(data: Uint8Array, options: UploadOptions): Promise<string> {
+    const mxc = `mxc://example.org/upload${this.uploads.length + 1}`;
+    this.uploads.push({ mxc, data, options });
+    return mxc;
+  }
+  async uploadForRoom(roomId: string, data: Uint8Array, options: UploadOptions): Promise<RoomMedia> {
+    const mxc = `mxc://example.org/upload${this.uploads.length + 1}`;
+    this.uploads.push({ mxc, roomId, data, options });
+    return this.encryptedRooms.has(roomId) ? { file: { url: mxc, v: 'v2' } } : { url: mxc };
+  }
+  async mediaEncryptedFor(roomId: string): Promise<boolean> {
+    return this.encryptedRooms.has(roomId);
+  }
+  async sendMedia(roomId: string, media: RoomMedia, options: MediaMessageOptions): Promise<string> {
+    const info: Record<string, unknown> = { ...options.info };
+    if (options.thumbnail) {
+      const thumb = options.thumbnail.media;
+      if ('file' in thumb) info.thumbnail_file = thumb.file;
+      else info.thumbnail_url = thumb.url;
+      info.thumbnail_info = options.thumbnail.info;
+    }
+    const content: Record<string, unknown> = { msgtype: options.msgtype, body: options.body, info, ...media };
+    if (options.filename) content.filename = options.filename;
+    const rel = relation(options);
+    if (rel) content['m.relates_to'] = rel;
+    return this.#record({ kind: 'media', roomId, type: 'm.room.message', content, text: options.body });
+  }
+  async sendFile(roomId: string, data: Uint8Array, options: FileOptions): Promise<string> {
+    const media = await this.uploadForRoom(roomId, data, options);
+    return this.sendMedia(roomId, media, {
+      msgtype: options.msgtype ?? 'm.file',
+      body: options.body ?? options.filename ?? 'file',
+      filename: options.filename,
+      info: { mimetype: options.contentType, size: data.byteLength, ...options.info },
+      replyTo: options.replyTo,
+      threadRoot: options.threadRoot,
+    });
+  }
+  async maxUploadSize(): Promise<number | null> {
+    return this.uploadLimit;
+  }
+  async getRoomState(roomId: string, type: string, stateKey = ''): Promise<Record<string, unknown> | null> {
+    return this.state.findLast((s) => s.roomId === roomId && s.type === type && s.stateKey === stateKey)?.content ?? null;
+  }
+  async openDirectRoom(userId: string): Promise<string> {
+    let roomId = this.directRooms.get(userId);
+    if (!roomId) {
+      roomId = `!dm-${this.directRooms.size + 1}:example.org`;
+      this.directRooms.set(userId, roomId);
+      this.invites.push({ roomId, userId });
+    }
+    return roomId;
+  }
+  isDirectRoom(roomId: string): boolean {
+    return [...this.directRooms.values()].includes(roomId);
+  }
+  async pingHomeserver(): Promise<number> {
+    return this.homeserverLatency;
+  }
+  async powerLevel(roomId: string, userId: string): Promise<number> {
+    return this.powerLevels.get(roomId)?.get(userId) ?? this.powerLevels.get('*')?.get(userId) ?? 0;
+  }
+  async joinedMembers(roomId: string): Promise<string[]> {
+    return [...(this.members.get(roomId) ?? [])];
+  }
+  async invite(roomId: string, userId: string): Promise<void> {
+    if (this.failSends) throw this.failSends;
+    this.invites.push({ roomId, userId });
+  }
+}
+
+/** The m.relates_to of a reply and/or thread message, as the daemon builds it. */
+function relation(options: Omit<SendOptions, 'notice'>): Record<string, unknown> | undefined {
+  if (options.threadRoot) {
+    return { rel_type: 'm.thread', event_id: options.threadRoot, is_falling_back: !options.replyTo, 'm.in_reply_to': { event_id: options.replyTo ?? options.threadRoot } };
+  }
+  return options.replyTo ? { 'm.in_reply_to': { event_id: options.replyTo } } : undefined;
+}
+
+// ---------------------------------------------------------------- metrics, log, timers
+
+/** Metrics that keep their values: `value(name, labels)` reads one back. */
+export class TestMetrics implements PluginMetrics {
+  readonly #values = new Map<string, Map<string, number>>();
+  readonly #kinds = new Map<string, 'counter' | 'gauge'>();
+  #series(name: string, kind: 'counter' | 'gauge') {
+    const had = this.#kinds.get(name);
+    if (had) throw new Error(`metric "${name}" is registered twice`);
+    this.#kinds.set(name, kind);
+    const series = new Map<string, number>();
+    this.#values.set(name, series);
+    return series;
+  }
+  counter(name: string, _help: string, _labelNames?: string[]): PluginCounter {
+    const series = this.#series(name, 'counter');
+    return {
+      inc(labels, value = 1) {
+        if (value < 0) throw new Error('a counter only goes up');
+        const key = labelKey(labels);
+        series.set(key, (series.get(key) ?? 0) + value);
+      },
+    };
+  }
+  gauge(name: string, _help: string, _labelNames?: string[]): PluginGauge {
+    const series = this.#series(name, 'gauge');
+    return { set: (value, labels) => void series.set(labelKey(labels), value) };
+  }
+  /** The value of a metric for these labels (0 for a counter never incremented, undefined for an unknown metric or unset gauge). */
+  value(name: string, labels?: Record<string, string>): number | undefined {
+    const series = this.#values.get(name);
+    if (!series) return undefined;
+    return series.get(labelKey(labels)) ?? (this.#kinds.get(name) === 'counter' ? 0 : undefined);
+  }
+}
+
+function labelKey(labels?: Record<string, string>): string {
+  return JSON.stringify(Object.entries(labels ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+class TestLogger implements PluginLogger {
+  readonly records: LogRecord[] = [];
+  debug(message: string, context?: Record<string, unknown>) {
+    this.records.push({ level: 'debug', message, context });
+  }
+  info(message: string, context?: Record<string, unknown>) {
+    this.records.push({ level: 'info', message, context });
+  }
+  warn(message: string, context?: Record<string, unknown>) {
+    this.records.push({ level: 'warn', message, context });
+  }
+  error(message: string, context?: Record<string, unknown>) {
+    this.records.push({ level: 'error', message, context });
+  }
+  critical(message: string, context?: Record<string, unknown>) {
+    this.records.push({ level: 'critical', message, context });
+  }
+}
+
+class TestTimers implements PluginTimers {
+  readonly #clock: TestClock;
+  readonly #active = new Set<() => void>();
+  readonly #onError: (err: unknown) => void;
+  constructor(clock: TestClock, onError: (err: unknown) => void) {
+    this.#clock = clock;
+    this.#onError = onError;
+  }
+  #wrap(fn: () => void | Promise<void>) {
+    return async () => {
+      try {
+        await fn();
+      } catch (err) {
+        this.#onError(err);
+      }
+    };
+  }
+  setTimeout(fn: () => void | Promise<void>, ms: number): () => void {
+    const run = this.#wrap(fn);
+    const clear = this.#clock.schedule(async () => {
+      this.#active.delete(cancel);
+      await run();
+    }, ms);
+    const cancel = () => {
+      clear();
+      this.#active.delete(cancel);
+    };
+    this.#active.add(cancel);
+    return cancel;
+  }
+  setInterval(fn: () => void | Promise<void>, ms: number): () => void {
+    const clear = this.#clock.schedule(this.#wrap(fn), ms, true);
+    const cancel = () => {
+      clear();
+      this.#active.delete(cancel);
+    };
+    this.#active.add(cancel);
+    return cancel;
+  }
+  get active(): number {
+    return this.#active.size;
+  }
+  cancelAll(): void {
+    for (const cancel of [...this.#active]) cancel();
+  }
+}
+
+// ---------------------------------------------------------------- context
+
+export interface TestContextOptions<Config> {
+  config: Config;
+  instanceId?: string;
+  /** The command prefix; default the config's `prefix`, else `!`. */
+  prefix?: string;
+  /** A clock to share (e.g. across a simulated restart) or its start time in ms; default a new one at the real now. */
+  clock?: TestClock | number;
+  /** Storage to share (e.g. across a simulated restart); default empty. */
+  storage?: TestStorage;
+  /** The bot's user id; default @bot:example.org. */
+  userId?: string;
+  /** Default sender of dispatched events; default @alice:example.org. */
+  sender?: string;
+  /** Default room of dispatched events; default !room:example.org. */
+  roomId?: string;
+}
+
+/**
+ * A {@link PluginContext} for tests: hand it to `plugin.setup`, drive it with
+ * sendMessage / react / membership / event, and read what the plugin did in
+ * `sent`, `replies`, `reactions`, `storage`, `logs`, `metrics`.
+ */
+export class TestContext<Config = Record<string, unknown>> implements PluginContext<Config> {
+  readonly instanceId: string;
+  readonly matrix: TestMatrix;
+  readonly storage: TestStorage;
+  readonly metrics = new TestMetrics();
+  readonly clock: TestClock;
+  readonly log: PluginLogger;
+  readonly timers: TestTimers;
+  /** Errors thrown by handlers, commands and timers (each is also logged at error level, as the daemon does). */
+  readonly errors: unknown[] = [];
+  #config: Config;
+  readonly #prefix: string | undefined;
+  readonly #logger = new TestLogger();
+  readonly #defaults: { sender: string; roomId: string };
+  readonly #commands = new Map<string, CommandDefinition>();
+  readonly #primaryCommands: CommandDefinition[] = [];
+  readonly #messageHandlers: Handler<MessageEvent>[] = [];
+  readonly #reactionHandlers: Handler<ReactionEvent>[] = [];
+  readonly #membershipHandlers: Handler<MembershipEvent>[] = [];
+  readonly #eventHandlers: Array<{ type: string; handler: Handler<RoomEvent> }> = [];
+  readonly #configHandlers: Array<(c: Config, p: Config) => Promise<void> | void> = [];
+  readonly #stopController = new AbortController();
+  readonly #stopHandlers: Array<() => Promise<void> | void> = [];
+  readonly #generatedHelp: CommandDefinition;
+  #n = 0;
+
+  constructor(options: TestContextOptions<Config>) {
+    this.instanceId = options.instanceId ?? 'test-instance';
+    this.#config = options.config;
+    this.#prefix = options.prefix;
+    this.clock = options.clock instanceof TestClock ? options.clock : new TestClock(options.clock);
+    this.storage = options.storage ?? new TestStorage();
+    this.matrix = new TestMatrix(options.userId ?? TEST_BOT);
+    this.log = this.#logger;
+    this.timers = new TestTimers(this.clock, (err) => this.#failed('timer', err));
+    this.#defaults = { sender: options.sender ?? TEST_USER, roomId: options.roomId ?? TEST_ROOM };
+    this.#generatedHelp = {
+      name: 'help',
+      description: 'List the commands',
+      handler: async ({ message }) => {
+        const text = this.helpText();
+        await message.reply(text, helpHtml(text));
+      },
+    };
+  }
+
+  // -- PluginContext
+
+  get config(): Config {
+    return this.#config;
+  }
+  get prefix(): string {
+    if (this.#prefix !== undefined) return this.#prefix;
+    const p = (this.#config as Record<string, unknown> | undefined)?.prefix;
+    return typeof p === 'string' && p.length > 0 ? p : '!';
+  }
+  command(definition: CommandDefinition): void {
+    for (const name of [definition.name, ...(definition.aliases ?? [])]) {
+      const key = name.toLowerCase();
+      if (this.#commands.has(key)) throw new Error(`command "${name}" is registered twice`);
+      this.#commands.set(key, definition);
+    }
+    this.#primaryCommands.push(definition);
+  }
+  onMessage(handler: Handler<MessageEvent>): void {
+    this.#messageHandlers.push(handler);
+  }
+  onReaction(handler: Handler<ReactionEvent>): void {
+    this.#reactionHandlers.push(handler);
+  }
+  onMembership(handler: Handler<MembershipEvent>): void {
+    this.#membershipHandlers.push(handler);
+  }
+  onEvent(type: string, handler: Handler<RoomEvent>): void {
+    this.#eventHandlers.push({ type, handler });
+  }
+  onConfigChange(handler: (config: Config, previous: Config) => Promise<void> | void): void {
+    this.#configHandlers.push(handler);
+  }
+  helpText(): string {
+    return helpText(this.prefix, this.#hasGeneratedHelp() ? [...this.#primaryCommands, this.#generatedHelp] : this.#primaryCommands);
+  }
+  get signal(): AbortSignal {
+    return this.#stopController.signal;
+  }
+  onStop(handler: () => Promise<void> | void): void {
+    this.#stopHandlers.push(handler);
+  }
+
+  // -- lifecycle
+
+  /** Applies a new config and runs the onConfigChange handlers, as the daemon does after validating it. */
+  async updateConfig(config: Config): Promise<void> {
+    const previous = this.#config;
+    this.#config = config;
+    for (const handler of this.#configHandlers) await this.#guard('config', () => handler(config, previous));
+  }
+
+  /** Stops the instance as the daemon does: cancels timers, aborts `signal`, runs onStop handlers (last first). */
+  async stop(): Promise<void> {
+    this.timers.cancelAll();
+    this.#stopController.abort(new Error(`instance ${this.instanceId} stopped`));
+    for (const handler of this.#stopHandlers.splice(0).reverse()) await this.#guard('stop', handler);
+  }
+
+  // -- driving
+
+  /** Dispatches an m.room.message from a user and resolves when every handler and command has finished. */
+  sendMessage(body: string, options: MessageOptions = {}): Promise<Dispatched> {
+    const content: Record<string, unknown> = { msgtype: options.msgtype ?? 'm.text', body };
+    if (options.formattedBody !== undefined) Object.assign(content, { format: 'org.matrix.custom.html', formatted_body: options.formattedBody });
+    if (options.threadRoot) content['m.relates_to'] = { rel_type: 'm.thread', event_id: options.threadRoot, is_falling_back: true, 'm.in_reply_to': { event_id: options.threadRoot } };
+    if (options.replaces) {
+      content['m.new_content'] = { msgtype: content.msgtype, body };
+      content['m.relates_to'] = { rel_type: 'm.replace', event_id: options.replaces };
+    }
+    return this.event('m.room.message', content, options);
+  }
+
+  /** Dispatches a user's m.reaction (annotation) to targetEventId. */
+  react(targetEventId: string, key: string, options: DispatchOptions = {}): Promise<Dispatched> {
+    return this.event('m.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: targetEventId, key } }, options);
+  }
+
+  /** Dispatches an m.room.member event for userId (sender defaults to userId); keeps `matrix.members` current. */
+  membership(userId: string, membership: string, options: DispatchOptions & { previous?: string } = {}): Promise<Dispatched> {
+    const roomId = options.roomId ?? this.#defaults.roomId;
+    const members = this.matrix.members.get(roomId) ?? new Set<string>();
+    if (membership === 'join') members.add(userId);
+    else members.delete(userId);
+    this.matrix.members.set(roomId, members);
+    return this.event(
+      'm.room.member',
+      { membership },
+      { sender: userId, ...options, roomId },
+      { state_key: userId, ...(options.previous ? { unsigned: { prev_content: { membership: options.previous } } } : {}) },
+    );
+  }
+
+  /** Dispatches any room event to the handlers, as the daemon routes a synced event. */
+  async event(type: string, content: Record<string, unknown>, options: DispatchOptions = {}, extra: Partial<MatrixEvent> = {}): Promise<Dispatched> {
+    const roomId = options.roomId ?? this.#defaults.roomId;
+    const event: MatrixEvent = {
+      event_id: options.eventId ?? `$in-${++this.#n}`,
+      type,
+      sender: options.sender ?? this.#defaults.sender,
+      origin_server_ts: options.ts ?? this.clock.now(),
+      content,
+      room_id: roomId,
+      ...extra,
+    };
+    const before = this.matrix.sent.length;
+    await this.dispatch(roomId, event);
+    await settle();
+    return { event, sent: this.matrix.sent.slice(before) };
+  }
+
+  /** Routes a raw event like the daemon's InstanceContext.dispatch: typed handlers, then commands; each handler isolated. */
+  async dispatch(roomId: string, event: MatrixEvent): Promise<void> {
+    const roomEvent: RoomEvent = { roomId, event };
+    const tasks: Array<Promise<void>> = [];
+    const run = (kind: string, fn: () => Promise<void> | void) => tasks.push(this.#guard(kind, fn));
+    for (const { type, handler } of this.#eventHandlers) if (type === '*' || type === event.type) run(`${event.type} event`, () => handler(roomEvent));
+    if (event.type === 'm.room.message') {
+      const message = this.#toMessage(roomId, event);
+      if (message) {
+        for (const handler of this.#messageHandlers) run('message', () => handler(message));
+        tasks.push(this.#runCommand(message));
+      }
+    } else if (event.type === 'm.reaction') {
+      const rel = event.content['m.relates_to'] as { rel_type?: string; event_id?: string; key?: string } | undefined;
+      if (rel?.rel_type === 'm.annotation' && rel.event_id && typeof rel.key === 'string') {
+        const reaction: ReactionEvent = { roomId, event, sender: event.sender, eventId: event.event_id, targetEventId: rel.event_id, key: rel.key };
+        for (const handler of this.#reactionHandlers) run('reaction', () => handler(reaction));
+      }
+    } else if (event.type === 'm.room.member' && typeof event.state_key === 'string') {
+      const prev = (event.unsigned?.prev_content as { membership?: string } | undefined)?.membership;
+      const membership: MembershipEvent = { roomId, event, sender: event.sender, userId: event.state_key, membership: String(event.content.membership ?? ''), previousMembership: prev };
+      for (const handler of this.#membershipHandlers) run('membership', () => handler(membership));
+    }
+    await Promise.all(tasks);
+  }
+
+  // -- reading
+
+  /** Every event the bot sent into rooms, in order (messages, events, reactions, edits, redactions, media). */
+  get sent(): SentEvent[] {
+    return this.matrix.sent;
+  }
+  /** Text messages the bot sent (sendText, replies included). */
+  get messages(): SentEvent[] {
+    return this.matrix.sent.filter((s) => s.kind === 'message');
+  }
+  /** Messages sent as replies (`replyTo`), e.g. by `message.reply`. */
+  get replies(): SentEvent[] {
+    return this.messages.filter((s) => s.options?.replyTo !== undefined);
+  }
+  get reactions(): SentEvent[] {
+    return this.matrix.sent.filter((s) => s.kind === 'reaction');
+  }
+  get edits(): SentEvent[] {
+    return this.matrix.sent.filter((s) => s.kind === 'edit');
+  }
+  get redactions(): SentEvent[] {
+    return this.matrix.sent.filter((s) => s.kind === 'redaction');
+  }
+  get stateEvents(): StateSent[] {
+    return this.matrix.state;
+  }
+  get uploads(): Upload[] {
+    return this.matrix.uploads;
+  }
+  get invites(): Array<{ roomId: string; userId: string }> {
+    return this.matrix.invites;
+  }
+  get logs(): LogRecord[] {
+    return this.#logger.records;
+  }
+  /** The registered command names (aliases included, generated help included), sorted. */
+  get commands(): string[] {
+    return [...this.#commandTable().keys()].sort();
+  }
+  /** Sets a user's power level in a room (`*` for every room). */
+  setPowerLevel(userId: string, level: number, roomId = '*'): void {
+    const room = this.matrix.powerLevels.get(roomId) ?? new Map<string, number>();
+    room.set(userId, level);
+    this.matrix.powerLevels.set(roomId, room);
+  }
+
+  // -- internals
+
+  /** The daemon adds `help` after setup when the plugin has commands and no help of its own. */
+  #hasGeneratedHelp(): boolean {
+    return this.#primaryCommands.length > 0 && !this.#commands.has('help');
+  }
+  #commandTable(): ReadonlyMap<string, CommandDefinition> {
+    if (!this.#hasGeneratedHelp()) return this.#commands;
+    return new Map([...this.#commands, ['help', this.#generatedHelp]]);
+  }
+
+  #failed(kind: string, err: unknown): void {
+    this.errors.push(err);
+    this.log.error(`${kind} handler threw: ${err instanceof Error ? err.message : String(err)}`, { err });
+  }
+
+  async #guard(kind: string, fn: () => Promise<void> | void): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.#failed(kind, err);
+    }
+  }
+
+  async #runCommand(message: MessageEvent): Promise<void> {
+    // Notices are what bots send; the daemon never answers them.
+    const commands = this.#commandTable();
+    if (message.msgtype === 'm.notice' || commands.size === 0) return;
+    const match = matchCommand(this.prefix, message.body, commands);
+    if (match.kind === 'none' || match.kind === 'unknown') return;
+    if (match.kind === 'usage') {
+      await this.#guard('command', () => message.reply(usageReply(this.prefix, match.command, match.problem)).then(() => undefined));
+      return;
+    }
+    await this.#guard(`command ${match.command.name}`, () => match.command.handler({ args: match.args, text: match.text, message }));
+  }
+
+  #toMessage(roomId: string, event: MatrixEvent): MessageEvent | null {
+    const content = event.content;
+    if (typeof content.body !== 'string') return null;
+    // An edit re-sends the whole message: the daemon ignores it so commands never run twice.
+    const rel = content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+    if (rel?.rel_type === 'm.replace') return null;
+    const threadRoot = rel?.rel_type === 'm.thread' ? rel.event_id : undefined;
+    const matrix = this.matrix;
+    return {
+      roomId,
+      event,
+      sender: event.sender,
+      eventId: event.event_id,
+      msgtype: typeof content.msgtype === 'string' ? content.msgtype : 'm.text',
+      body: content.body,
+      formattedBody: typeof content.formatted_body === 'string' ? content.formatted_body : undefined,
+      reply: (text, html) => matrix.sendText(roomId, text, html, { replyTo: event.event_id, notice: true, threadRoot }),
+      react: (key) => matrix.react(roomId, event.event_id, key),
+    };
+  }
+}
+
+/** A fake context for a plugin's unit tests; see {@link TestContext}. */
+export function createTestContext<Config = Record<string, unknown>>(options: TestContextOptions<Config>): TestContext<Config> {
+  return new TestContext<Config>(options);
+}
+
+/** A clock for tests (see {@link TestClock}); `patchDate` makes `Date.now()` follow it until `clock.restore()`. */
+export function createTestClock(options: { start?: number; patchDate?: boolean } = {}): TestClock {
+  const clock = new TestClock(options.start);
+  if (options.patchDate) clock.patchDate();
+  return clock;
+}
+
+/** Creates a context and runs the plugin's setup on it, as the daemon starts an instance. */
+export async function startPlugin<Config>(plugin: PluginDefinition<Config>, options: TestContextOptions<Config>): Promise<TestContext<Config>> {
+  const ctx = createTestContext(options);
+  await plugin.setup(ctx);
+  return ctx;
+}
