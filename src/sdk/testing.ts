@@ -13,6 +13,7 @@
  * Imports only the SDK and node builtins: plugins and their tests stay inside the SDK boundary.
  */
 import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
+import { errorMessage } from '../shared/error-message.ts';
 import type {
   CommandDefinition,
   FileOptions,
@@ -723,7 +724,7 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
 
   #failed(kind: string, err: unknown): void {
     this.errors.push(err);
-    this.log.error(`${kind} handler threw: ${err instanceof Error ? err.message : String(err)}`, { err });
+    this.log.error(`${kind} handler threw: ${errorMessage(err)}`, { err });
   }
 
   async #guard(kind: string, fn: () => Promise<void> | void): Promise<void> {
