@@ -1,4 +1,4 @@
-import type { FileOptions, JsonValue, MatrixActions, MatrixEvent, MediaMessageOptions, RoomMedia, SendOptions, UploadOptions } from '../sdk/index.ts';
+import type { FileOptions, JsonValue, MatrixActions, MatrixEvent, RoomMedia, SendOptions, UploadOptions } from '../sdk/index.ts';
 import { MatrixClient } from '../matrix/client.ts';
 import { BotCrypto, CryptoClosedError, CryptoStoreError, type CryptoStatus } from '../matrix/crypto/index.ts';
 import { SyncLoop, type SyncStatus } from '../matrix/sync-loop.ts';
@@ -11,6 +11,7 @@ import { fetchGap, isOwnJoin, type CatchUpWindow } from './catch-up.ts';
 import type { StorageGuard } from './storage-guard.ts';
 import { replayStableTxnId } from './plugin-scope.ts';
 import { errorMessage } from '../shared/error-message.ts';
+import { editContent, mediaContent, reactionContent, textContent } from '../sdk/content.ts';
 
 /** How one room event reaches the instances: `done` when all handled it; `settled` also when some are stalled. */
 export interface Delivery {
@@ -511,34 +512,6 @@ async function powerLevelIn(matrix: MatrixClient, roomId: string, userId: string
   return typeof levels.users_default === 'number' ? levels.users_default : 0;
 }
 
-/** The m.relates_to of a reply and/or thread message, or undefined for a plain one. */
-function relation(options: Omit<SendOptions, 'notice'>): Record<string, unknown> | undefined {
-  if (options.threadRoot) {
-    return {
-      rel_type: 'm.thread',
-      event_id: options.threadRoot,
-      is_falling_back: !options.replyTo,
-      'm.in_reply_to': { event_id: options.replyTo ?? options.threadRoot },
-    };
-  }
-  return options.replyTo ? { 'm.in_reply_to': { event_id: options.replyTo } } : undefined;
-}
-
-function mediaMessage(media: RoomMedia, options: MediaMessageOptions): Record<string, unknown> {
-  const info: Record<string, unknown> = { ...options.info };
-  if (options.thumbnail) {
-    const thumb = options.thumbnail.media;
-    if ('file' in thumb) info.thumbnail_file = thumb.file;
-    else info.thumbnail_url = thumb.url;
-    info.thumbnail_info = options.thumbnail.info;
-  }
-  const content: Record<string, unknown> = { msgtype: options.msgtype, body: options.body, info, ...media };
-  if (options.filename) content.filename = options.filename;
-  const rel = relation(options);
-  if (rel) content['m.relates_to'] = rel;
-  return content;
-}
-
 interface ActionDeps {
   send: (roomId: string, type: string, content: Record<string, unknown>) => Promise<string>;
   upload: (roomId: string, data: Uint8Array, options: UploadOptions) => Promise<RoomMedia>;
@@ -551,35 +524,16 @@ function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): 
   const { send, upload } = deps;
   const actions: MatrixActions = {
     userId,
-    async sendText(roomId: string, text: string, html?: string, options: SendOptions = {}) {
-      const content: Record<string, unknown> = { msgtype: options.notice ? 'm.notice' : 'm.text', body: text };
-      if (html !== undefined) {
-        content.format = 'org.matrix.custom.html';
-        content.formatted_body = html;
-      }
-      const rel = relation(options);
-      if (rel) content['m.relates_to'] = rel;
-      return send(roomId, 'm.room.message', content);
-    },
+    sendText: (roomId: string, text: string, html?: string, options: SendOptions = {}) => send(roomId, 'm.room.message', textContent(text, html, options)),
     sendEvent: (roomId, type, content) => send(roomId, type, content),
     sendState: (roomId, type, stateKey, content) => matrix.sendState(roomId, type, stateKey, content),
-    react: (roomId, eventId, key) => send(roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key } }),
-    edit(roomId, eventId, text, html) {
-      const newContent: Record<string, unknown> = { msgtype: 'm.notice', body: text };
-      if (html !== undefined) Object.assign(newContent, { format: 'org.matrix.custom.html', formatted_body: html });
-      return send(roomId, 'm.room.message', {
-        ...newContent,
-        body: `* ${text}`,
-        ...(html !== undefined ? { formatted_body: `* ${html}` } : {}),
-        'm.new_content': newContent,
-        'm.relates_to': { rel_type: 'm.replace', event_id: eventId },
-      });
-    },
+    react: (roomId, eventId, key) => send(roomId, 'm.reaction', reactionContent(eventId, key)),
+    edit: (roomId, eventId, text, html) => send(roomId, 'm.room.message', editContent(eventId, text, html)),
     redact: (roomId, eventId, reason) => matrix.redact(roomId, eventId, reason, replayStableTxnId()),
     uploadMedia: (data: Uint8Array, options: UploadOptions) => matrix.uploadMedia(data, options),
     uploadForRoom: upload,
     mediaEncryptedFor: deps.mediaEncryptedFor,
-    sendMedia: (roomId, media, options) => send(roomId, 'm.room.message', mediaMessage(media, options)),
+    sendMedia: (roomId, media, options) => send(roomId, 'm.room.message', mediaContent(media, options)),
     async sendFile(roomId: string, data: Uint8Array, options: FileOptions) {
       const media = await upload(roomId, data, options);
       return actions.sendMedia(roomId, media, {

@@ -13,6 +13,7 @@
  * Imports only the SDK and node builtins: plugins and their tests stay inside the SDK boundary.
  */
 import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
+import { editContent, mediaContent, reactionContent, textContent } from './content.ts';
 import { errorMessage } from '../shared/error-message.ts';
 import type {
   CommandDefinition,
@@ -241,11 +242,7 @@ export class TestMatrix implements MatrixActions {
   }
 
   async sendText(roomId: string, text: string, html?: string, options: SendOptions = {}): Promise<string> {
-    const content: Record<string, unknown> = { msgtype: options.notice ? 'm.notice' : 'm.text', body: text };
-    if (html !== undefined) Object.assign(content, { format: 'org.matrix.custom.html', formatted_body: html });
-    const rel = relation(options);
-    if (rel) content['m.relates_to'] = rel;
-    return this.#record({ kind: 'message', roomId, type: 'm.room.message', content, text, html, options });
+    return this.#record({ kind: 'message', roomId, type: 'm.room.message', content: textContent(text, html, options), text, html, options });
   }
   async sendEvent(roomId: string, type: string, content: Record<string, unknown>): Promise<string> {
     return this.#record({ kind: 'event', roomId, type, content });
@@ -256,19 +253,10 @@ export class TestMatrix implements MatrixActions {
     return `$state-${++this.#n}`;
   }
   async react(roomId: string, eventId: string, key: string): Promise<string> {
-    return this.#record({ kind: 'reaction', roomId, type: 'm.reaction', content: { 'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key } }, targetEventId: eventId, key });
+    return this.#record({ kind: 'reaction', roomId, type: 'm.reaction', content: reactionContent(eventId, key), targetEventId: eventId, key });
   }
   async edit(roomId: string, eventId: string, text: string, html?: string): Promise<string> {
-    const newContent: Record<string, unknown> = { msgtype: 'm.notice', body: text };
-    if (html !== undefined) Object.assign(newContent, { format: 'org.matrix.custom.html', formatted_body: html });
-    const content = {
-      ...newContent,
-      body: `* ${text}`,
-      ...(html !== undefined ? { formatted_body: `* ${html}` } : {}),
-      'm.new_content': newContent,
-      'm.relates_to': { rel_type: 'm.replace', event_id: eventId },
-    };
-    return this.#record({ kind: 'edit', roomId, type: 'm.room.message', content, text, html, targetEventId: eventId });
+    return this.#record({ kind: 'edit', roomId, type: 'm.room.message', content: editContent(eventId, text, html), text, html, targetEventId: eventId });
   }
   async redact(roomId: string, eventId: string, reason?: string): Promise<string> {
     return this.#record({ kind: 'redaction', roomId, type: 'm.room.redaction', content: reason === undefined ? { redacts: eventId } : { redacts: eventId, reason }, targetEventId: eventId });
@@ -287,18 +275,7 @@ export class TestMatrix implements MatrixActions {
     return this.encryptedRooms.has(roomId);
   }
   async sendMedia(roomId: string, media: RoomMedia, options: MediaMessageOptions): Promise<string> {
-    const info: Record<string, unknown> = { ...options.info };
-    if (options.thumbnail) {
-      const thumb = options.thumbnail.media;
-      if ('file' in thumb) info.thumbnail_file = thumb.file;
-      else info.thumbnail_url = thumb.url;
-      info.thumbnail_info = options.thumbnail.info;
-    }
-    const content: Record<string, unknown> = { msgtype: options.msgtype, body: options.body, info, ...media };
-    if (options.filename) content.filename = options.filename;
-    const rel = relation(options);
-    if (rel) content['m.relates_to'] = rel;
-    return this.#record({ kind: 'media', roomId, type: 'm.room.message', content, text: options.body });
+    return this.#record({ kind: 'media', roomId, type: 'm.room.message', content: mediaContent(media, options), text: options.body });
   }
   async sendFile(roomId: string, data: Uint8Array, options: FileOptions): Promise<string> {
     const media = await this.uploadForRoom(roomId, data, options);
@@ -342,14 +319,6 @@ export class TestMatrix implements MatrixActions {
     if (this.failSends) throw this.failSends;
     this.invites.push({ roomId, userId });
   }
-}
-
-/** The m.relates_to of a reply and/or thread message, as the daemon builds it. */
-function relation(options: Omit<SendOptions, 'notice'>): Record<string, unknown> | undefined {
-  if (options.threadRoot) {
-    return { rel_type: 'm.thread', event_id: options.threadRoot, is_falling_back: !options.replyTo, 'm.in_reply_to': { event_id: options.replyTo ?? options.threadRoot } };
-  }
-  return options.replyTo ? { 'm.in_reply_to': { event_id: options.replyTo } } : undefined;
 }
 
 // ---------------------------------------------------------------- metrics, log, timers
