@@ -11,7 +11,7 @@ import { fetchGap, isOwnJoin, type CatchUpWindow } from './catch-up.ts';
 import type { StorageGuard } from './storage-guard.ts';
 import { replayStableTxnId } from './plugin-scope.ts';
 import { errorMessage } from '../shared/error-message.ts';
-import { editContent, mediaContent, reactionContent, textContent } from '../sdk/content.ts';
+import { editContent, fileMessageOptions, mediaContent, reactionContent, textContent } from '../sdk/content.ts';
 
 /** How one room event reaches the instances: `done` when all handled it; `settled` also when some are stalled. */
 export interface Delivery {
@@ -536,14 +536,7 @@ function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): 
     sendMedia: (roomId, media, options) => send(roomId, 'm.room.message', mediaContent(media, options)),
     async sendFile(roomId: string, data: Uint8Array, options: FileOptions) {
       const media = await upload(roomId, data, options);
-      return actions.sendMedia(roomId, media, {
-        msgtype: options.msgtype ?? 'm.file',
-        body: options.body ?? options.filename ?? 'file',
-        filename: options.filename,
-        info: { mimetype: options.contentType, size: data.byteLength, ...options.info },
-        replyTo: options.replyTo,
-        threadRoot: options.threadRoot,
-      });
+      return actions.sendMedia(roomId, media, fileMessageOptions(options, data.byteLength));
     },
     async maxUploadSize() {
       const size = (await matrix.getMediaConfig())['m.upload.size'];

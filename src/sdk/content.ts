@@ -4,7 +4,7 @@
  * (core/bot-client.ts) and the plugin test kit (testing.ts), so what a
  * plugin's unit test sees is what the daemon would send.
  */
-import type { MediaMessageOptions, RoomMedia, SendOptions } from './index.ts';
+import type { FileOptions, MediaMessageOptions, RoomMedia, SendOptions } from './index.ts';
 
 /** The m.relates_to of a reply and/or thread message, or undefined for a plain one. */
 export function relation(options: Omit<SendOptions, 'notice'>): Record<string, unknown> | undefined {
@@ -59,4 +59,16 @@ export function mediaContent(media: RoomMedia, options: MediaMessageOptions): Re
   const content: Record<string, unknown> = { msgtype: options.msgtype, body: options.body, info, ...media };
   if (options.filename) content.filename = options.filename;
   return withRelation(content, options);
+}
+
+/** How sendFile describes an uploaded file of `size` bytes (m.file unless the plugin says otherwise). */
+export function fileMessageOptions(options: FileOptions, size: number): MediaMessageOptions {
+  return {
+    msgtype: options.msgtype ?? 'm.file',
+    body: options.body ?? options.filename ?? 'file',
+    filename: options.filename,
+    info: { mimetype: options.contentType, size, ...options.info },
+    replyTo: options.replyTo,
+    threadRoot: options.threadRoot,
+  };
 }

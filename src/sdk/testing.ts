@@ -13,7 +13,7 @@
  * Imports only the SDK and node builtins: plugins and their tests stay inside the SDK boundary.
  */
 import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
-import { editContent, mediaContent, reactionContent, textContent } from './content.ts';
+import { editContent, fileMessageOptions, mediaContent, reactionContent, textContent } from './content.ts';
 import { errorMessage } from '../shared/error-message.ts';
 import type {
   CommandDefinition,
@@ -279,14 +279,7 @@ export class TestMatrix implements MatrixActions {
   }
   async sendFile(roomId: string, data: Uint8Array, options: FileOptions): Promise<string> {
     const media = await this.uploadForRoom(roomId, data, options);
-    return this.sendMedia(roomId, media, {
-      msgtype: options.msgtype ?? 'm.file',
-      body: options.body ?? options.filename ?? 'file',
-      filename: options.filename,
-      info: { mimetype: options.contentType, size: data.byteLength, ...options.info },
-      replyTo: options.replyTo,
-      threadRoot: options.threadRoot,
-    });
+    return this.sendMedia(roomId, media, fileMessageOptions(options, data.byteLength));
   }
   async maxUploadSize(): Promise<number | null> {
     return this.uploadLimit;
