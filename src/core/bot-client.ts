@@ -23,7 +23,7 @@ export interface Delivery {
 /** Hands an event to the instances; called in event order, it must queue the event before returning. */
 export type RoomEventSink = (client: BotClient, roomId: string, event: MatrixEvent) => Delivery;
 
-export const DEFAULT_CATCH_UP: CatchUpWindow = { maxAgeMs: 24 * 3600_000, maxEvents: 10_000 };
+const DEFAULT_CATCH_UP: CatchUpWindow = { maxAgeMs: 24 * 3600_000, maxEvents: 10_000 };
 
 /** Where encrypted accounts keep their crypto stores; absent turns E2EE off for every account. */
 export interface CryptoSettings {

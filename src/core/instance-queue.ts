@@ -31,20 +31,9 @@ export class InstanceQueue {
   readonly #jobs: Job[] = [];
   #current: { job: Job; startedAt: number } | null = null;
   #stallTimer: NodeJS.Timeout | null = null;
-  #idle: Array<() => void> = [];
 
   constructor(options: QueueOptions) {
     this.#options = options;
-  }
-
-  /** Jobs waiting or running. */
-  get length(): number {
-    return this.#jobs.length + (this.#current ? 1 : 0);
-  }
-
-  /** Labels of the running job and the waiting ones (for "cut off at shutdown" reports). */
-  get pendingLabels(): string[] {
-    return [...(this.#current ? [this.#current.job.label] : []), ...this.#jobs.map((j) => j.label)];
   }
 
   /** What runs now and for how long (for event-loop-lag blame). */
@@ -65,19 +54,6 @@ export class InstanceQueue {
     if (this.stalled) stalled();
     if (!this.#current) void this.#drain();
     return { done, settled };
-  }
-
-  /** Resolves once nothing is queued or running (or after `ms`); true when drained. */
-  async drained(ms: number): Promise<boolean> {
-    if (this.length === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<boolean>((r) => this.#idle.push(() => r(true)));
-    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
-    try {
-      return await Promise.race([idle, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async #drain(): Promise<void> {
@@ -104,6 +80,5 @@ export class InstanceQueue {
       this.#current = null;
       job.finish();
     }
-    for (const resolve of this.#idle.splice(0)) resolve();
   }
 }

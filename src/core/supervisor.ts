@@ -40,7 +40,7 @@ const HANDLER_RELEASE_MS = 10_000;
 /** A handler slower than this stops holding the account's sync; other instances on the bot go on. */
 const HANDLER_STALL_MS = 2_000;
 /** SIGTERM: how long handlers in flight get to finish before the sync state is saved without them. */
-export const SHUTDOWN_GRACE_MS = 5_000;
+const SHUTDOWN_GRACE_MS = 5_000;
 const SETUP_TIMEOUT_MS = 30_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
