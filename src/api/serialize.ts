@@ -1,9 +1,9 @@
-import type { ClientRecord } from '../storage/clients.ts';
+import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
 import type { LoadedPlugin } from '../core/plugin-registry.ts';
-import type { BotClient } from '../core/bot-client.ts';
+import type { BotAccount } from '../core/bot-account.ts';
 import type { InstanceStatus } from '../core/supervisor.ts';
-import { maskSecrets, secretConfigKeys } from '../plugin-host/manifest.ts';
+import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
 
 /*
  * API shapes. Field names follow maubot's management API where it has the
@@ -45,7 +45,7 @@ export function apiInstance(record: InstanceRecord, status: InstanceStatus | und
   };
 }
 
-export function apiClient(record: ClientRecord, runtime: BotClient | undefined, instances: string[]) {
+export function apiClient(record: AccountRecord, runtime: BotAccount | undefined, instances: string[]) {
   const status = runtime?.status;
   return {
     id: record.id,

@@ -8,9 +8,9 @@ import { createInterface } from 'node:readline/promises';
 import { loadConfig, ConfigError } from '../config/load.ts';
 import { writeInitialConfig } from '../config/init.ts';
 import { hashPassword } from '../config/password.ts';
-import { buildPlugin } from '../plugin-host/build.ts';
-import { validateArchiveFile } from '../plugin-host/validate-cli.ts';
-import { Daemon, VERSION } from '../core/daemon.ts';
+import { buildPlugin } from '../plugin-package/build.ts';
+import { validateArchiveFile } from '../plugin-package/validate-cli.ts';
+import { Daemon, VERSION } from '../daemon.ts';
 import { INITIAL_PASSWORD_FILE } from '../api/routes/auth.ts';
 import { errorMessage } from '../shared/error-message.ts';
 

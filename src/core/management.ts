@@ -3,10 +3,10 @@ import { MatrixClient } from '../matrix/client.ts';
 import type { Credentials } from '../matrix/types.ts';
 import { INSTANCE_ID, ROOM_ID, type TrellisConfig } from '../config/schema.ts';
 import type { Storage } from '../storage/database.ts';
-import type { ClientRecord } from '../storage/clients.ts';
+import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
-import { PluginValidationError, SECRET_MASK, secretConfigKeys } from '../plugin-host/manifest.ts';
-import { readPluginArchive } from '../plugin-host/archive.ts';
+import { PluginValidationError, SECRET_MASK, secretConfigKeys } from '../plugin-package/manifest.ts';
+import { readPluginArchive } from '../plugin-package/archive.ts';
 import { PluginConflictError, type LoadedPlugin, type PluginRegistry } from './plugin-registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Logger } from './logging.ts';
@@ -215,7 +215,7 @@ export class Management {
     }
   }
 
-  async addClientWithToken(homeserver: string, accessToken: string, profile: ClientProfileInput = {}, managedBy: 'api' | 'config' = 'api'): Promise<ClientRecord> {
+  async addClientWithToken(homeserver: string, accessToken: string, profile: ClientProfileInput = {}, managedBy: 'api' | 'config' = 'api'): Promise<AccountRecord> {
     const hs = this.homeserverUrl(homeserver);
     await this.#reachable(hs.url);
     let creds: Credentials;
@@ -227,7 +227,7 @@ export class Management {
     return this.#saveClient(hs, creds, profile, managedBy);
   }
 
-  async loginClient(homeserver: string, username: string, password: string, profile: ClientProfileInput = {}): Promise<ClientRecord> {
+  async loginClient(homeserver: string, username: string, password: string, profile: ClientProfileInput = {}): Promise<AccountRecord> {
     const hs = this.homeserverUrl(homeserver);
     await this.#reachable(hs.url);
     let creds: Credentials;
@@ -243,7 +243,7 @@ export class Management {
     homeserver: string,
     input: { username: string; password: string; registrationToken?: string; method?: 'token' | 'shared_secret' },
     profile: ClientProfileInput = {},
-  ): Promise<ClientRecord> {
+  ): Promise<AccountRecord> {
     const hs = this.homeserverUrl(homeserver);
     const hsConfig = hs.name ? this.#config.homeservers[hs.name] : undefined;
     const token = input.registrationToken ?? hsConfig?.registration_token;
@@ -267,10 +267,10 @@ export class Management {
     return this.#saveClient(hs, creds, profile, 'api');
   }
 
-  async #saveClient(hs: { name: string; url: string }, creds: Credentials, profile: ClientProfileInput, managedBy: 'api' | 'config'): Promise<ClientRecord> {
+  async #saveClient(hs: { name: string; url: string }, creds: Credentials, profile: ClientProfileInput, managedBy: 'api' | 'config'): Promise<AccountRecord> {
     registerSecret(creds.accessToken);
     const existing = await this.#storage.clients.get(creds.userId);
-    const record: ClientRecord = {
+    const record: AccountRecord = {
       id: creds.userId,
       homeserver: hs.name,
       homeserverUrl: hs.url,
@@ -291,7 +291,7 @@ export class Management {
     return saved;
   }
 
-  async updateClient(id: string, input: ClientProfileInput, managedBy: 'api' | 'config' = 'api'): Promise<ClientRecord> {
+  async updateClient(id: string, input: ClientProfileInput, managedBy: 'api' | 'config' = 'api'): Promise<AccountRecord> {
     const record = await this.#storage.clients.get(id);
     if (!record) throw new ManagementError(404, `bot account ${id} not found`);
     if (record.managedBy === 'config' && managedBy === 'api' && (input.autojoin !== undefined || input.autojoinAllow !== undefined || input.enabled !== undefined || input.encryption !== undefined)) {
@@ -321,7 +321,7 @@ export class Management {
     return record;
   }
 
-  async setClientAvatar(id: string, image: Buffer, contentType: string): Promise<ClientRecord> {
+  async setClientAvatar(id: string, image: Buffer, contentType: string): Promise<AccountRecord> {
     const record = await this.#storage.clients.get(id);
     if (!record) throw new ManagementError(404, `bot account ${id} not found`);
     if (!contentType.startsWith('image/')) throw new ManagementError(400, `avatar must be an image (got ${contentType || 'no content type'})`);

@@ -1,16 +1,16 @@
 import type { MatrixEvent } from '../sdk/index.ts';
 import type { Storage } from '../storage/database.ts';
-import type { ClientRecord } from '../storage/clients.ts';
+import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
 import { registerSecret } from './redact.ts';
-import { BotClient, type CryptoSettings, type Delivery } from './bot-client.ts';
+import { BotAccount, type CryptoSettings, type Delivery } from './bot-account.ts';
 import type { CatchUpWindow } from './catch-up.ts';
 import { InstanceQueue } from './instance-queue.ts';
 import { runAsInstance } from './plugin-scope.ts';
 import { StorageGuard } from './storage-guard.ts';
 import { boundStorage, InstanceContext } from './plugin-context.ts';
 import type { PluginRegistry } from './plugin-registry.ts';
-import { secretConfigKeys } from '../plugin-host/manifest.ts';
+import { secretConfigKeys } from '../plugin-package/manifest.ts';
 import type { Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import { errorMessage } from '../shared/error-message.ts';
@@ -67,7 +67,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
  * another.
  */
 export class Supervisor {
-  readonly clients = new Map<string, BotClient>();
+  readonly clients = new Map<string, BotAccount>();
   readonly #instances = new Map<string, ManagedInstance>();
   readonly #storage: Storage;
   readonly #registry: PluginRegistry;
@@ -106,7 +106,7 @@ export class Supervisor {
   }
 
   /** Starts, refreshes or stops the sync of one bot account to match its record. */
-  applyClient(record: ClientRecord): BotClient | undefined {
+  applyClient(record: AccountRecord): BotAccount | undefined {
     registerSecret(record.accessToken);
     const existing = this.clients.get(record.id);
     if (existing && existing.record.accessToken === record.accessToken && existing.record.homeserverUrl === record.homeserverUrl) {
@@ -116,7 +116,7 @@ export class Supervisor {
       return existing;
     }
     if (existing) void existing.stop();
-    const client = new BotClient({
+    const client = new BotAccount({
       record,
       storage: this.#storage,
       log: this.#log.child({ client: record.id }),
@@ -356,7 +356,7 @@ export class Supervisor {
    * allowlist has the room. Synchronous up to the queueing, so events keep
    * their order; each instance then handles them one at a time.
    */
-  #dispatch(client: BotClient, roomId: string, event: MatrixEvent): Delivery {
+  #dispatch(client: BotAccount, roomId: string, event: MatrixEvent): Delivery {
     const receivers: Array<ManagedInstance & { context: InstanceContext }> = [];
     for (const managed of this.#instances.values()) {
       if (managed.record.clientId !== client.userId || !managed.context || managed.status.state !== 'running') continue;

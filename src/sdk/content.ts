@@ -1,7 +1,7 @@
 /**
  * The event contents the SDK's Matrix actions send (text, edits, reactions,
  * media, replies and threads), built in one place for the daemon
- * (core/bot-client.ts) and the plugin test kit (testing.ts), so what a
+ * (core/bot-account.ts) and the plugin test kit (testing.ts), so what a
  * plugin's unit test sees is what the daemon would send.
  */
 import type { FileOptions, MediaMessageOptions, RoomMedia, SendOptions } from './index.ts';

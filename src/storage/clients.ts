@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ClientTable, Database } from './schema.ts';
 
-export interface ClientRecord {
+export interface AccountRecord {
   id: string;
   homeserver: string;
   homeserverUrl: string;
@@ -18,7 +18,7 @@ export interface ClientRecord {
   encryption?: boolean;
 }
 
-function fromRow(row: Selectable<ClientTable>): ClientRecord {
+function fromRow(row: Selectable<ClientTable>): AccountRecord {
   return {
     id: row.id,
     homeserver: row.homeserver,
@@ -42,17 +42,17 @@ export class ClientRepository {
     this.#db = db;
   }
 
-  async list(): Promise<ClientRecord[]> {
+  async list(): Promise<AccountRecord[]> {
     const rows = await this.#db.selectFrom('clients').selectAll().orderBy('id').execute();
     return rows.map(fromRow);
   }
 
-  async get(id: string): Promise<ClientRecord | undefined> {
+  async get(id: string): Promise<AccountRecord | undefined> {
     const row = await this.#db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? fromRow(row) : undefined;
   }
 
-  async upsert(client: Omit<ClientRecord, 'syncToken'> & { syncToken?: string | null }): Promise<void> {
+  async upsert(client: Omit<AccountRecord, 'syncToken'> & { syncToken?: string | null }): Promise<void> {
     const now = Date.now();
     const values = {
       homeserver: client.homeserver,

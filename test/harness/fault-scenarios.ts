@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { buildPlugin } from '../../src/plugin-host/build.ts';
+import { buildPlugin } from '../../src/plugin-package/build.ts';
 import type { ApiResponse, TestDaemon } from './daemon.ts';
 import { uniqueLocalpart, type TestUser } from './matrix-user.ts';
 import { EchoRun, describeCounts, newRunId, type WaitResult } from './echo-count.ts';

@@ -14,7 +14,7 @@ import { createRegistrationToken, sharedOrOwnHomeserver, type HomeserverInfo } f
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { ADMIN_PASSWORD, TestDaemon } from '../harness/daemon.ts';
 import { launchChromium, loginThroughUi, screenshot } from '../harness/browser.ts';
-import { buildPlugin } from '../../src/plugin-host/build.ts';
+import { buildPlugin } from '../../src/plugin-package/build.ts';
 
 const HELLO = resolve(fileURLToPath(import.meta.url), '../../fixtures/plugins/hello');
 const WIDE = { width: 1366, height: 900 };

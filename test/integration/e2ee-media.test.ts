@@ -15,7 +15,7 @@ import { createRegistrationToken, sharedOrOwnHomeserver, type HomeserverInfo } f
 import { uniqueLocalpart } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
 import { E2eeUser, type DecryptedEvent } from '../harness/e2ee-user.ts';
-import { buildPlugin } from '../../src/plugin-host/build.ts';
+import { buildPlugin } from '../../src/plugin-package/build.ts';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/plugins/filer');
 // The image the plugin embeds: read from its source so the two cannot drift apart.

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yazl from 'yazl';
-import { buildPlugin } from '../../src/plugin-host/build.ts';
+import { buildPlugin } from '../../src/plugin-package/build.ts';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';

@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildPlugin } from '../../src/plugin-host/build.ts';
+import { buildPlugin } from '../../src/plugin-package/build.ts';
 import { startSynapse, type Homeserver } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon, freePort, type ApiResponse } from '../harness/daemon.ts';

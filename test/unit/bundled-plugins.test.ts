@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createConfigValidator, parseManifest } from '../../src/plugin-host/manifest.ts';
+import { createConfigValidator, parseManifest } from '../../src/plugin-package/manifest.ts';
 
 const PLUGINS = join(import.meta.dirname, '../../plugins');
 

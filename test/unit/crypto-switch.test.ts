@@ -11,13 +11,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BotClient } from '../../src/core/bot-client.ts';
+import { BotAccount } from '../../src/core/bot-account.ts';
 import type { Logger } from '../../src/core/logging.ts';
 import { StorageGuard } from '../../src/core/storage-guard.ts';
 import { cryptoIndexedDb } from '../../src/matrix/crypto/runtime.ts';
 import type { MatrixEvent, SyncResponse } from '../../src/matrix/types.ts';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
-import type { ClientRecord } from '../../src/storage/clients.ts';
+import type { AccountRecord } from '../../src/storage/clients.ts';
 
 const ROOM = '!room:unit.test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +50,7 @@ class FakeHomeserver {
   }
 
   /** The bot's next sync returns one message from someone in the room. */
-  queueMessage(bot: ClientRecord, body: string): void {
+  queueMessage(bot: AccountRecord, body: string): void {
     const event = { event_id: `$m${this.#next++}`, type: 'm.room.message', sender: '@someone:unit.test', origin_server_ts: Date.now(), content: { msgtype: 'm.text', body } } as MatrixEvent;
     this.#queue(bot.accessToken).push({ next_batch: `s${this.#next++}`, rooms: { join: { [ROOM]: { timeline: { events: [event], limited: false } } } } } as SyncResponse);
     this.#wake.get(bot.accessToken)?.();
@@ -112,8 +112,8 @@ let homeserver: FakeHomeserver;
 let bots = 0;
 
 /** A syncing bot whose handler answers every message; `onMessage` runs first, inside the handler. */
-async function startBot(onMessage: (client: BotClient, body: string) => void = () => undefined): Promise<{ client: BotClient; record: ClientRecord }> {
-  const record: ClientRecord = {
+async function startBot(onMessage: (client: BotAccount, body: string) => void = () => undefined): Promise<{ client: BotAccount; record: AccountRecord }> {
+  const record: AccountRecord = {
     id: `@bot${++bots}:unit.test`,
     homeserver: 'main',
     homeserverUrl: homeserver.url,
@@ -129,7 +129,7 @@ async function startBot(onMessage: (client: BotClient, body: string) => void = (
     encryption: true,
   };
   await storage.clients.upsert(record);
-  const client: BotClient = new BotClient({
+  const client: BotAccount = new BotAccount({
     record,
     storage,
     log: quiet,

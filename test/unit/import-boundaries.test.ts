@@ -43,7 +43,7 @@ function restrictedImports(files: Record<string, string>): string[] {
 test('a plugin importing the daemon, another plugin or trellis internals fails the lint', () => {
   const hits = restrictedImports({
     'plugins/rogue/index.ts': [
-      "import daemon from '../../src/core/daemon.ts';",
+      "import daemon from '../../src/daemon.ts';",
       "import { game } from '../wordle/game.ts';",
       "import internal from 'trellis/internal';",
       "import rooted from '/opt/trellis/src/sdk/index.ts';",

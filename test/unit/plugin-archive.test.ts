@@ -6,9 +6,9 @@ import { join, relative, sep } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { crc32, deflateRawSync } from 'node:zlib';
 import yazl from 'yazl';
-import { installPluginArchive, readPluginArchive } from '../../src/plugin-host/archive.ts';
-import { createConfigValidator, maskSecrets, parseManifest, PluginValidationError, secretConfigKeys } from '../../src/plugin-host/manifest.ts';
-import { validateArchiveFile } from '../../src/plugin-host/validate-cli.ts';
+import { installPluginArchive, readPluginArchive } from '../../src/plugin-package/archive.ts';
+import { createConfigValidator, maskSecrets, parseManifest, PluginValidationError, secretConfigKeys } from '../../src/plugin-package/manifest.ts';
+import { validateArchiveFile } from '../../src/plugin-package/validate-cli.ts';
 
 const MiB = 1024 * 1024;
 

@@ -6,9 +6,9 @@ import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import type { CommandDefinition, PluginContext, PluginDefinition } from '../../src/sdk/index.ts';
-import { installPluginArchive, readPluginArchive } from '../../src/plugin-host/archive.ts';
-import { buildPlugin, PluginBuildError } from '../../src/plugin-host/build.ts';
-import { createConfigValidator, PluginValidationError } from '../../src/plugin-host/manifest.ts';
+import { installPluginArchive, readPluginArchive } from '../../src/plugin-package/archive.ts';
+import { buildPlugin, PluginBuildError } from '../../src/plugin-package/build.ts';
+import { createConfigValidator, PluginValidationError } from '../../src/plugin-package/manifest.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'plugins', 'hello');
 

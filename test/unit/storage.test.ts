@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
-import type { ClientRecord } from '../../src/storage/clients.ts';
+import type { AccountRecord } from '../../src/storage/clients.ts';
 
 let root: string;
 before(async () => {
@@ -24,7 +24,7 @@ async function withMemory<T>(fn: (s: Storage) => Promise<T>, keepLogRecords?: nu
   }
 }
 
-function client(overrides: Partial<ClientRecord> = {}): Omit<ClientRecord, 'syncToken'> & { syncToken?: string | null } {
+function client(overrides: Partial<AccountRecord> = {}): Omit<AccountRecord, 'syncToken'> & { syncToken?: string | null } {
   return {
     id: '@bot:example.org',
     homeserver: 'main',

@@ -1,9 +1,9 @@
-import type { FileOptions, JsonValue, MatrixActions, MatrixEvent, RoomMedia, SendOptions, UploadOptions } from '../sdk/index.ts';
+import type { JsonValue, MatrixActions, MatrixEvent, RoomMedia, UploadOptions } from '../sdk/index.ts';
 import { MatrixClient } from '../matrix/client.ts';
 import { BotCrypto, CryptoClosedError, CryptoStoreError, type CryptoStatus } from '../matrix/crypto/index.ts';
 import { SyncLoop, type SyncStatus } from '../matrix/sync-loop.ts';
 import type { SyncResponse } from '../matrix/types.ts';
-import type { ClientRecord } from '../storage/clients.ts';
+import type { AccountRecord } from '../storage/clients.ts';
 import type { Storage } from '../storage/database.ts';
 import type { KeySharing } from '../matrix/crypto/key-sharing.ts';
 import type { Logger } from './logging.ts';
@@ -11,7 +11,7 @@ import { fetchGap, isOwnJoin, type CatchUpWindow } from './catch-up.ts';
 import type { StorageGuard } from './storage-guard.ts';
 import { replayStableTxnId } from './plugin-scope.ts';
 import { errorMessage } from '../shared/error-message.ts';
-import { editContent, fileMessageOptions, mediaContent, reactionContent, textContent } from '../sdk/content.ts';
+import { createActions } from './matrix-actions.ts';
 
 /** How one room event reaches the instances: `done` when all handled it; `settled` also when some are stalled. */
 export interface Delivery {
@@ -21,7 +21,7 @@ export interface Delivery {
 }
 
 /** Hands an event to the instances; called in event order, it must queue the event before returning. */
-export type RoomEventSink = (client: BotClient, roomId: string, event: MatrixEvent) => Delivery;
+export type RoomEventSink = (client: BotAccount, roomId: string, event: MatrixEvent) => Delivery;
 
 const DEFAULT_CATCH_UP: CatchUpWindow = { maxAgeMs: 24 * 3600_000, maxEvents: 10_000 };
 
@@ -33,7 +33,7 @@ export interface CryptoSettings {
   keySharing?: (userId: string) => KeySharing;
 }
 
-export type ClientCryptoStatus = CryptoStatus | { state: 'off' | 'starting' | 'failed'; error?: string };
+export type AccountCryptoStatus = CryptoStatus | { state: 'off' | 'starting' | 'failed'; error?: string };
 
 /** Whether an inviter may make this bot join: empty allowlist = anyone; entries are user ids or server names. */
 export function inviterAllowed(allow: string[], inviter: string): boolean {
@@ -48,12 +48,12 @@ export function inviterAllowed(allow: string[], inviter: string): boolean {
  * which events were handled (so a crash between handling and saving the
  * sync token never answers twice), and auto-joins invites.
  */
-export class BotClient {
+export class BotAccount {
   readonly userId: string;
   readonly matrix: MatrixClient;
   readonly joinedRooms = new Set<string>();
   readonly actions: MatrixActions;
-  #record: ClientRecord;
+  #record: AccountRecord;
   readonly #storage: Storage;
   readonly #log: Logger;
   readonly #sink: RoomEventSink;
@@ -72,13 +72,13 @@ export class BotClient {
   #cryptoReady: Promise<BotCrypto | null> = Promise.resolve(null);
   /** The open machine: set as soon as it is open, cleared just before it closes, never a closed one. */
   #crypto: BotCrypto | null = null;
-  #cryptoStatus: ClientCryptoStatus = { state: 'off' };
+  #cryptoStatus: AccountCryptoStatus = { state: 'off' };
   /** The sync batch being handled, so switching encryption off waits for it before closing the store. */
   #batch: Promise<void> = Promise.resolve();
   /** #batch when #crypto opened: batches started earlier use an older machine or none, not this one. */
   #batchBeforeCrypto: Promise<void> | null = null;
 
-  constructor(options: { record: ClientRecord; storage: Storage; log: Logger; sink: RoomEventSink; guard: StorageGuard; catchUp?: CatchUpWindow; crypto?: CryptoSettings }) {
+  constructor(options: { record: AccountRecord; storage: Storage; log: Logger; sink: RoomEventSink; guard: StorageGuard; catchUp?: CatchUpWindow; crypto?: CryptoSettings }) {
     this.#record = options.record;
     this.#guard = options.guard;
     this.#catchUp = options.catchUp ?? DEFAULT_CATCH_UP;
@@ -102,7 +102,7 @@ export class BotClient {
     });
   }
 
-  get cryptoStatus(): ClientCryptoStatus {
+  get cryptoStatus(): AccountCryptoStatus {
     return this.#crypto?.status ?? this.#cryptoStatus;
   }
 
@@ -111,12 +111,12 @@ export class BotClient {
     return this.#crypto;
   }
 
-  get record(): ClientRecord {
+  get record(): AccountRecord {
     return this.#record;
   }
 
   /** Applies a changed record; turning encryption on or off takes effect without restarting the sync. */
-  updateRecord(record: ClientRecord): void {
+  updateRecord(record: AccountRecord): void {
     const wanted = this.#wantsCrypto;
     this.#record = record;
     if (this.#loop && wanted !== this.#wantsCrypto) this.#switchCrypto();
@@ -492,63 +492,4 @@ export class BotClient {
       this.#log.warn(`could not join configured room ${roomIdOrAlias}: ${errorMessage(err)}`);
     }
   }
-}
-
-// Room versions whose creators get power only from m.room.power_levels (v12 made creators unlimited).
-const CLASSIC_ROOM_VERSIONS = new Set(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11']);
-
-async function powerLevelIn(matrix: MatrixClient, roomId: string, userId: string): Promise<number> {
-  const create = await matrix.getStateEventFull(roomId, 'm.room.create');
-  const content = create?.content ?? {};
-  const version = typeof content.room_version === 'string' ? content.room_version : '1';
-  if (!CLASSIC_ROOM_VERSIONS.has(version)) {
-    const creators = [create?.sender, ...(Array.isArray(content.additional_creators) ? content.additional_creators : [])];
-    if (creators.includes(userId)) return Number.POSITIVE_INFINITY;
-  }
-  const levels = await matrix.getStateEvent(roomId, 'm.room.power_levels');
-  if (!levels) return (typeof content.creator === 'string' ? content.creator : create?.sender) === userId ? 100 : 0;
-  const own = (levels.users as Record<string, unknown> | undefined)?.[userId];
-  if (typeof own === 'number') return own;
-  return typeof levels.users_default === 'number' ? levels.users_default : 0;
-}
-
-interface ActionDeps {
-  send: (roomId: string, type: string, content: Record<string, unknown>) => Promise<string>;
-  upload: (roomId: string, data: Uint8Array, options: UploadOptions) => Promise<RoomMedia>;
-  mediaEncryptedFor: (roomId: string) => Promise<boolean>;
-  openDirectRoom: (userId: string) => Promise<string>;
-  isDirectRoom: (roomId: string) => boolean;
-}
-
-function createActions(userId: string, matrix: MatrixClient, deps: ActionDeps): MatrixActions {
-  const { send, upload } = deps;
-  const actions: MatrixActions = {
-    userId,
-    sendText: (roomId: string, text: string, html?: string, options: SendOptions = {}) => send(roomId, 'm.room.message', textContent(text, html, options)),
-    sendEvent: (roomId, type, content) => send(roomId, type, content),
-    sendState: (roomId, type, stateKey, content) => matrix.sendState(roomId, type, stateKey, content),
-    react: (roomId, eventId, key) => send(roomId, 'm.reaction', reactionContent(eventId, key)),
-    edit: (roomId, eventId, text, html) => send(roomId, 'm.room.message', editContent(eventId, text, html)),
-    redact: (roomId, eventId, reason) => matrix.redact(roomId, eventId, reason, replayStableTxnId()),
-    uploadMedia: (data: Uint8Array, options: UploadOptions) => matrix.uploadMedia(data, options),
-    uploadForRoom: upload,
-    mediaEncryptedFor: deps.mediaEncryptedFor,
-    sendMedia: (roomId, media, options) => send(roomId, 'm.room.message', mediaContent(media, options)),
-    async sendFile(roomId: string, data: Uint8Array, options: FileOptions) {
-      const media = await upload(roomId, data, options);
-      return actions.sendMedia(roomId, media, fileMessageOptions(options, data.byteLength));
-    },
-    async maxUploadSize() {
-      const size = (await matrix.getMediaConfig())['m.upload.size'];
-      return typeof size === 'number' && size > 0 ? size : null;
-    },
-    getRoomState: (roomId, type, stateKey = '') => matrix.getStateEvent(roomId, type, stateKey),
-    openDirectRoom: deps.openDirectRoom,
-    isDirectRoom: deps.isDirectRoom,
-    pingHomeserver: () => matrix.ping(),
-    powerLevel: (roomId, userId) => powerLevelIn(matrix, roomId, userId),
-    joinedMembers: async (roomId) => Object.keys(await matrix.joinedMembers(roomId)),
-    invite: (roomId, user) => matrix.invite(roomId, user),
-  };
-  return actions;
 }
