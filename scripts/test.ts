@@ -32,20 +32,10 @@ function seconds(since: number): string {
 
 const CHROMIUM = '/usr/bin/chromium';
 
-/** The console's browser tests drive Debian's Chromium; install it once if missing. */
-async function ensureChromium(): Promise<void> {
+/** The console's browser tests drive Debian's Chromium, a system package this script never installs. */
+function requireChromium(): void {
   if (existsSync(CHROMIUM)) return;
-  const started = Date.now();
-  console.log('test: installing Chromium from Debian for the console browser tests (apt-get install chromium, once)…');
-  const quiet = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let code = await run('apt-get', ['install', '-y', '-q', 'chromium'], quiet);
-  if (code !== 0) {
-    console.log('test: apt-get install failed; running apt-get update and retrying…');
-    await run('apt-get', ['update', '-q'], quiet);
-    code = await run('apt-get', ['install', '-y', '-q', 'chromium'], quiet);
-  }
-  if (code !== 0 || !existsSync(CHROMIUM)) throw new Error(`could not install Chromium (apt-get exited ${code}); install it with: apt-get install chromium`);
-  console.log(`test: Chromium installed (${seconds(started)})`);
+  throw new Error(`the console tests need Chromium at ${CHROMIUM}: install the system packages once with scripts/system-packages.sh (as root or with sudo), see README "Test it"`);
 }
 
 async function typecheck(): Promise<number> {
@@ -89,7 +79,7 @@ async function main(): Promise<number> {
   // The media-preview tests run the real yt-dlp.
   await installYtDlp({ log: (line) => console.log(`test: ${line}`) });
   const testFiles = patterns.flatMap((p) => globSync(p, { cwd: REPO_ROOT }));
-  if (testFiles.some((f) => /console|e2e-browser/.test(f))) await ensureChromium();
+  if (testFiles.some((f) => /console|e2e-browser/.test(f))) requireChromium();
 
   // Type check, lint and homeserver startup are independent; overlapping them saves seconds.
   const startedAt = Date.now();

@@ -1,7 +1,7 @@
 /**
  * Headless Chromium (Debian's package) driven by playwright-core, for the
- * web console's end-to-end tests and benchmark. `npm test` installs
- * /usr/bin/chromium when a console test is selected.
+ * web console's end-to-end tests and benchmark. /usr/bin/chromium comes from
+ * scripts/system-packages.sh; npm test never installs system packages.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -16,7 +16,7 @@ export const SCREENSHOT_DIR = join(REPO, 'test-artifacts', 'screenshots');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}; run npm test (installs it) or apt-get install chromium`);
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}; install it once with scripts/system-packages.sh (apt-get install chromium)`);
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, headless: true });
 }
 

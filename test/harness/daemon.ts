@@ -9,8 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { buildPlugin } from '../../src/plugin-package/build.ts';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
+/** Test-only plugins (test/fixtures/plugins/<name>), uploaded with {@link TestDaemon.uploadFixture}. */
+export const FIXTURE_PLUGINS = resolve(fileURLToPath(import.meta.url), '../../fixtures/plugins');
+
 export const ADMIN_PASSWORD = 'test-admin-password-123';
 
 export async function freePort(): Promise<number> {
@@ -191,6 +195,24 @@ export class TestDaemon {
       // Prometheus text and the like stay strings.
     }
     return { status: res.status, body: parsed as T, text };
+  }
+
+  /** Builds a fixture plugin (test/fixtures/plugins/<name>) and uploads it (replacing an older upload). */
+  async uploadFixture(name: string): Promise<void> {
+    const work = await mkdtemp(join(tmpdir(), 'trellis-fixture-'));
+    try {
+      const built = await buildPlugin(join(FIXTURE_PLUGINS, name), { outFile: join(work, 'plugin.zip') });
+      const raw = await readFile(built.file);
+      let res = await this.api('POST', '/plugins/upload?allow_override=true', undefined, { raw });
+      if (res.status === 401) {
+        // The token may have been revoked or expired since the last login.
+        await this.login();
+        res = await this.api('POST', '/plugins/upload?allow_override=true', undefined, { raw });
+      }
+      if (res.status !== 200) throw new Error(`uploading fixture ${name} failed: HTTP ${res.status} ${res.text}`);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   }
 
   /** Creates an instance over the API (`PUT /instance/{id}`) and waits until it runs; throws with the API's answer otherwise. */

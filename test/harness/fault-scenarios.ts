@@ -7,12 +7,9 @@
  * the way (exit codes, health answers, log records).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { buildPlugin } from '../../src/plugin-package/build.ts';
 import type { ApiResponse, TestDaemon } from './daemon.ts';
 import { uniqueLocalpart, type TestUser } from './matrix-user.ts';
 import { EchoRun, describeCounts, newRunId, type WaitResult } from './echo-count.ts';
@@ -31,15 +28,14 @@ export interface ScenarioResult {
   notes: string[];
 }
 
-export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/plugins');
 export const THROWER = {
   id: 'org.example.thrower',
-  dir: join(FIXTURES, 'thrower'),
+  fixture: 'thrower',
   sdkTimerError: 'thrower fixture: SDK timer threw on purpose',
   plainTimerError: 'thrower fixture: plain setTimeout threw on purpose',
   rejectionError: 'thrower fixture: un-awaited promise rejected on purpose',
 } as const;
-export const HANGER = { id: 'org.example.hanger', dir: join(FIXTURES, 'hanger'), started: 'hanger fixture: hang handler started' } as const;
+export const HANGER = { id: 'org.example.hanger', fixture: 'hanger', started: 'hanger fixture: hang handler started' } as const;
 
 interface ApiInstance {
   id: string;
@@ -421,18 +417,6 @@ export async function storageLockedMidTraffic(env: FaultEnv, options: StorageOpt
   }
 }
 
-/** Builds a fixture plugin (test/fixtures/plugins/<name>) and uploads it to the daemon. */
-export async function uploadFixture(daemon: TestDaemon, dir: string): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), 'trellis-fixture-'));
-  try {
-    const built = await buildPlugin(dir, { outFile: join(work, 'plugin.zip') });
-    const res = await api(daemon, 'POST', '/plugins/upload?allow_override=true', undefined, { raw: await readFile(built.file) });
-    if (res.status !== 200) throw new Error(`uploading ${dir} failed: HTTP ${res.status} ${res.text}`);
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-}
-
 /** Log records of an instance whose message contains `text` (GET /logs?q=&instance=). */
 export async function logRecords(daemon: TestDaemon, instanceId: string, text: string): Promise<LogRecords['records']> {
   const res = await api<LogRecords>(daemon, 'GET', `/logs?instance=${encodeURIComponent(instanceId)}&q=${encodeURIComponent(text)}&limit=50`);
@@ -448,8 +432,8 @@ export interface NeighbourRoom extends PreparedRoom {
 /** A ping instance, a hanger and a thrower on the same bot in the same room (fixtures uploaded first). */
 export async function prepareNeighbours(env: FaultEnv): Promise<NeighbourRoom> {
   await ensureRunning(env.daemon);
-  await uploadFixture(env.daemon, HANGER.dir);
-  await uploadFixture(env.daemon, THROWER.dir);
+  await env.daemon.uploadFixture(HANGER.fixture);
+  await env.daemon.uploadFixture(THROWER.fixture);
   const suffix = newRunId('');
   const hanger = `hanger-${suffix}`;
   const thrower = `thrower-${suffix}`;

@@ -179,7 +179,8 @@ describe('web console in headless Chromium', () => {
   });
 
   it('shows an ERROR from a failing instance live in the notifications', async () => {
-    const res = await daemon.api<ApiInstance>('PUT', '/instance/ping-fail', { type: 'org.trellis.ping', primary_user: botId, rooms: [roomId], config: { fail_on: 'ping' } });
+    await daemon.uploadFixture('faulty');
+    const res = await daemon.api<ApiInstance>('PUT', '/instance/ping-fail', { type: 'org.example.faulty', primary_user: botId, rooms: [roomId], config: { fail_on: 'ping' } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     await page.locator('li[data-instance="ping-fail"][data-state="running"]').waitFor({ timeout: 20_000 });
     await user.sendText(roomId, '!ping');

@@ -124,7 +124,8 @@ describe('platform core through a real homeserver', () => {
 
   it('keeps other instances answering when one plugin handler throws', async () => {
     const failingRoom = await user.createRoom({ name: 'failing', invite: [botB.id] });
-    const res = await daemon.api('PUT', '/instance/ping-failing', { type: 'org.trellis.ping', primary_user: botB.id, rooms: [failingRoom], config: { fail_on: 'ping' } });
+    await daemon.uploadFixture('faulty');
+    const res = await daemon.api('PUT', '/instance/ping-failing', { type: 'org.example.faulty', primary_user: botB.id, rooms: [failingRoom], config: { fail_on: 'ping' } });
     assert.equal(res.status, 201, res.text);
     await user.waitForMembership(failingRoom, botB.id, 'join', 20_000);
     await daemon.waitFor('failing instance running', async () => (await daemon.api<ApiInstance>('GET', '/instance/ping-failing')).body.state === 'running');

@@ -98,7 +98,8 @@ describe('admin notifications and live logs', () => {
   });
 
   it('posts a failing handler to the admin room once, however often it fails', async () => {
-    const put = await daemon.api('PUT', '/instance/fail-ping', { type: 'org.trellis.ping', primary_user: bot.userId, rooms: [pingRoom], config: { fail_on: 'ping' } });
+    await daemon.uploadFixture('faulty');
+    const put = await daemon.api('PUT', '/instance/fail-ping', { type: 'org.example.faulty', primary_user: bot.userId, rooms: [pingRoom], config: { fail_on: 'ping' } });
     assert.equal(put.status, 201, put.text);
     await daemon.waitFor('fail-ping running', async () => (await daemon.api<{ state: string }>('GET', '/instance/fail-ping')).body.state === 'running');
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createTestContext } from 'trellis/sdk/testing';
 import plugin from '../../plugins/ping/index.ts';
+import faulty from '../fixtures/plugins/faulty/index.ts';
 
 type Config = Parameters<typeof plugin.setup>[0]['config'];
 
@@ -69,8 +70,9 @@ describe('ping plugin on the test kit', () => {
     assert.deepEqual(ctx.sent, []);
   });
 
-  test('a throwing command is logged against the instance and answered by nothing', async () => {
-    const ctx = await started({ fail_on: 'echo' });
+  test('a throwing command is logged against the instance and answered by nothing (the faulty fixture)', async () => {
+    const ctx = createTestContext({ config: { fail_on: 'echo' } });
+    await faulty.setup(ctx);
     await ctx.sendMessage('!echo boom');
     assert.deepEqual(ctx.sent, []);
     assert.equal(ctx.errors.length, 1);
