@@ -6,88 +6,12 @@ import { replayStableTxnId } from '../../src/core/plugin-scope.ts';
 import { LogHub, wrapLogger, type LogEntry } from '../../src/core/logging.ts';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
 import { Metrics } from '../../src/core/metrics.ts';
-import type { FileOptions, MatrixActions, MatrixEvent, MembershipEvent, MessageEvent, ReactionEvent, RoomEvent, SendOptions } from '../../src/sdk/index.ts';
+import type { MatrixEvent, MembershipEvent, MessageEvent, ReactionEvent, RoomEvent } from '../../src/sdk/index.ts';
+import { TestMatrix, type SentEvent } from 'trellis/sdk/testing';
 
 const ROOM = '!room';
 const BOT = '@bot:example.org';
 const ALICE = '@alice:example.org';
-
-interface Sent {
-  roomId: string;
-  text: string;
-  html?: string;
-  options?: SendOptions;
-}
-
-/** Stands in for the homeserver side: records what the bot would send. */
-class FakeMatrix implements MatrixActions {
-  readonly userId = BOT;
-  readonly sent: Sent[] = [];
-  readonly reactions: Array<{ roomId: string; eventId: string; key: string }> = [];
-  failSends = false;
-  #n = 0;
-  #id() {
-    return `$sent${++this.#n}`;
-  }
-  async sendText(roomId: string, text: string, html?: string, options?: SendOptions) {
-    if (this.failSends) throw new Error('homeserver said no');
-    this.sent.push({ roomId, text, html, options });
-    return this.#id();
-  }
-  async sendEvent() {
-    return this.#id();
-  }
-  async sendState() {
-    return this.#id();
-  }
-  async react(roomId: string, eventId: string, key: string) {
-    this.reactions.push({ roomId, eventId, key });
-    return this.#id();
-  }
-  async edit() {
-    return this.#id();
-  }
-  async redact() {
-    return this.#id();
-  }
-  async uploadMedia() {
-    return 'mxc://example.org/media';
-  }
-  async sendFile(_roomId: string, _data: Uint8Array, _options: FileOptions) {
-    return this.#id();
-  }
-  async uploadForRoom() {
-    return { url: 'mxc://example.org/media' };
-  }
-  async mediaEncryptedFor() {
-    return false;
-  }
-  async sendMedia() {
-    return this.#id();
-  }
-  async maxUploadSize() {
-    return null;
-  }
-  async openDirectRoom() {
-    return '!dm:example.org';
-  }
-  isDirectRoom() {
-    return false;
-  }
-  async pingHomeserver() {
-    return 1;
-  }
-  async powerLevel() {
-    return 0;
-  }
-  async getRoomState() {
-    return null;
-  }
-  async joinedMembers() {
-    return [BOT];
-  }
-  async invite() {}
-}
 
 let storage: Storage;
 before(async () => {
@@ -97,8 +21,14 @@ after(async () => {
   await storage.close();
 });
 
+/** What a text message the bot sent says, where and how (the kit's recording also has its ids and content). */
+function texts(matrix: TestMatrix): Array<Pick<SentEvent, 'roomId' | 'text' | 'html' | 'options'>> {
+  return matrix.sent.filter((s) => s.kind === 'message').map(({ roomId, text, html, options }) => ({ roomId, text, html, options }));
+}
+
 function setup(config: Record<string, unknown> = {}, instanceId = 'inst1') {
-  const matrix = new FakeMatrix();
+  // The homeserver side: the test kit's recording of the SDK's Matrix actions.
+  const matrix = new TestMatrix(BOT);
   const entries: LogEntry[] = [];
   const hub = new LogHub({ write: () => {} });
   hub.subscribe((e) => entries.push(e));
@@ -155,7 +85,7 @@ describe('InstanceContext commands', () => {
     await ctx.dispatch(ROOM, plain);
     const threaded = message('!ping', { 'm.relates_to': { rel_type: 'm.thread', event_id: '$root' } });
     await ctx.dispatch(ROOM, threaded);
-    assert.deepEqual(matrix.sent, [
+    assert.deepEqual(texts(matrix), [
       { roomId: ROOM, text: 'pong', html: '<b>pong</b>', options: { replyTo: plain.event_id, notice: true, threadRoot: undefined } },
       { roomId: ROOM, text: 'pong', html: '<b>pong</b>', options: { replyTo: threaded.event_id, notice: true, threadRoot: '$root' } },
     ]);
@@ -224,7 +154,7 @@ describe('InstanceContext commands', () => {
     const { ctx, matrix, handlerErrors, entries } = setup();
     ctx.command({ name: 'ping', description: 'x', handler: () => {} });
     ctx.finishSetup();
-    matrix.failSends = true;
+    matrix.failSends = new Error('homeserver said no');
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
@@ -338,7 +268,10 @@ describe('InstanceContext handlers', () => {
     ctx.onMessage(async (m) => void (await m.react('👍')));
     const ev = message('nice');
     await ctx.dispatch(ROOM, ev);
-    assert.deepEqual(matrix.reactions, [{ roomId: ROOM, eventId: ev.event_id, key: '👍' }]);
+    assert.deepEqual(
+      matrix.sent.map((s) => [s.kind, s.roomId, s.targetEventId, s.key]),
+      [['reaction', ROOM, ev.event_id, '👍']],
+    );
   });
 
   test('reactions reach onReaction with target and key; malformed ones do not', async () => {
