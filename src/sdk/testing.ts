@@ -185,6 +185,13 @@ export interface LogRecord {
   context?: Record<string, unknown>;
 }
 
+export interface WaitOptions {
+  /** Real milliseconds to wait at most (the test clock does not move meanwhile); default 10 000. */
+  timeoutMs?: number;
+  /** Named in the error when the wait times out (a function is asked then). */
+  what?: string | (() => string);
+}
+
 export interface DispatchOptions {
   sender?: string;
   roomId?: string;
@@ -224,10 +231,14 @@ export class TestMatrix implements MatrixActions {
   readonly members = new Map<string, Set<string>>();
   readonly directRooms = new Map<string, string>();
   readonly encryptedRooms = new Set<string>();
+  /** Invites to these rooms reject with the given error (e.g. an Error with the homeserver's `errcode`); the others go through. */
+  readonly inviteErrors = new Map<string, unknown>();
   uploadLimit: number | null = null;
   homeserverLatency = 1;
   /** When set, every send (and reaction, edit, redaction) rejects with this error. */
   failSends: Error | null = null;
+  /** Current room state by room, type and state key: what the bot sent, what the test set, memberships dispatched. */
+  readonly #roomState = new Map<string, Record<string, unknown>>();
   #n = 0;
 
   constructor(userId: string) {
@@ -250,7 +261,12 @@ export class TestMatrix implements MatrixActions {
   async sendState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string> {
     if (this.failSends) throw this.failSends;
     this.state.push({ roomId, type, stateKey, content });
+    this.setRoomState(roomId, type, stateKey, content);
     return `$state-${++this.#n}`;
+  }
+  /** Sets a room's state as the homeserver has it (e.g. `m.room.name`), for `getRoomState`; not recorded as sent by the bot. */
+  setRoomState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): void {
+    this.#roomState.set(stateEntryKey(roomId, type, stateKey), content);
   }
   async react(roomId: string, eventId: string, key: string): Promise<string> {
     return this.#record({ kind: 'reaction', roomId, type: 'm.reaction', content: reactionContent(eventId, key), targetEventId: eventId, key });
@@ -285,7 +301,7 @@ export class TestMatrix implements MatrixActions {
     return this.uploadLimit;
   }
   async getRoomState(roomId: string, type: string, stateKey = ''): Promise<Record<string, unknown> | null> {
-    return this.state.findLast((s) => s.roomId === roomId && s.type === type && s.stateKey === stateKey)?.content ?? null;
+    return this.#roomState.get(stateEntryKey(roomId, type, stateKey)) ?? null;
   }
   async openDirectRoom(userId: string): Promise<string> {
     let roomId = this.directRooms.get(userId);
@@ -310,8 +326,13 @@ export class TestMatrix implements MatrixActions {
   }
   async invite(roomId: string, userId: string): Promise<void> {
     if (this.failSends) throw this.failSends;
+    if (this.inviteErrors.has(roomId)) throw this.inviteErrors.get(roomId);
     this.invites.push({ roomId, userId });
   }
+}
+
+function stateEntryKey(roomId: string, type: string, stateKey: string): string {
+  return JSON.stringify([roomId, type, stateKey]);
 }
 
 // ---------------------------------------------------------------- metrics, log, timers
@@ -431,6 +452,8 @@ export interface TestContextOptions<Config> {
   clock?: TestClock | number;
   /** Storage to share (e.g. across a simulated restart); default empty. */
   storage?: TestStorage;
+  /** The homeserver side to share (e.g. across a simulated restart: DMs, members, room state, what was sent); default a new one. */
+  matrix?: TestMatrix;
   /** The bot's user id; default @bot:example.org. */
   userId?: string;
   /** Default sender of dispatched events; default @alice:example.org. */
@@ -468,15 +491,17 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   readonly #stopController = new AbortController();
   readonly #stopHandlers: Array<() => Promise<void> | void> = [];
   readonly #generatedHelp: CommandDefinition;
+  readonly #options: TestContextOptions<Config>;
   #n = 0;
 
   constructor(options: TestContextOptions<Config>) {
+    this.#options = options;
     this.instanceId = options.instanceId ?? 'test-instance';
     this.#config = options.config;
     this.#prefix = options.prefix;
     this.clock = options.clock instanceof TestClock ? options.clock : new TestClock(options.clock);
     this.storage = options.storage ?? new TestStorage();
-    this.matrix = new TestMatrix(options.userId ?? TEST_BOT);
+    this.matrix = options.matrix ?? new TestMatrix(options.userId ?? TEST_BOT);
     this.log = this.#logger;
     this.timers = new TestTimers(this.clock, (err) => this.#failed('timer', err));
     this.#defaults = { sender: options.sender ?? TEST_USER, roomId: options.roomId ?? TEST_ROOM };
@@ -549,6 +574,52 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
     for (const handler of this.#stopHandlers.splice(0).reverse()) await this.#guard('stop', handler);
   }
 
+  /**
+   * Restarts the instance as the daemon does: stops this context, then runs the
+   * plugin's setup on a new one with the same storage, clock, homeserver side
+   * (`matrix`, so what was sent before is still in `sent`) and config, unless
+   * `options` say otherwise. Returns the new context.
+   */
+  async restart(plugin: PluginDefinition<Config>, options: Partial<TestContextOptions<Config>> = {}): Promise<TestContext<Config>> {
+    await this.stop();
+    return startPlugin(plugin, { ...this.#options, config: this.#config, clock: this.clock, storage: this.storage, matrix: this.matrix, ...options });
+  }
+
+  // -- waiting
+
+  /**
+   * Waits, in real time, until `condition` returns something truthy, and
+   * returns it: for work a plugin does in the background (an HTTP request,
+   * a child process) that no dispatch awaits. Rejects after `timeoutMs`.
+   */
+  async waitFor<T>(condition: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    // performance.now, not Date.now: a patched Date follows the test clock.
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const value = await condition();
+      if (value) return value as NonNullable<T>;
+      if (performance.now() >= deadline) {
+        const what = typeof options.what === 'function' ? options.what() : (options.what ?? 'a condition');
+        throw new Error(`waited ${timeoutMs} ms for ${what} in vain`);
+      }
+      await new Promise<void>((resolve) => setTimeout(resolve, 5));
+      await settle();
+    }
+  }
+
+  /**
+   * Waits (in real time, see {@link waitFor}) until the bot has sent an event
+   * that `match` accepts, counting from `since` (an index into `sent`;
+   * default 0, so an event already sent counts), and returns it.
+   */
+  waitForSent(match: (sent: SentEvent) => boolean, options: WaitOptions & { since?: number } = {}): Promise<SentEvent> {
+    return this.waitFor(() => this.matrix.sent.slice(options.since ?? 0).find(match), {
+      ...options,
+      what: options.what ?? (() => `an event from the bot that matches (sent: ${JSON.stringify(this.matrix.sent.map((s) => s.text ?? s.type))})`),
+    });
+  }
+
   // -- driving
 
   /** Dispatches an m.room.message from a user and resolves when every handler and command has finished. */
@@ -575,6 +646,7 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
     if (membership === 'join') members.add(userId);
     else members.delete(userId);
     this.matrix.members.set(roomId, members);
+    this.matrix.setRoomState(roomId, 'm.room.member', userId, { membership });
     return this.event(
       'm.room.member',
       { membership },
