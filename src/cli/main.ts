@@ -174,8 +174,9 @@ async function main(argv: string[]): Promise<void> {
       const [sub, target] = positionals;
       if (sub === 'build' && target) {
         try {
-          const { file, manifest, bytes } = await buildPlugin(resolve(target), { outFile: values.out ? resolve(values.out) : undefined });
+          const { file, manifest, bytes, configType } = await buildPlugin(resolve(target), { outFile: values.out ? resolve(values.out) : undefined });
           process.stdout.write(`built ${manifest.id} ${manifest.version}: ${file} (${bytes} bytes)\n`);
+          if (!configType.checked) process.stderr.write(`note: the config type was not checked against config_schema: ${configType.reason}\n`);
         } catch (err) {
           fail(errorMessage(err));
         }

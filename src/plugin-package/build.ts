@@ -10,7 +10,8 @@ import * as esbuild from 'esbuild';
 import { parseDocument } from 'yaml';
 import yazl from 'yazl';
 import { readPluginArchive } from './archive.ts';
-import { parseManifest, type PluginManifest } from './manifest.ts';
+import { checkConfigTypes, type ConfigTypeResult } from './config-types.ts';
+import { parseManifest, schemaDefaultProblems, type PluginManifest } from './manifest.ts';
 
 const SDK_ENTRY = fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
 
@@ -93,15 +94,33 @@ async function readSourceFile(sourceDir: string, path: string, what: string): Pr
 }
 
 /**
- * Build `<sourceDir>` (which holds a plugin.yaml) into a plugin archive.
- * Default output: `<sourceDir>/<id>-v<version>.zip`.
+ * The config is declared twice, as `config_schema` and as the entry's
+ * `definePlugin<Config>` type: they must agree, and every schema default
+ * must match its own schema. Returns whether the type could be checked.
  */
-export async function buildPlugin(sourceDir: string, options: { outFile?: string } = {}): Promise<{ file: string; manifest: PluginManifest; bytes: number }> {
+async function checkConfigDeclarations(dir: string, manifest: PluginManifest): Promise<ConfigTypeResult> {
+  const [result] = await checkConfigTypes([{ entry: resolve(dir, manifest.main), schema: manifest.configSchema }]);
+  const problems = [
+    ...schemaDefaultProblems(manifest.configSchema).map((p) => `plugin.yaml: ${p}`),
+    ...(result.checked ? result.problems.map((p) => `${manifest.main}: ${p} (${result.typeName} and config_schema in plugin.yaml must agree)`) : []),
+  ];
+  if (problems.length > 0) throw new PluginBuildError(problems);
+  return result;
+}
+
+/**
+ * Build `<sourceDir>` (which holds a plugin.yaml) into a plugin archive.
+ * Default output: `<sourceDir>/<id>-v<version>.zip`. `configType` says
+ * whether the entry's config type was checked against the schema (a
+ * mismatch fails the build), or why not.
+ */
+export async function buildPlugin(sourceDir: string, options: { outFile?: string } = {}): Promise<{ file: string; manifest: PluginManifest; bytes: number; configType: ConfigTypeResult }> {
   const dir = resolve(sourceDir);
   const manifestText = (await readSourceFile(dir, 'plugin.yaml', 'plugin.yaml')).toString('utf8');
   const manifest = parseManifest(manifestText);
   await readSourceFile(dir, manifest.main, 'main');
   const code = await bundle(dir, resolve(dir, manifest.main));
+  const configType = await checkConfigDeclarations(dir, manifest);
 
   // Rewrite only `main`, keeping the author's comments and layout.
   const doc = parseDocument(manifestText);
@@ -126,5 +145,5 @@ export async function buildPlugin(sourceDir: string, options: { outFile?: string
     await rm(temp, { force: true });
     throw error;
   }
-  return { file, manifest: built, bytes: archive.length };
+  return { file, manifest: built, bytes: archive.length, configType };
 }

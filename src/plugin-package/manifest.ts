@@ -208,12 +208,17 @@ function checkConfigSchema(schema: JsonSchemaObject): string[] {
   return problems;
 }
 
-function compileSchema(schema: JsonSchemaObject): ValidateFunction {
+/** An Ajv for the draft the schema declares (2020-12 unless it says draft-07). */
+function ajvFor(schema: JsonSchemaObject): Ajv {
   const options = { useDefaults: true, allErrors: true, strict: false } as const;
-  // A fresh Ajv per schema: two plugins may reuse the same $id without clashing.
   const ajv = DRAFT_07_URIS.has(schema.$schema as string) ? new Ajv(options) : new Ajv2020(options);
   addFormatsModule.default(ajv);
-  return ajv.compile(schema);
+  return ajv;
+}
+
+function compileSchema(schema: JsonSchemaObject): ValidateFunction {
+  // A fresh Ajv per schema: two plugins may reuse the same $id without clashing.
+  return ajvFor(schema).compile(schema);
 }
 
 export type ConfigValidationResult = { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] };
@@ -265,6 +270,39 @@ export function createConfigValidator(schema: JsonSchemaObject): (config: unknow
     const problems = [...new Set((validate.errors ?? []).map(formatAjvError))];
     return { ok: false, problems: problems.length > 0 ? problems : ['config: does not match the plugin config schema'] };
   };
+}
+
+/** Keywords whose value is one subschema, a list of them, or a map of them (where `default` may sit). */
+const SUBSCHEMA = ['items', 'additionalItems', 'additionalProperties', 'unevaluatedItems', 'unevaluatedProperties', 'contains', 'propertyNames', 'not', 'if', 'then', 'else'];
+const SUBSCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
+const SUBSCHEMA_MAPS = ['properties', 'patternProperties', 'dependentSchemas', '$defs', 'definitions'];
+
+/**
+ * Every `default` in a config schema that its own schema rejects, e.g.
+ * `{type: integer, minimum: 1, default: 0}`. JSON Schema does not check
+ * defaults, so such a default would make every instance that relies on it
+ * fail. Parts that use `$ref` or `$id` are skipped.
+ */
+export function schemaDefaultProblems(schema: JsonSchemaObject): string[] {
+  const problems: string[] = [];
+  const ajv = ajvFor(schema);
+  const visit = (node: unknown, path: string): void => {
+    if (!isPlainObject(node)) return;
+    if (Object.hasOwn(node, 'default') && !/"\$(ref|dynamicRef|id)"/.test(JSON.stringify(node))) {
+      const { default: value, ...rest } = node;
+      const validate = ajv.compile(rest);
+      if (!validate(structuredClone(value))) {
+        const why = [...new Set((validate.errors ?? []).map((e) => formatAjvError(e).replace(/^config: /, '')))].join('; ');
+        problems.push(`${path}.default: ${JSON.stringify(value)} does not match its own schema (${why})`);
+      }
+    }
+    for (const key of SUBSCHEMA) visit(node[key], `${path}.${key}`);
+    for (const key of SUBSCHEMA_LISTS) if (Array.isArray(node[key])) node[key].forEach((sub: unknown, i: number) => visit(sub, `${path}.${key}[${i}]`));
+    for (const key of SUBSCHEMA_MAPS) if (isPlainObject(node[key])) for (const [name, sub] of Object.entries(node[key])) visit(sub, `${path}.${key}.${name}`);
+    if (Array.isArray(node.items)) node.items.forEach((sub: unknown, i: number) => visit(sub, `${path}.items[${i}]`));
+  };
+  visit(schema, 'config_schema');
+  return problems;
 }
 
 /** What the API shows instead of a secret config value. */

@@ -73,6 +73,26 @@ describe('buildPlugin', () => {
     const message = { sender: '@bob:example.org', reply: async (text: string) => (replies.push(text), '$reply') };
     await commands[0].handler({ args: {}, text: '', message } as never);
     assert.deepEqual(replies, ['hi, @bob:example.org!']);
+    assert.deepEqual(result.configType, { checked: true, typeName: 'HelloConfig', problems: [] });
+  });
+
+  test('refuses a plugin whose Config type and config_schema disagree, or whose default breaks its schema', async () => {
+    const source = await tempDir('trellis-config-');
+    await cp(FIXTURE, source, { recursive: true });
+    const manifest = await readFile(join(source, 'plugin.yaml'), 'utf8');
+    await writeFile(
+      join(source, 'plugin.yaml'),
+      manifest.replace('greeting: { type: string, default: hi }', 'greeting: { type: string, default: hi }\n    times: { type: integer, minimum: 1, default: 0 }'),
+    );
+    await assert.rejects(buildPlugin(source), (error: unknown) => {
+      assert.ok(error instanceof PluginBuildError);
+      assert.deepEqual(error.messages, [
+        'plugin.yaml: config_schema.properties.times.default: 0 does not match its own schema (must be >= 1)',
+        'index.ts: times: in config_schema but not in HelloConfig; add it to the type (or remove it from the schema) (HelloConfig and config_schema in plugin.yaml must agree)',
+      ]);
+      return true;
+    });
+    await assert.rejects(stat(join(source, 'org.example.hello-v1.2.0.zip')), { code: 'ENOENT' });
   });
 
   test('writes <sourceDir>/<id>-v<version>.zip by default, for a plugin outside the repo', async () => {
