@@ -9,6 +9,12 @@ export interface InstanceRecord {
   config: Record<string, unknown>;
   rooms: string[];
   managedBy: 'api' | 'config';
+  /**
+   * The plugin version the config was last accepted by (validated when the
+   * operator set it, or upgraded to it); null when not known (stored before
+   * Trellis recorded it). Left out on upsert: the stored one is kept.
+   */
+  pluginVersion?: string | null;
 }
 
 function fromRow(row: Selectable<InstanceTable>): InstanceRecord {
@@ -20,6 +26,7 @@ function fromRow(row: Selectable<InstanceTable>): InstanceRecord {
     config: JSON.parse(row.config) as Record<string, unknown>,
     rooms: JSON.parse(row.rooms) as string[],
     managedBy: row.managed_by,
+    pluginVersion: row.plugin_version,
   };
 }
 
@@ -48,6 +55,7 @@ export class InstanceRepository {
       config: JSON.stringify(instance.config),
       rooms: JSON.stringify(instance.rooms),
       managed_by: instance.managedBy,
+      ...(instance.pluginVersion !== undefined ? { plugin_version: instance.pluginVersion } : {}),
       updated_at: now,
     };
     await this.#db
@@ -55,6 +63,20 @@ export class InstanceRepository {
       .values({ id: instance.id, ...values, created_at: now })
       .onConflict((oc) => oc.column('id').doUpdateSet(values))
       .execute();
+  }
+
+  /**
+   * Stores an upgraded config, only if the stored one is still `from` (an
+   * operator's change made meanwhile wins). Returns whether it was stored.
+   */
+  async replaceConfig(id: string, from: Record<string, unknown>, to: Record<string, unknown>, pluginVersion: string): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('instances')
+      .set({ config: JSON.stringify(to), plugin_version: pluginVersion, updated_at: Date.now() })
+      .where('id', '=', id)
+      .where('config', '=', JSON.stringify(from))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async delete(id: string): Promise<boolean> {

@@ -97,6 +97,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_instance_plugin_version': {
+      async up(db: Kysely<unknown>) {
+        // The plugin version an instance's config was last accepted by: a new version may upgrade it.
+        // Null for configs stored before: they are upgraded only if the installed version rejects them.
+        await db.schema.alterTable('instances').addColumn('plugin_version', 'text').execute();
+      },
+    },
   };
 }
 

@@ -50,7 +50,7 @@ describe('openStorage', () => {
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(s.db);
       assert.deepEqual(
         applied.rows.map((r) => r.name),
-        ['0001_initial', '0002_client_encryption', '0003_revoked_tokens'],
+        ['0001_initial', '0002_client_encryption', '0003_revoked_tokens', '0004_instance_plugin_version'],
       );
     });
   });
@@ -70,7 +70,7 @@ describe('openStorage', () => {
       assert.equal(c?.accessToken, 'token-1');
       assert.equal(await second.pluginStorage.get('inst', 'k'), '"v"');
       const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(second.db);
-      assert.equal(Number(applied.rows[0].n), 3);
+      assert.equal(Number(applied.rows[0].n), 4);
     } finally {
       await second.close();
     }
@@ -229,9 +229,16 @@ describe('instances and plugins', () => {
       const base = { id: 'ping-1', pluginId: 'org.example.ping', clientId: '@bot:example.org', enabled: true, config: { prefix: '?' }, rooms: ['!a', '!b'], managedBy: 'api' as const };
       await s.instances.upsert(base);
       await s.instances.upsert({ ...base, id: 'echo-1' });
-      assert.deepEqual(await s.instances.get('ping-1'), base);
-      await s.instances.upsert({ ...base, enabled: false, rooms: ['*'], config: {} });
-      assert.deepEqual(await s.instances.get('ping-1'), { ...base, enabled: false, rooms: ['*'], config: {} });
+      assert.deepEqual(await s.instances.get('ping-1'), { ...base, pluginVersion: null });
+      await s.instances.upsert({ ...base, enabled: false, rooms: ['*'], config: {}, pluginVersion: '1.0.0' });
+      assert.deepEqual(await s.instances.get('ping-1'), { ...base, enabled: false, rooms: ['*'], config: {}, pluginVersion: '1.0.0' });
+      // Without a version the stored one is kept.
+      await s.instances.upsert({ ...base, config: { prefix: '!' } });
+      assert.equal((await s.instances.get('ping-1'))?.pluginVersion, '1.0.0');
+      // An upgrade is stored only over the config it started from.
+      assert.equal(await s.instances.replaceConfig('ping-1', { prefix: '?' }, { prefix: '#' }, '2.0.0'), false);
+      assert.equal(await s.instances.replaceConfig('ping-1', { prefix: '!' }, { prefix: '#' }, '2.0.0'), true);
+      assert.deepEqual(await s.instances.get('ping-1'), { ...base, config: { prefix: '#' }, pluginVersion: '2.0.0' });
       assert.deepEqual(
         (await s.instances.list()).map((i) => i.id),
         ['echo-1', 'ping-1'],
