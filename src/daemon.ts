@@ -101,11 +101,12 @@ export class Daemon {
         keySharing: (userId) => this.config.clients[userId]?.key_sharing ?? this.config.crypto.key_sharing,
       },
       catchUp: { maxAgeMs: config.sync.catch_up.max_age_hours * 3600_000, maxEvents: config.sync.catch_up.max_events },
+      configFile: this.loaded.path,
     });
     this.management = new Management({ storage: this.storage, registry: this.registry, supervisor: this.supervisor, log: this.log, config });
     this.#configureNotifier();
     await this.supervisor.loadAll();
-    await reconcileDeclarative(config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log });
+    await reconcileDeclarative(config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log, configFile: this.loaded.path });
     this.supervisor.startSyncing();
     this.#stopLoopWatch = watchEventLoop(this.log, () => this.supervisor.runningHandlers());
 
@@ -188,7 +189,7 @@ export class Daemon {
     this.loaded = loaded;
     this.management.setConfig(loaded.config);
     this.#configureNotifier();
-    const report = await reconcileDeclarative(loaded.config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log });
+    const report = await reconcileDeclarative(loaded.config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log, configFile: loaded.path });
     this.log.info('configuration reloaded', { instances: report.instances, clients: report.clients });
   }
 

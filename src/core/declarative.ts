@@ -17,8 +17,12 @@ export interface ReconcileReport {
  * through the API are never touched; file-managed entries that disappeared
  * from the file are removed.
  */
-export async function reconcileDeclarative(config: TrellisConfig, deps: { storage: Storage; management: Management; supervisor: Supervisor; log: Logger }): Promise<ReconcileReport> {
+export async function reconcileDeclarative(
+  config: TrellisConfig,
+  deps: { storage: Storage; management: Management; supervisor: Supervisor; log: Logger; configFile?: string },
+): Promise<ReconcileReport> {
   const { storage, management, supervisor, log } = deps;
+  const file = deps.configFile ?? 'the config file';
   const report: ReconcileReport = { clients: { upserted: [], removed: [] }, instances: { upserted: [], removed: [], failed: [] } };
 
   for (const [userId, client] of Object.entries(config.clients)) {
@@ -66,7 +70,7 @@ export async function reconcileDeclarative(config: TrellisConfig, deps: { storag
     } catch (err) {
       const problems = err instanceof ManagementError && err.problems.length ? err.problems : [errorMessage(err)];
       report.instances.failed.push({ id, problems });
-      log.error(`instances.${id} in the config file was not applied: ${problems.join('; ')}`);
+      log.error(`instances.${id} in ${file} was not applied: ${problems.join('; ')}`);
     }
   }
 

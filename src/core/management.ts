@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { checkHomeserver, loginWithPassword, loginWithToken, registerWithSharedSecret, registerWithToken } from '../matrix/auth.ts';
 import { MatrixClient } from '../matrix/client.ts';
 import type { Credentials } from '../matrix/types.ts';
@@ -124,7 +125,10 @@ export class Management {
         }
       }
     }
-    if (plugin) {
+    // A config the operator did not change (rooms or enabled changed, or the file entry is as before) is not
+    // validated again: if a newer plugin version no longer accepts it, the instance's start upgrades it (config-upgrade.ts).
+    const unchanged = existing !== undefined && samePlugin && isDeepStrictEqual(validatedConfig, existing.config);
+    if (plugin && !unchanged) {
       const result = plugin.validateConfig(validatedConfig);
       // Stored is what the operator wrote, not the defaults: a plugin upgrade may change its defaults.
       if (!result.ok) problems.push(...result.problems.map((p) => `config.${p}`));
@@ -138,6 +142,8 @@ export class Management {
       config: validatedConfig,
       rooms,
       managedBy,
+      // The version the config was written for: the one it was just validated against, or, unchanged, the one it had.
+      pluginVersion: unchanged ? (existing.pluginVersion ?? null) : (plugin?.version ?? null),
     };
     await this.#storage.instances.upsert(record);
     if (existing) await this.#supervisor.updateInstanceConfig(record);

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { MatrixEvent } from '../sdk/index.ts';
 import type { Storage } from '../storage/database.ts';
 import type { AccountRecord } from '../storage/clients.ts';
@@ -9,7 +10,8 @@ import { InstanceQueue } from './instance-queue.ts';
 import { runAsInstance } from './plugin-scope.ts';
 import { StorageGuard } from './storage-guard.ts';
 import { boundStorage, InstanceContext } from './plugin-context.ts';
-import type { PluginRegistry } from './plugin-registry.ts';
+import type { LoadedPlugin, PluginRegistry } from './plugin-registry.ts';
+import { upgradeConfig } from './config-upgrade.ts';
 import { secretConfigKeys } from '../plugin-package/manifest.ts';
 import type { Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
@@ -42,6 +44,7 @@ const HANDLER_STALL_MS = 2_000;
 /** SIGTERM: how long handlers in flight get to finish before the sync state is saved without them. */
 const SHUTDOWN_GRACE_MS = 5_000;
 const SETUP_TIMEOUT_MS = 30_000;
+const UPGRADE_TIMEOUT_MS = 10_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
 
@@ -75,13 +78,16 @@ export class Supervisor {
   readonly #metrics: Metrics;
   readonly #crypto: CryptoSettings | undefined;
   readonly #catchUp: CatchUpWindow | undefined;
+  /** The config file's path, for messages about file-managed instances. */
+  readonly #configFile: string | undefined;
   /** Pauses the message path while storage cannot be written; /health reads its failure. */
   readonly storageGuard: StorageGuard;
   #stopping = false;
   #syncing = false;
 
-  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics; crypto?: CryptoSettings; catchUp?: CatchUpWindow }) {
+  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics; crypto?: CryptoSettings; catchUp?: CatchUpWindow; configFile?: string }) {
     this.#storage = options.storage;
+    this.#configFile = options.configFile;
     this.#catchUp = options.catchUp;
     this.storageGuard = new StorageGuard(options.log.child({ component: 'storage' }));
     this.#registry = options.registry;
@@ -181,11 +187,13 @@ export class Supervisor {
       managed.record.clientId === record.clientId &&
       managed.record.enabled === record.enabled
     ) {
+      // The same config (rooms or nothing changed, e.g. a SIGHUP): the running one stays, upgraded or not.
+      const sameConfig = isDeepStrictEqual(managed.record.config, record.config);
       managed.record = record;
       const plugin = this.#registry.get(record.pluginId);
-      const validated = plugin?.validateConfig(record.config);
-      if (validated?.ok) {
-        await managed.context.updateConfig(validated.value);
+      const validated = sameConfig ? undefined : plugin?.validateConfig(record.config);
+      if (sameConfig || validated?.ok) {
+        if (validated?.ok) await managed.context.updateConfig(validated.value);
         for (const room of record.rooms) if (room !== '*') await this.clients.get(record.clientId)?.ensureJoined(room);
         return;
       }
@@ -282,16 +290,15 @@ export class Supervisor {
       const client = this.clients.get(record.clientId);
       if (!client) throw new Error(`bot account ${record.clientId} is not configured; add it under clients or via POST /client/new`);
       if (!client.record.enabled) throw new Error(`bot account ${record.clientId} is disabled`);
-      const validated = plugin.validateConfig(record.config);
-      if (!validated.ok) throw new Error(`config is invalid for ${plugin.id} ${plugin.version}: ${validated.problems.join('; ')}`);
+      const config = await this.#currentConfig(managed, plugin, log);
       // Secret config values (writeOnly in the plugin's schema) are scrubbed from every log line.
       for (const key of secretConfigKeys(plugin.manifest.configSchema)) {
-        const value = validated.value[key];
+        const value = config[key];
         if (typeof value === 'string' && value) registerSecret(value);
       }
       context = new InstanceContext({
         instanceId: record.id,
-        config: validated.value,
+        config,
         matrix: client.actions,
         storage: boundStorage(this.#storage.pluginStorage, record.id),
         metrics: this.#metrics.forPlugin(plugin.id, record.id),
@@ -334,6 +341,46 @@ export class Supervisor {
         managed.retryTimer.unref();
       }
     }
+  }
+
+  /**
+   * The config the instance runs with (schema defaults applied), upgraded
+   * to the installed plugin version when it was written for another one or
+   * no longer validates (config-upgrade.ts). An upgraded config is stored,
+   * so the API shows what runs; a file-managed instance's is not (the file
+   * is its source and is never rewritten): it is upgraded again at each
+   * start, with a WARN saying what to change in the file. Throws, naming
+   * each problem and the fix, when the config cannot be made valid.
+   */
+  async #currentConfig(managed: ManagedInstance, plugin: LoadedPlugin, log: Logger): Promise<Record<string, unknown>> {
+    const { record } = managed;
+    const result = await upgradeConfig(plugin, record, (hook) =>
+      withTimeout(Promise.resolve(runAsInstance(record.id, hook)), UPGRADE_TIMEOUT_MS, `did not finish within ${UPGRADE_TIMEOUT_MS / 1000} s`),
+    );
+    const inFile = record.managedBy === 'config';
+    const entry = `instances.${record.id}.config in ${this.#configFile ?? 'the config file'}`;
+    const written = record.pluginVersion && record.pluginVersion !== plugin.version ? ` (it was written for ${record.pluginVersion})` : '';
+    if (!result.ok) {
+      const problems = result.problems.map((p) => (p.startsWith('config') || p.startsWith('upgradeConfig') ? p : `config.${p}`));
+      const fix = inFile ? `edit ${entry} and send SIGHUP` : `set a valid config in the console or with PUT /instance/${record.id}`;
+      throw new Error(`the config does not fit ${plugin.id} ${plugin.version}${written}: ${problems.join('; ')}; ${fix}`);
+    }
+    const changes = [...(result.hookChanges.length ? [`its upgradeConfig ${result.hookChanges.join(', ')}`] : []), ...(result.dropped.length ? [`dropped ${result.dropped.join(', ')}`] : [])];
+    if (inFile) {
+      if (changes.length) {
+        log.warn(`${entry} does not fit ${plugin.id} ${plugin.version}${written}; the instance runs with it upgraded (${changes.join('; ')}): update the file to match (Trellis never rewrites it)`);
+      }
+      return result.value;
+    }
+    if (result.dropped.length) log.warn(`config keys ${result.dropped.join(', ')} are not known to ${plugin.id} ${plugin.version} and were dropped from the instance's config`);
+    if (result.hookChanges.length) log.info(`config upgraded for ${plugin.id} ${plugin.version}${written} by the plugin's upgradeConfig: ${result.hookChanges.join(', ')}`);
+    if (result.changed || record.pluginVersion !== plugin.version) {
+      const stored = await this.#storage.instances.replaceConfig(record.id, record.config, result.config, plugin.version);
+      // Unless the instance was re-applied meanwhile (its new record is newer than this one).
+      if (stored && managed.record === record) managed.record = { ...record, config: result.config, pluginVersion: plugin.version };
+      else log.warn('the upgraded config was not stored: the instance was changed meanwhile');
+    }
+    return result.value;
   }
 
   async #stopRuntime(managed: ManagedInstance): Promise<void> {

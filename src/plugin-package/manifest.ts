@@ -221,7 +221,12 @@ function compileSchema(schema: JsonSchemaObject): ValidateFunction {
   return ajvFor(schema).compile(schema);
 }
 
-export type ConfigValidationResult = { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] };
+/**
+ * `unknownKeys`: where the config has a key its schema does not allow
+ * (`additionalProperties`/`unevaluatedProperties: false`), as path segments:
+ * what an upgrade may drop.
+ */
+export type ConfigValidationResult = { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[]; unknownKeys: string[][] };
 
 function jsonPointerToPath(pointer: string): string[] {
   if (pointer === '') return [];
@@ -231,7 +236,8 @@ function jsonPointerToPath(pointer: string): string[] {
     .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function formatPath(segments: string[]): string {
+/** A config path for people: `health.rcon.port`, `champions[2].name`; `config` for the whole. */
+export function formatConfigPath(segments: string[]): string {
   if (segments.length === 0) return 'config';
   return segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
 }
@@ -240,15 +246,33 @@ function formatAjvError(error: ErrorObject): string {
   const path = jsonPointerToPath(error.instancePath);
   const params = error.params as Record<string, unknown>;
   if (error.keyword === 'required' && typeof params.missingProperty === 'string') {
-    return `${formatPath([...path, params.missingProperty])}: required`;
+    return `${formatConfigPath([...path, params.missingProperty])}: required`;
   }
   if (error.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
-    return `${formatPath([...path, params.additionalProperty])}: unknown key`;
+    return `${formatConfigPath([...path, params.additionalProperty])}: unknown key`;
   }
   if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) {
-    return `${formatPath(path)}: must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    return `${formatConfigPath(path)}: must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   }
-  return `${formatPath(path)}: ${error.message ?? 'is invalid'}`;
+  return `${formatConfigPath(path)}: ${error.message ?? 'is invalid'}`;
+}
+
+/**
+ * Keys a schema does not allow, from the validation errors. Only plain ones:
+ * inside `anyOf`/`oneOf`/`not`/`if` a key may be wrong for one branch and
+ * right for another, so those are left to the error message.
+ */
+function unknownKeyPaths(errors: ErrorObject[]): string[][] {
+  const paths = new Map<string, string[]>();
+  for (const error of errors) {
+    if (/\/(anyOf|oneOf|not|if|then|else)(\/|$)/.test(error.schemaPath)) continue;
+    const params = error.params as Record<string, unknown>;
+    const key = error.keyword === 'additionalProperties' ? params.additionalProperty : error.keyword === 'unevaluatedProperties' ? params.unevaluatedProperty : undefined;
+    if (typeof key !== 'string') continue;
+    const path = [...jsonPointerToPath(error.instancePath), key];
+    paths.set(JSON.stringify(path), path);
+  }
+  return [...paths.values()];
 }
 
 /**
@@ -259,16 +283,17 @@ function formatAjvError(error: ErrorObject): string {
 export function createConfigValidator(schema: JsonSchemaObject): (config: unknown) => ConfigValidationResult {
   const validate = compileSchema(schema);
   return (config: unknown): ConfigValidationResult => {
-    if (!isPlainObject(config)) return { ok: false, problems: [`config: must be a mapping (object), got ${describe(config)}`] };
+    if (!isPlainObject(config)) return { ok: false, problems: [`config: must be a mapping (object), got ${describe(config)}`], unknownKeys: [] };
     let copy: Record<string, unknown>;
     try {
       copy = structuredClone(config);
     } catch {
-      return { ok: false, problems: ['config: must contain only JSON values'] };
+      return { ok: false, problems: ['config: must contain only JSON values'], unknownKeys: [] };
     }
     if (validate(copy)) return { ok: true, value: copy };
-    const problems = [...new Set((validate.errors ?? []).map(formatAjvError))];
-    return { ok: false, problems: problems.length > 0 ? problems : ['config: does not match the plugin config schema'] };
+    const errors = validate.errors ?? [];
+    const problems = [...new Set(errors.map(formatAjvError))];
+    return { ok: false, problems: problems.length > 0 ? problems : ['config: does not match the plugin config schema'], unknownKeys: unknownKeyPaths(errors) };
   };
 }
 

@@ -236,11 +236,36 @@ export interface PluginContext<Config = Record<string, unknown>> {
   onStop(handler: () => Promise<void> | void): void;
 }
 
+/** What {@link PluginDefinition.upgradeConfig} is told about the config it upgrades. */
+export interface ConfigUpgrade {
+  /** The plugin version the config was last accepted by; null when not known (stored before Trellis recorded it). */
+  readonly fromVersion: string | null;
+  /** This plugin's version, the one being started. */
+  readonly toVersion: string;
+  /** Why the config does not validate against this version's schema, e.g. "timeout_ms: unknown key"; empty when it does. */
+  readonly problems: readonly string[];
+  /** This version's schema defaults of the top-level keys that have one. */
+  readonly defaults: Readonly<Record<string, JsonValue>>;
+}
+
 export interface PluginDefinition<Config = Record<string, unknown>> {
   /** Register commands and handlers. Runs on every (re)start of an instance. */
   setup(context: PluginContext<Config>): Promise<void> | void;
   /** Release anything setup acquired beyond timers and handlers. */
   teardown?(context: PluginContext<Config>): Promise<void> | void;
+  /**
+   * Turns an instance's stored config, written for another version of the
+   * plugin (or no longer valid against its schema), into one for this
+   * version: rename or convert keys, like maubot's `do_update`. Runs before
+   * the instance starts, when the version the config was last accepted by
+   * differs or the config does not validate. Gets a copy of the stored config
+   * (without defaults) and returns the new one; afterwards keys the schema
+   * does not allow are dropped (with a WARN) and missing ones take their
+   * defaults. The result is stored (and logged) unless the instance is
+   * declared in the config file. Must not have side effects: it may run
+   * again with the same input.
+   */
+  upgradeConfig?(old: Record<string, unknown>, upgrade: ConfigUpgrade): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 /** Identity helper that gives a plugin's default export its type. */

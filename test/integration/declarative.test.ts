@@ -123,6 +123,19 @@ describe('declarative clients and instances', () => {
     assert.equal((await user.messages(room)).filter(isReplyTo(ignored)).length, 0, 'the removed instance no longer answers');
   });
 
+  it('refuses an unknown key in an instance entry with an error naming the file and the key, and keeps the instance as it was', async () => {
+    await reload((instances) => {
+      instances['decl-ping'].config = { pong_text: 'Typo', pong_txt: 'Typo' };
+    });
+    const line = daemon.output.find((l) => l.includes('instances.decl-ping in'));
+    assert.ok(line, 'the refused entry is logged');
+    const record = JSON.parse(line) as { level: string; msg: string };
+    assert.equal(record.level, 'error');
+    assert.equal(record.msg, `instances.decl-ping in ${daemon.configPath} was not applied: config.pong_txt: unknown key`);
+    assert.match(await pingAnswer(), /^Reloaded! \d+ ms$/);
+    assert.deepEqual((await api<ApiInstance>('GET', '/instance/decl-ping')).body.config, { pong_text: 'Reloaded!' });
+  });
+
   it('refuses an invalid config on SIGHUP and keeps the running setup', async () => {
     const errorsBefore = daemon.output.filter((l) => l.includes('reload refused')).length;
     await daemon.editConfig((config) => {

@@ -26,6 +26,8 @@ interface ApiInstance {
   id: string;
   state: string;
   started_at: number | null;
+  last_error: string | null;
+  config: Record<string, unknown>;
 }
 interface Health {
   uptime_seconds: number;
@@ -59,6 +61,22 @@ async function traversalArchive(): Promise<Buffer> {
 
 function listTree(dir: string): string[] {
   return existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]).sort() : [];
+}
+
+/**
+ * A copy of the hello fixture as another version: `schema` is its config_schema
+ * (YAML lines), `index` its entry module (which must type its config to match).
+ */
+function helloVersion(workDir: string, version: string, schema: string[], index: string): string {
+  const source = join(workDir, `hello-v${version}`);
+  cpSync(FIXTURE, source, { recursive: true });
+  const manifest = readFileSync(join(source, 'plugin.yaml'), 'utf8')
+    .replace(/^version: .*$/m, `version: ${version}`)
+    .replace(/^config_schema:\n(  .*\n)+/m, `config_schema:\n${schema.map((line) => `  ${line}\n`).join('')}`);
+  assert.ok(manifest.includes(`version: ${version}\n`) && manifest.includes(schema.at(-1)!), 'the fixture manifest changed; update this test');
+  writeFileSync(join(source, 'plugin.yaml'), manifest);
+  writeFileSync(join(source, 'index.ts'), index);
+  return source;
 }
 
 describe('plugin upload', () => {
@@ -175,5 +193,132 @@ describe('plugin upload', () => {
     assert.deepEqual(listTree(pluginsDir), treeBefore);
     assert.ok(!existsSync(join(daemon.dir, 'data', 'evil.js')) && !existsSync(join(pluginsDir, 'evil.js')), 'nothing was written outside');
     assert.deepEqual((await daemon.api<ApiPlugin[]>('GET', '/plugins')).body, pluginsBefore);
+  });
+  describe('a new version that changes the config schema while an instance exists', () => {
+    const instance = async () => (await daemon.api<ApiInstance>('GET', '/instance/hello-1')).body;
+    const restarted = (before: ApiInstance) =>
+      daemon.waitFor('hello-1 restarted', async () => {
+        const now = await instance();
+        // Failed: the new version did not start (the assertion after this says why).
+        return now.state === 'failed' || (now.started_at !== before.started_at && now.state === 'running') ? now : undefined;
+      });
+    const install = async (source: string, version: string) => {
+      const built = await buildPlugin(source, { outFile: join(workDir, `hello-v${version}.zip`) });
+      const res = await upload(readFileSync(built.file));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.version, version);
+    };
+
+    it("runs the plugin's upgradeConfig: a renamed key keeps its value, and the API shows the upgraded config", async () => {
+      const before = await instance();
+      assert.deepEqual(before.config, { greeting: 'Hi' });
+      const source = helloVersion(
+        workDir,
+        '3.0.0',
+        ['type: object', 'additionalProperties: false', 'properties:', '  salutation: { type: string, default: Hello }'],
+        `import { definePlugin } from 'trellis/sdk';
+import { greet } from './greet.ts';
+
+interface HelloConfig {
+  salutation: string;
+}
+
+export default definePlugin<HelloConfig>({
+  // 3.0.0 renamed greeting to salutation.
+  upgradeConfig({ greeting, ...rest }) {
+    return greeting === undefined ? rest : { ...rest, salutation: greeting };
+  },
+  setup(context) {
+    context.command({
+      name: 'hello',
+      description: 'Say hello',
+      args: [{ name: 'who', required: false }],
+      handler: ({ args, message }) => message.reply(greet(context.config.salutation, args.who ?? message.sender)).then(() => undefined),
+    });
+  },
+});
+`,
+      );
+      await install(source, '3.0.0');
+      const after = await restarted(before);
+      assert.equal(after.state, 'running', `hello-1 did not start: ${after.last_error}`);
+      assert.deepEqual(after.config, { salutation: 'Hi' });
+      assert.equal(await hello('world'), 'Hi, world!');
+      assert.ok(
+        daemon.output.some((l) => l.includes('config upgraded for org.example.hello 3.0.0 (it was written for 2.0.0)') && l.includes('removed greeting, added salutation')),
+        'the upgrade is logged',
+      );
+    });
+
+    it('without a hook, drops the key the new schema no longer has (one WARN) and runs on the defaults', async () => {
+      const before = await instance();
+      const source = helloVersion(
+        workDir,
+        '4.0.0',
+        ['type: object', 'additionalProperties: false', 'properties:', '  punctuation: { type: string, default: "!" }'],
+        `import { definePlugin } from 'trellis/sdk';
+
+interface HelloConfig {
+  punctuation: string;
+}
+
+export default definePlugin<HelloConfig>({
+  setup(context) {
+    context.command({
+      name: 'hello',
+      description: 'Say hello',
+      args: [{ name: 'who', required: false }],
+      handler: ({ args, message }) => message.reply(\`Hello, \${args.who ?? message.sender}\${context.config.punctuation}\`).then(() => undefined),
+    });
+  },
+});
+`,
+      );
+      await install(source, '4.0.0');
+      const after = await restarted(before);
+      assert.equal(after.state, 'running', `hello-1 did not start: ${after.last_error}`);
+      assert.deepEqual(after.config, {});
+      assert.equal(await hello('world'), 'Hello, world!');
+      const warnings = daemon.output.filter((l) => l.includes('"level":"warn"') && l.includes('config keys salutation are not known to org.example.hello 4.0.0 and were dropped'));
+      assert.equal(warnings.length, 1, 'one WARN names the dropped key');
+    });
+
+    it('fails the instance only when its config cannot be made valid, saying which key and how to fix it', async () => {
+      const source = helloVersion(
+        workDir,
+        '5.0.0',
+        ['type: object', 'additionalProperties: false', 'required: [name]', 'properties:', '  name: { type: string, minLength: 1 }'],
+        `import { definePlugin } from 'trellis/sdk';
+
+interface HelloConfig {
+  name: string;
+}
+
+export default definePlugin<HelloConfig>({
+  setup(context) {
+    context.command({
+      name: 'hello',
+      description: 'Say hello',
+      args: [{ name: 'who', required: false }],
+      handler: ({ args, message }) => message.reply(\`Hello from \${context.config.name}, \${args.who ?? message.sender}!\`).then(() => undefined),
+    });
+  },
+});
+`,
+      );
+      await install(source, '5.0.0');
+      const failed = await daemon.waitFor('hello-1 failed', async () => {
+        const now = await instance();
+        return now.state === 'failed' ? now : undefined;
+      });
+      assert.equal(
+        failed.last_error,
+        'the config does not fit org.example.hello 5.0.0 (it was written for 4.0.0): config.name: required; set a valid config in the console or with PUT /instance/hello-1',
+      );
+      const put = await daemon.api('PUT', '/instance/hello-1', { config: { name: 'Trellis' } });
+      assert.equal(put.status, 200, put.text);
+      await daemon.waitFor('hello-1 running again', async () => (await instance()).state === 'running');
+      assert.equal(await hello('world'), 'Hello from Trellis, world!');
+    });
   });
 });
