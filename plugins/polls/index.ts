@@ -7,7 +7,20 @@
  * restart keeps them and re-arms their timers; the latest closed poll of a
  * room is kept as `closed:<room>` for `!poll results`.
  */
-import { applyPollVote, buildPollEnd, buildPollStart, definePlugin, escapeHtml, onPollResponse, tallyPoll, type JsonValue, type PluginContext, type PollAnswer, type PollVote } from 'trellis/sdk';
+import {
+  applyPollVote,
+  buildPollEnd,
+  buildPollStart,
+  definePlugin,
+  escapeHtml,
+  onPollResponse,
+  SerialQueue,
+  tallyPoll,
+  type JsonValue,
+  type PluginContext,
+  type PollAnswer,
+  type PollVote,
+} from 'trellis/sdk';
 import { describeDuration, MAX_OPTIONS, NUMBER_EMOJIS, parsePollCommand, reactionIndex, resultLines } from './parse.ts';
 
 interface Config {
@@ -52,13 +65,16 @@ export default definePlugin<Config>({
     const timers = new Map<string, () => void>();
     let stopped = false;
 
-    // Storage writes run one after another, so a poll's latest state is what ends up stored.
-    let writes: Promise<unknown> = Promise.resolve();
-    const write = (fn: () => Promise<unknown>): Promise<void> => {
-      const next = writes.then(fn);
-      writes = next.catch((err: Error) => ctx.log.error(`poll storage failed: ${err.message}`, { err }));
-      return next.then(() => undefined);
-    };
+    // A room's storage writes run one after another, so a poll's latest state is what ends up stored.
+    const writes = new SerialQueue();
+    const write = (roomId: string, fn: () => Promise<unknown>): Promise<void> =>
+      writes.run(roomId, fn).then(
+        () => undefined,
+        (err: Error) => {
+          ctx.log.error(`poll storage failed: ${err.message}`, { err });
+          throw err;
+        },
+      );
 
     function arm(poll: StoredPoll): void {
       timers.get(poll.eventId)?.();
@@ -95,7 +111,7 @@ export default definePlugin<Config>({
       timers.delete(poll.eventId);
       poll.closedAt = Date.now();
       closedTotal.inc({ by });
-      await write(async () => {
+      await write(poll.roomId, async () => {
         await ctx.storage.set(closedKey(poll.roomId), toJson(poll));
         await ctx.storage.delete(openKey(poll));
       });
@@ -121,7 +137,7 @@ export default definePlugin<Config>({
       if (!poll || poll.roomId !== roomId) return;
       if (!applyPollVote(poll.votes, poll, sender, answers, ts, { rule: 'latest' })) return;
       votesCounted.inc();
-      await write(() => ctx.storage.set(openKey(poll), toJson(poll)));
+      await write(poll.roomId, () => ctx.storage.set(openKey(poll), toJson(poll)));
     }
 
     onPollResponse(ctx, (v) => vote(v.roomId, v.pollEventId, v.sender, v.answers, v.ts));
@@ -156,7 +172,7 @@ export default definePlugin<Config>({
       const poll: StoredPoll = { roomId, eventId, creator, question, answers, mode: config.mode, kind: config.kind, createdAt: now, closesAt: now + closesIn, votes: {} };
       open.set(eventId, poll);
       created.inc();
-      await write(() => ctx.storage.set(openKey(poll), toJson(poll)));
+      await write(poll.roomId, () => ctx.storage.set(openKey(poll), toJson(poll)));
       arm(poll);
       if (config.mode === 'reactions') {
         for (const emoji of NUMBER_EMOJIS.slice(0, answers.length)) await ctx.matrix.react(roomId, eventId, emoji);

@@ -10,7 +10,20 @@
  * `recent:<room>` recently asked questions (not asked again soon).
  */
 import { join } from 'node:path';
-import { applyPollVote, buildPollEnd, buildPollStart, definePlugin, escapeHtml, onPollResponse, type JsonValue, type PluginContext, type PollAnswer, type PollVote, errorMessage } from 'trellis/sdk';
+import {
+  applyPollVote,
+  buildPollEnd,
+  buildPollStart,
+  definePlugin,
+  escapeHtml,
+  onPollResponse,
+  SerialQueue,
+  type JsonValue,
+  type PluginContext,
+  type PollAnswer,
+  type PollVote,
+  errorMessage,
+} from 'trellis/sdk';
 import { addRound, judge, revealText, scoreboardText, showQuestion, type Scoreboard, type ShownQuestion } from './game.ts';
 import { categoriesOf, categoryList, DIFFICULTIES, fetchOtdb, filterQuestions, loadBank, parseTriviaCommand, type Category, type Difficulty, type OtdbQuestion } from './otdb.ts';
 
@@ -65,12 +78,16 @@ export default definePlugin<Config>({
     const preparing = new Set<string>();
     let stopped = false;
 
-    let writes: Promise<unknown> = Promise.resolve();
-    const write = (fn: () => Promise<unknown>): Promise<void> => {
-      const next = writes.then(fn);
-      writes = next.catch((err: Error) => ctx.log.error(`trivia storage failed: ${err.message}`, { err }));
-      return next.then(() => undefined);
-    };
+    // A room's storage writes run one after another, so its latest state is what ends up stored.
+    const writes = new SerialQueue();
+    const write = (roomId: string, fn: () => Promise<unknown>): Promise<void> =>
+      writes.run(roomId, fn).then(
+        () => undefined,
+        (err: Error) => {
+          ctx.log.error(`trivia storage failed: ${err.message}`, { err });
+          throw err;
+        },
+      );
 
     async function pickFromBank(roomId: string, filter: { category?: Category; difficulty?: Difficulty }): Promise<OtdbQuestion | null> {
       const pool = filterQuestions(bank.questions, filter);
@@ -110,7 +127,7 @@ export default definePlugin<Config>({
       active.delete(question.roomId);
       const result = judge(question.votes, question.correctId);
       const text = revealText(question.shown, result);
-      await write(async () => {
+      await write(question.roomId, async () => {
         const board = ((await ctx.storage.get(scoresKey(question.roomId))) as Scoreboard | undefined) ?? {};
         await ctx.storage.set(scoresKey(question.roomId), toJson(addRound(board, result, question.shown.difficulty)));
         await ctx.storage.delete(activeKey(question.roomId));
@@ -133,7 +150,7 @@ export default definePlugin<Config>({
       // Only a player's first answer counts; anything sent after the reveal time does not.
       if (!applyPollVote(question.votes, question, sender, answerIds, ts, { rule: 'first', endedAt: question.revealAt })) return;
       answered.inc();
-      await write(() => ctx.storage.set(activeKey(roomId), toJson(question)));
+      await write(roomId, () => ctx.storage.set(activeKey(roomId), toJson(question)));
     }
 
     onPollResponse(ctx, (v) => answer(v.roomId, v.pollEventId, v.sender, v.answers, v.ts));
@@ -173,7 +190,7 @@ export default definePlugin<Config>({
       const question: ActiveQuestion = { roomId, eventId, mode, shown, answers, correctId: answers[shown.correctIndex]!.id, askedAt: now, revealAt: now + seconds * 1000, votes: {} };
       active.set(roomId, question);
       asked.inc({ source });
-      await write(async () => {
+      await write(roomId, async () => {
         await ctx.storage.set(activeKey(roomId), toJson(question));
         const recent = ((await ctx.storage.get(recentKey(roomId))) as string[] | undefined) ?? [];
         await ctx.storage.set(recentKey(roomId), [picked.question, ...recent.filter((q) => q !== picked.question)].slice(0, RECENT_LIMIT));

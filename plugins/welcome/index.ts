@@ -4,7 +4,7 @@
  * configured rooms and says so. Each step is kept in storage (one record per
  * user), so a restart between the welcome and the reaction changes nothing.
  */
-import { definePlugin, type JsonValue, type MembershipEvent, type PluginContext, type ReactionEvent, errorMessage } from 'trellis/sdk';
+import { definePlugin, SerialQueue, type JsonValue, type MembershipEvent, type PluginContext, type ReactionEvent, errorMessage } from 'trellis/sdk';
 import { classifyReaction, confirmationText, displayNameOf, inviteFailureReason, isNewJoin, recordKey, renderTemplate, type InviteFailure, type WelcomeRecord } from './welcome.ts';
 
 interface Config {
@@ -40,16 +40,7 @@ export default definePlugin<Config>({
      * One step at a time per user: a reaction that arrives while its welcome is
      * still being sent waits for the record instead of finding none.
      */
-    const queues = new Map<string, Promise<void>>();
-    function serially(userId: string, step: () => Promise<void>): Promise<void> {
-      const run = (queues.get(userId) ?? Promise.resolve()).then(step);
-      const tail = run.catch(() => undefined);
-      queues.set(userId, tail);
-      void tail.then(() => {
-        if (queues.get(userId) === tail) queues.delete(userId);
-      });
-      return run;
-    }
+    const perUser = new SerialQueue();
 
     async function welcome(change: MembershipEvent): Promise<void> {
       const config = ctx.config;
@@ -117,12 +108,12 @@ export default definePlugin<Config>({
 
     ctx.onMembership((change) => {
       if (!isNewJoin(change, ctx.config.space, ctx.matrix.userId)) return;
-      return serially(change.userId, () => welcome(change));
+      return perUser.run(change.userId, () => welcome(change));
     });
 
     ctx.onReaction((reaction) => {
       if (reaction.sender === ctx.matrix.userId) return;
-      return serially(reaction.sender, () => confirm(reaction));
+      return perUser.run(reaction.sender, () => confirm(reaction));
     });
   },
 });

@@ -4,6 +4,7 @@
  * (`now()`), so days and streaks can be tested without waiting for midnight.
  */
 import { createHash } from 'node:crypto';
+import { SerialQueue } from 'trellis/sdk';
 
 export const WORD_LENGTH = 5;
 export const MAX_GUESSES = 6;
@@ -249,7 +250,7 @@ export interface Prefs {
  */
 export class Wordle {
   readonly #options: WordleOptions;
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #queue = new SerialQueue();
 
   constructor(options: WordleOptions) {
     this.#options = options;
@@ -261,17 +262,6 @@ export class Wordle {
 
   today(): string {
     return dayKey(this.#options.now());
-  }
-
-  #serial<T>(user: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(user) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const tail = run.catch(() => undefined);
-    this.#queues.set(user, tail);
-    void tail.then(() => {
-      if (this.#queues.get(user) === tail) this.#queues.delete(user);
-    });
-    return run;
   }
 
   async #get<T>(key: string): Promise<T | undefined> {
@@ -300,7 +290,7 @@ export class Wordle {
 
   /** Starts today's game, or returns it as it stands; a room given for a game that has none becomes where its result goes. */
   start(user: string, originRoom?: string): Promise<{ game: Game; created: boolean }> {
-    return this.#serial(user, async () => {
+    return this.#queue.run(user, async () => {
       const day = this.today();
       const existing = await this.game(user, day);
       if (!existing) return { game: await this.#newGame(user, day, originRoom), created: true };
@@ -314,7 +304,7 @@ export class Wordle {
 
   /** Plays a guess in today's game (starting it if needed). */
   guess(user: string, input: string): Promise<GuessOutcome> {
-    return this.#serial(user, async () => {
+    return this.#queue.run(user, async () => {
       const day = this.today();
       const existing = await this.game(user, day);
       const game = existing ?? (await this.#newGame(user, day, undefined));
@@ -347,7 +337,7 @@ export class Wordle {
    * over; otherwise it applies to today's game (if not started) and later ones.
    */
   setHard(user: string, on: boolean): Promise<{ changed: boolean; refused: boolean; game?: Game }> {
-    return this.#serial(user, async () => {
+    return this.#queue.run(user, async () => {
       const day = this.today();
       const game = await this.game(user, day);
       if (game && game.status === 'playing' && game.guesses.length > 0 && game.hard !== on) return { changed: false, refused: true, game };

@@ -279,4 +279,5 @@ export function escapeHtml(text: string): string {
 }
 export * from './polls.ts';
 export * from './cooldown.ts';
+export * from './serial-queue.ts';
 export { errorMessage } from '../shared/error-message.ts';
