@@ -8,12 +8,17 @@
  * room is kept as `closed:<room>` for `!poll results`.
  */
 import {
+  addReactionPollKeys,
   applyPollVote,
   buildPollEnd,
   buildPollStart,
   definePlugin,
   escapeHtml,
   onPollResponse,
+  onReactionVote,
+  REACTION_POLL_MAX_OPTIONS,
+  reactionPollAnswers,
+  reactionPollMessage,
   SerialQueue,
   tallyPoll,
   type JsonValue,
@@ -21,7 +26,7 @@ import {
   type PollAnswer,
   type PollVote,
 } from 'trellis/sdk';
-import { describeDuration, MAX_OPTIONS, NUMBER_EMOJIS, parsePollCommand, reactionIndex, resultLines } from './parse.ts';
+import { describeDuration, MAX_OPTIONS, parsePollCommand, resultLines } from './parse.ts';
 
 interface Config {
   [key: string]: unknown;
@@ -143,13 +148,14 @@ export default definePlugin<Config>({
     onPollResponse(ctx, (v) => vote(v.roomId, v.pollEventId, v.sender, v.answers, v.ts));
 
     // Reaction polls: a user's latest number reaction counts. Removing a reaction (a redaction) is not seen as a vote change.
-    ctx.onReaction(async (reaction) => {
-      const poll = open.get(reaction.targetEventId);
-      if (!poll || poll.mode !== 'reactions') return;
-      const index = reactionIndex(reaction.key, poll.answers.length);
-      if (index === null) return;
-      await vote(reaction.roomId, poll.eventId, reaction.sender, [poll.answers[index]!.id], reaction.event.origin_server_ts);
-    });
+    onReactionVote(
+      ctx,
+      (reaction) => {
+        const poll = open.get(reaction.targetEventId);
+        return poll?.mode === 'reactions' ? poll.answers : null;
+      },
+      (v) => vote(v.roomId, v.pollEventId, v.sender, v.answers, v.ts),
+    );
 
     async function start(roomId: string, creator: string, question: string, options: string[]): Promise<void> {
       const config = ctx.config;
@@ -158,10 +164,8 @@ export default definePlugin<Config>({
       let eventId: string;
       let answers: PollAnswer[];
       if (config.mode === 'reactions') {
-        answers = options.map((text, i) => ({ id: String(i + 1), text }));
-        const lines = answers.map((a, i) => `${NUMBER_EMOJIS[i]} ${a.text}`);
-        const text = [`📊 ${question}`, ...lines, `React with a number to vote; your latest reaction counts. ${closeHint}`].join('\n');
-        const html = `<b>📊 ${escapeHtml(question)}</b><br>${lines.map(escapeHtml).join('<br>')}<br><i>${escapeHtml(`React with a number to vote; your latest reaction counts. ${closeHint}`)}</i>`;
+        answers = reactionPollAnswers(options);
+        const { text, html } = reactionPollMessage(`📊 ${question}`, answers, `React with a number to vote; your latest reaction counts. ${closeHint}`);
         eventId = await ctx.matrix.sendText(roomId, text, html, { notice: true });
       } else {
         const built = buildPollStart({ question, answers: options, kind: config.kind });
@@ -174,9 +178,7 @@ export default definePlugin<Config>({
       created.inc();
       await write(poll.roomId, () => ctx.storage.set(openKey(poll), toJson(poll)));
       arm(poll);
-      if (config.mode === 'reactions') {
-        for (const emoji of NUMBER_EMOJIS.slice(0, answers.length)) await ctx.matrix.react(roomId, eventId, emoji);
-      }
+      if (config.mode === 'reactions') await addReactionPollKeys(ctx.matrix, roomId, eventId, answers.length);
       ctx.log.info(`poll ${eventId} started by ${creator} with ${answers.length} options`, { room: roomId });
     }
 
@@ -185,7 +187,7 @@ export default definePlugin<Config>({
       description: 'Start a poll (Question? | option | option …), or close / show the results of the latest one',
       args: [{ name: 'question | option | option… | close | results', rest: true }],
       handler: async ({ text, message }) => {
-        const maxOptions = ctx.config.mode === 'reactions' ? NUMBER_EMOJIS.length : MAX_OPTIONS;
+        const maxOptions = ctx.config.mode === 'reactions' ? REACTION_POLL_MAX_OPTIONS : MAX_OPTIONS;
         const command = parsePollCommand(text, ctx.prefix, maxOptions);
         if (command.kind === 'error') {
           const hint = ctx.config.mode === 'reactions' && /options; you gave/.test(command.message) ? ' (Reaction polls have one number emoji per option.)' : '';

@@ -1,5 +1,5 @@
 /**
- * The `!poll` command's text, reaction keys, and how results read: pure
+ * The `!poll` command's text and how results read: pure
  * functions, tested on their own (test/unit/polls.test.ts).
  */
 import type { PollAnswer, PollTally } from 'trellis/sdk';
@@ -8,9 +8,6 @@ export const MIN_OPTIONS = 2;
 export const MAX_OPTIONS = 20;
 export const MAX_QUESTION_LENGTH = 500;
 export const MAX_OPTION_LENGTH = 200;
-
-/** Keycap emojis for reaction polls: 1️⃣ … 9️⃣, 🔟. */
-export const NUMBER_EMOJIS = ['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣', '6️⃣', '7️⃣', '8️⃣', '9️⃣', '🔟'];
 
 export type PollCommand = { kind: 'close' } | { kind: 'results' } | { kind: 'create'; question: string; options: string[] } | { kind: 'error'; message: string };
 
@@ -47,13 +44,6 @@ export function parsePollCommand(text: string, prefix: string, maxOptions = MAX_
     seen.add(key);
   }
   return { kind: 'create', question, options };
-}
-
-/** The option index (0-based) a reaction key stands for, or null. Accepts keycaps with or without the emoji variation selector. */
-export function reactionIndex(key: string, optionCount: number): number | null {
-  const normalized = key.replace(/\uFE0F/g, '');
-  const index = NUMBER_EMOJIS.findIndex((e) => e.replace(/\uFE0F/g, '') === normalized);
-  return index >= 0 && index < optionCount ? index : null;
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;

@@ -11,13 +11,18 @@
  */
 import { join } from 'node:path';
 import {
+  addReactionPollKeys,
   applyPollVote,
   buildPollEnd,
   buildPollStart,
   definePlugin,
   escapeHtml,
   onPollResponse,
+  onReactionVote,
+  reactionPollAnswers,
+  reactionPollMessage,
   SerialQueue,
+  tallyPoll,
   type JsonValue,
   type PluginContext,
   type PollAnswer,
@@ -50,7 +55,6 @@ interface ActiveQuestion {
   votes: Record<string, PollVote>;
 }
 
-const NUMBER_EMOJIS = ['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣', '6️⃣', '7️⃣', '8️⃣', '9️⃣', '🔟'];
 const RECENT_LIMIT = 30;
 const BANK_PATH = join(import.meta.dirname, 'questions.json');
 
@@ -58,12 +62,6 @@ const activeKey = (roomId: string) => `active:${roomId}`;
 const scoresKey = (roomId: string) => `scores:${roomId}`;
 const recentKey = (roomId: string) => `recent:${roomId}`;
 const toJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as JsonValue;
-
-function reactionIndex(key: string, count: number): number | null {
-  const normalized = key.replace(/\uFE0F/g, '');
-  const index = NUMBER_EMOJIS.findIndex((e) => e.replace(/\uFE0F/g, '') === normalized);
-  return index >= 0 && index < count ? index : null;
-}
 
 export default definePlugin<Config>({
   async setup(ctx: PluginContext<Config>) {
@@ -133,10 +131,7 @@ export default definePlugin<Config>({
         await ctx.storage.delete(activeKey(question.roomId));
       });
       if (question.mode === 'native') {
-        const counts: Record<string, number> = {};
-        for (const a of question.answers) counts[a.id] = 0;
-        for (const v of Object.values(question.votes)) for (const id of v.answers) counts[id] = (counts[id] ?? 0) + 1;
-        const end = buildPollEnd(question.eventId, text, counts);
+        const end = buildPollEnd(question.eventId, text, tallyPoll(question, question.votes).counts);
         await ctx.matrix.sendEvent(question.roomId, end.type, end.content);
       }
       const [first, ...rest] = text.split('\n');
@@ -154,12 +149,14 @@ export default definePlugin<Config>({
     }
 
     onPollResponse(ctx, (v) => answer(v.roomId, v.pollEventId, v.sender, v.answers, v.ts));
-    ctx.onReaction(async (reaction) => {
-      const question = active.get(reaction.roomId);
-      if (!question || question.mode !== 'reactions' || question.eventId !== reaction.targetEventId) return;
-      const index = reactionIndex(reaction.key, question.answers.length);
-      if (index !== null) await answer(reaction.roomId, question.eventId, reaction.sender, [question.answers[index]!.id], reaction.event.origin_server_ts);
-    });
+    onReactionVote(
+      ctx,
+      (reaction) => {
+        const question = active.get(reaction.roomId);
+        return question?.mode === 'reactions' && question.eventId === reaction.targetEventId ? question.answers : null;
+      },
+      (v) => answer(v.roomId, v.pollEventId, v.sender, v.answers, v.ts),
+    );
 
     async function ask(roomId: string, filter: { category?: Category; difficulty?: Difficulty }, reply: (text: string) => Promise<unknown>): Promise<void> {
       const { question: picked, source } = await pick(roomId, filter);
@@ -176,11 +173,9 @@ export default definePlugin<Config>({
       let eventId: string;
       let answers: PollAnswer[];
       if (mode === 'reactions') {
-        answers = shown.answers.map((text, i) => ({ id: String(i + 1), text }));
-        const lines = answers.map((a, i) => `${NUMBER_EMOJIS[i]} ${a.text}`);
-        const body = [`🧠 ${heading}`, ...lines, `React with a number. ${rules}`].join('\n');
-        const html = `<b>🧠 ${escapeHtml(heading)}</b><br>${lines.map(escapeHtml).join('<br>')}<br><i>${escapeHtml(`React with a number. ${rules}`)}</i>`;
-        eventId = await ctx.matrix.sendText(roomId, body, html, { notice: true });
+        answers = reactionPollAnswers(shown.answers);
+        const { text, html } = reactionPollMessage(`🧠 ${heading}`, answers, `React with a number. ${rules}`);
+        eventId = await ctx.matrix.sendText(roomId, text, html, { notice: true });
       } else {
         const built = buildPollStart({ question: heading, answers: shown.answers, kind: 'undisclosed', fallbackText: [heading, ...shown.answers.map((a, i) => `${i + 1}. ${a}`), rules].join('\n') });
         answers = built.answers;
@@ -196,7 +191,7 @@ export default definePlugin<Config>({
         await ctx.storage.set(recentKey(roomId), [picked.question, ...recent.filter((q) => q !== picked.question)].slice(0, RECENT_LIMIT));
       });
       arm(question);
-      if (mode === 'reactions') for (const emoji of NUMBER_EMOJIS.slice(0, answers.length)) await ctx.matrix.react(roomId, eventId, emoji);
+      if (mode === 'reactions') await addReactionPollKeys(ctx.matrix, roomId, eventId, answers.length);
     }
 
     ctx.command({

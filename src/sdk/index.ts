@@ -278,6 +278,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
 export * from './polls.ts';
+export * from './reaction-polls.ts';
 export * from './cooldown.ts';
 export * from './serial-queue.ts';
 export { errorMessage } from '../shared/error-message.ts';

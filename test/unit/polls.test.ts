@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { applyPollVote, buildPollEnd, buildPollResponse, buildPollStart, parsePollEnd, parsePollResponse, parsePollStart, pollFallbackText, tallyPoll, type PollVote } from '../../src/sdk/index.ts';
-import { describeDuration, parsePollCommand, reactionIndex, resultLines } from '../../plugins/polls/parse.ts';
+import { describeDuration, parsePollCommand, resultLines } from '../../plugins/polls/parse.ts';
 
 describe('sdk polls: MSC3381 wire format', () => {
   test('buildPollStart makes the content Element sends, with a plain-text fallback', () => {
@@ -204,14 +204,6 @@ describe('polls plugin: command text and results', () => {
     assert.match(error('Q | a | b | c', 2), /needs 2 to 2 options; you gave 3/);
     assert.match(error('Q | Pizza | pizza'), /listed twice/);
     assert.match(error(`Q | ${'x'.repeat(201)} | b`), /too long/);
-  });
-
-  test('reaction keys map to options, with or without the variation selector', () => {
-    assert.equal(reactionIndex('1️⃣', 3), 0);
-    assert.equal(reactionIndex('3\u20E3', 3), 2);
-    assert.equal(reactionIndex('🔟', 10), 9);
-    assert.equal(reactionIndex('4️⃣', 3), null);
-    assert.equal(reactionIndex('👍', 3), null);
   });
 
   test('result lines: counts per option and the winner or tie', () => {
