@@ -52,9 +52,6 @@ interface StoredPoll {
   closedAt?: number;
 }
 
-/** Node's setTimeout limit; longer waits are re-armed. */
-const MAX_TIMER_MS = 2_147_000_000;
-
 const openKey = (poll: Pick<StoredPoll, 'roomId' | 'eventId'>) => `open:${poll.roomId}:${poll.eventId}`;
 const closedKey = (roomId: string) => `closed:${roomId}`;
 const toJson = (poll: StoredPoll) => JSON.parse(JSON.stringify(poll)) as JsonValue;
@@ -83,17 +80,18 @@ export default definePlugin<Config>({
 
     function arm(poll: StoredPoll): void {
       timers.get(poll.eventId)?.();
-      const wait = Math.max(0, poll.closesAt - Date.now());
+      // ctx.timers wait any length (auto_close_minutes allows a year, beyond Node's 24.8-day setTimeout).
       timers.set(
         poll.eventId,
         ctx.timers.setTimeout(
           async () => {
             timers.delete(poll.eventId);
             if (stopped || !open.has(poll.eventId)) return;
+            // Early by the wall clock (it was set back meanwhile): wait for the rest.
             if (Date.now() < poll.closesAt) return arm(poll);
             await close(poll, 'timer');
           },
-          Math.min(wait, MAX_TIMER_MS),
+          Math.max(0, poll.closesAt - Date.now()),
         ),
       );
     }

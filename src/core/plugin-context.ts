@@ -1,22 +1,10 @@
-import type {
-  CommandDefinition,
-  JsonValue,
-  MatrixActions,
-  MatrixEvent,
-  MembershipEvent,
-  MessageEvent,
-  PluginContext,
-  PluginMetrics,
-  PluginStorage,
-  PluginTimers,
-  ReactionEvent,
-  RoomEvent,
-} from '../sdk/index.ts';
+import type { CommandDefinition, JsonValue, MatrixActions, MatrixEvent, MembershipEvent, MessageEvent, PluginContext, PluginMetrics, PluginStorage, ReactionEvent, RoomEvent } from '../sdk/index.ts';
 import type { PluginStorageRepository } from '../storage/plugin-storage.ts';
 import type { Logger } from './logging.ts';
 import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
 import { runForEvent } from './plugin-scope.ts';
 import { errorMessage } from '../shared/error-message.ts';
+import { nodeScheduler, TimerSet } from '../sdk/timers.ts';
 
 type Handler<T> = (event: T) => Promise<void> | void;
 
@@ -34,45 +22,6 @@ export function boundStorage(repo: PluginStorageRepository, instanceId: string):
       return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
     },
   };
-}
-
-class TimerSet implements PluginTimers {
-  readonly #active = new Set<() => void>();
-  readonly #onError: (err: unknown) => void;
-  constructor(onError: (err: unknown) => void) {
-    this.#onError = onError;
-  }
-  #run(fn: () => void | Promise<void>) {
-    try {
-      Promise.resolve(fn()).catch(this.#onError);
-    } catch (err) {
-      this.#onError(err);
-    }
-  }
-  setTimeout(fn: () => void | Promise<void>, ms: number): () => void {
-    const handle = setTimeout(() => {
-      this.#active.delete(cancel);
-      this.#run(fn);
-    }, ms);
-    const cancel = () => {
-      clearTimeout(handle);
-      this.#active.delete(cancel);
-    };
-    this.#active.add(cancel);
-    return cancel;
-  }
-  setInterval(fn: () => void | Promise<void>, ms: number): () => void {
-    const handle = setInterval(() => this.#run(fn), ms);
-    const cancel = () => {
-      clearInterval(handle);
-      this.#active.delete(cancel);
-    };
-    this.#active.add(cancel);
-    return cancel;
-  }
-  cancelAll() {
-    for (const cancel of [...this.#active]) cancel();
-  }
 }
 
 export interface ContextOptions<Config> {
@@ -119,7 +68,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     this.storage = options.storage;
     this.metrics = options.metrics;
     this.log = options.log;
-    this.timers = new TimerSet((err) => this.#handlerFailed('timer', err));
+    this.timers = new TimerSet(nodeScheduler, (err) => this.#handlerFailed('timer', err));
   }
 
   get config(): Config {

@@ -15,6 +15,7 @@
 import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
 import { editContent, fileMessageOptions, mediaContent, reactionContent, textContent } from './content.ts';
 import { errorMessage } from '../shared/error-message.ts';
+import { TimerSet, timerDelay, type TimerScheduler } from './timers.ts';
 import type {
   CommandDefinition,
   FileOptions,
@@ -32,7 +33,6 @@ import type {
   PluginLogger,
   PluginMetrics,
   PluginStorage,
-  PluginTimers,
   ReactionEvent,
   RoomEvent,
   RoomMedia,
@@ -55,7 +55,7 @@ export const TEST_BOT = '@bot:example.org';
  * {@link TestClock.restore}: plugins that compare `Date.now()` with a stored
  * deadline then see the time move.
  */
-export class TestClock {
+export class TestClock implements TimerScheduler {
   #now: number;
   #seq = 0;
   readonly #timers = new Map<number, { due: number; seq: number; every?: number; fn: () => Promise<void> }>();
@@ -84,7 +84,7 @@ export class TestClock {
   /** Schedules fn at now + ms (repeating every ms when `every`); returns the cancel function. */
   schedule(fn: () => Promise<void>, ms: number, every = false): () => void {
     const id = ++this.#seq;
-    const delay = Math.max(0, Number.isFinite(ms) ? ms : 0);
+    const delay = timerDelay(ms);
     this.#timers.set(id, { due: this.#now + delay, seq: id, every: every ? Math.max(1, delay) : undefined, fn });
     return () => {
       this.#timers.delete(id);
@@ -335,7 +335,7 @@ function stateEntryKey(roomId: string, type: string, stateKey: string): string {
   return JSON.stringify([roomId, type, stateKey]);
 }
 
-// ---------------------------------------------------------------- metrics, log, timers
+// ---------------------------------------------------------------- metrics, log
 
 /** Metrics that keep their values: `value(name, labels)` reads one back. */
 export class TestMetrics implements PluginMetrics {
@@ -394,53 +394,6 @@ class TestLogger implements PluginLogger {
   }
 }
 
-class TestTimers implements PluginTimers {
-  readonly #clock: TestClock;
-  readonly #active = new Set<() => void>();
-  readonly #onError: (err: unknown) => void;
-  constructor(clock: TestClock, onError: (err: unknown) => void) {
-    this.#clock = clock;
-    this.#onError = onError;
-  }
-  #wrap(fn: () => void | Promise<void>) {
-    return async () => {
-      try {
-        await fn();
-      } catch (err) {
-        this.#onError(err);
-      }
-    };
-  }
-  setTimeout(fn: () => void | Promise<void>, ms: number): () => void {
-    const run = this.#wrap(fn);
-    const clear = this.#clock.schedule(async () => {
-      this.#active.delete(cancel);
-      await run();
-    }, ms);
-    const cancel = () => {
-      clear();
-      this.#active.delete(cancel);
-    };
-    this.#active.add(cancel);
-    return cancel;
-  }
-  setInterval(fn: () => void | Promise<void>, ms: number): () => void {
-    const clear = this.#clock.schedule(this.#wrap(fn), ms, true);
-    const cancel = () => {
-      clear();
-      this.#active.delete(cancel);
-    };
-    this.#active.add(cancel);
-    return cancel;
-  }
-  get active(): number {
-    return this.#active.size;
-  }
-  cancelAll(): void {
-    for (const cancel of [...this.#active]) cancel();
-  }
-}
-
 // ---------------------------------------------------------------- context
 
 export interface TestContextOptions<Config> {
@@ -474,7 +427,7 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   readonly metrics = new TestMetrics();
   readonly clock: TestClock;
   readonly log: PluginLogger;
-  readonly timers: TestTimers;
+  readonly timers: TimerSet;
   /** Errors thrown by handlers, commands and timers (each is also logged at error level, as the daemon does). */
   readonly errors: unknown[] = [];
   #config: Config;
@@ -503,7 +456,7 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
     this.storage = options.storage ?? new TestStorage();
     this.matrix = options.matrix ?? new TestMatrix(options.userId ?? TEST_BOT);
     this.log = this.#logger;
-    this.timers = new TestTimers(this.clock, (err) => this.#failed('timer', err));
+    this.timers = new TimerSet(this.clock, (err) => this.#failed('timer', err));
     this.#defaults = { sender: options.sender ?? TEST_USER, roomId: options.roomId ?? TEST_ROOM };
     this.#generatedHelp = {
       name: 'help',

@@ -361,6 +361,16 @@ describe('InstanceContext config, timers and storage', () => {
     assert.equal(ticks, 0, 'the interval did not tick after stop');
   });
 
+  test("timers longer than Node's 24.8-day setTimeout limit wait instead of firing at once", async () => {
+    const { ctx } = setup();
+    let fired = 0;
+    ctx.timers.setTimeout(() => void fired++, 30 * 86_400_000);
+    ctx.timers.setInterval(() => void fired++, 2 ** 31);
+    await sleep(30);
+    assert.equal(fired, 0);
+    await ctx.stop();
+  });
+
   test('a timer can be cancelled by its own handle; a throwing timer is reported', async () => {
     const { ctx, handlerErrors, entries } = setup();
     let fired = false;
