@@ -312,7 +312,6 @@ export class Supervisor {
       // In the instance's scope: timers and promises setup leaves behind are blamed on it if they throw.
       const ctx = context;
       await withTimeout(Promise.resolve(runAsInstance(record.id, () => plugin.definition.setup(ctx))), SETUP_TIMEOUT_MS, `setup did not finish within ${SETUP_TIMEOUT_MS / 1000} s`);
-      context.finishSetup();
       managed.context = context;
       managed.attempts = 0;
       this.#setState(managed, 'running', '');

@@ -2,8 +2,8 @@
  * `trellis/sdk/testing`: a fake {@link PluginContext} for a plugin's unit tests
  * (like maubot's `maubot.testing`). It records what the bot sends, keeps
  * storage in memory, runs timers on a clock the test moves, and routes
- * messages to commands with the daemon's own parsing (./commands.ts), so a
- * plugin's wiring is tested without a homeserver.
+ * events to the plugin's handlers and commands with the daemon's own
+ * registry (./handlers.ts), so a plugin's wiring is tested without a homeserver.
  *
  *     const ctx = createTestContext<Config>({ config: { prefix: '!', pong_text: 'Pong!' } });
  *     await plugin.setup(ctx);
@@ -12,10 +12,9 @@
  *
  * Imports only the SDK and node builtins: plugins and their tests stay inside the SDK boundary.
  */
-import { helpHtml, helpText, matchCommand, usageReply } from './commands.ts';
 import { editContent, fileMessageOptions, mediaContent, reactionContent, textContent } from './content.ts';
-import { errorMessage } from '../shared/error-message.ts';
-import { TimerSet, timerDelay, type TimerScheduler } from './timers.ts';
+import { HandlerRegistry } from './handlers.ts';
+import { timerDelay, type TimerScheduler, type TimerSet } from './timers.ts';
 import type {
   CommandDefinition,
   FileOptions,
@@ -434,16 +433,7 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   readonly #prefix: string | undefined;
   readonly #logger = new TestLogger();
   readonly #defaults: { sender: string; roomId: string };
-  readonly #commands = new Map<string, CommandDefinition>();
-  readonly #primaryCommands: CommandDefinition[] = [];
-  readonly #messageHandlers: Handler<MessageEvent>[] = [];
-  readonly #reactionHandlers: Handler<ReactionEvent>[] = [];
-  readonly #membershipHandlers: Handler<MembershipEvent>[] = [];
-  readonly #eventHandlers: Array<{ type: string; handler: Handler<RoomEvent> }> = [];
-  readonly #configHandlers: Array<(c: Config, p: Config) => Promise<void> | void> = [];
-  readonly #stopController = new AbortController();
-  readonly #stopHandlers: Array<() => Promise<void> | void> = [];
-  readonly #generatedHelp: CommandDefinition;
+  readonly #handlers: HandlerRegistry<Config>;
   readonly #options: TestContextOptions<Config>;
   #n = 0;
 
@@ -456,16 +446,16 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
     this.storage = options.storage ?? new TestStorage();
     this.matrix = options.matrix ?? new TestMatrix(options.userId ?? TEST_BOT);
     this.log = this.#logger;
-    this.timers = new TimerSet(this.clock, (err) => this.#failed('timer', err));
     this.#defaults = { sender: options.sender ?? TEST_USER, roomId: options.roomId ?? TEST_ROOM };
-    this.#generatedHelp = {
-      name: 'help',
-      description: 'List the commands',
-      handler: async ({ message }) => {
-        const text = this.helpText();
-        await message.reply(text, helpHtml(text));
-      },
-    };
+    this.#handlers = new HandlerRegistry<Config>({
+      instanceId: this.instanceId,
+      prefix: () => this.prefix,
+      matrix: this.matrix,
+      log: this.#logger,
+      scheduler: this.clock,
+      onHandlerError: (err) => this.errors.push(err),
+    });
+    this.timers = this.#handlers.timers;
   }
 
   // -- PluginContext
@@ -479,36 +469,31 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
     return typeof p === 'string' && p.length > 0 ? p : '!';
   }
   command(definition: CommandDefinition): void {
-    for (const name of [definition.name, ...(definition.aliases ?? [])]) {
-      const key = name.toLowerCase();
-      if (this.#commands.has(key)) throw new Error(`command "${name}" is registered twice`);
-      this.#commands.set(key, definition);
-    }
-    this.#primaryCommands.push(definition);
+    this.#handlers.command(definition);
   }
   onMessage(handler: Handler<MessageEvent>): void {
-    this.#messageHandlers.push(handler);
+    this.#handlers.onMessage(handler);
   }
   onReaction(handler: Handler<ReactionEvent>): void {
-    this.#reactionHandlers.push(handler);
+    this.#handlers.onReaction(handler);
   }
   onMembership(handler: Handler<MembershipEvent>): void {
-    this.#membershipHandlers.push(handler);
+    this.#handlers.onMembership(handler);
   }
   onEvent(type: string, handler: Handler<RoomEvent>): void {
-    this.#eventHandlers.push({ type, handler });
+    this.#handlers.onEvent(type, handler);
   }
   onConfigChange(handler: (config: Config, previous: Config) => Promise<void> | void): void {
-    this.#configHandlers.push(handler);
+    this.#handlers.onConfigChange(handler);
   }
   helpText(): string {
-    return helpText(this.prefix, this.#hasGeneratedHelp() ? [...this.#primaryCommands, this.#generatedHelp] : this.#primaryCommands);
+    return this.#handlers.helpText();
   }
   get signal(): AbortSignal {
-    return this.#stopController.signal;
+    return this.#handlers.signal;
   }
   onStop(handler: () => Promise<void> | void): void {
-    this.#stopHandlers.push(handler);
+    this.#handlers.onStop(handler);
   }
 
   // -- lifecycle
@@ -517,14 +502,12 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   async updateConfig(config: Config): Promise<void> {
     const previous = this.#config;
     this.#config = config;
-    for (const handler of this.#configHandlers) await this.#guard('config', () => handler(config, previous));
+    await this.#handlers.configChanged(config, previous);
   }
 
   /** Stops the instance as the daemon does: cancels timers, aborts `signal`, runs onStop handlers (last first). */
-  async stop(): Promise<void> {
-    this.timers.cancelAll();
-    this.#stopController.abort(new Error(`instance ${this.instanceId} stopped`));
-    for (const handler of this.#stopHandlers.splice(0).reverse()) await this.#guard('stop', handler);
+  stop(): Promise<void> {
+    return this.#handlers.stop();
   }
 
   /**
@@ -626,30 +609,9 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
     return { event, sent: this.matrix.sent.slice(before) };
   }
 
-  /** Routes a raw event like the daemon's InstanceContext.dispatch: typed handlers, then commands; each handler isolated. */
-  async dispatch(roomId: string, event: MatrixEvent): Promise<void> {
-    const roomEvent: RoomEvent = { roomId, event };
-    const tasks: Array<Promise<void>> = [];
-    const run = (kind: string, fn: () => Promise<void> | void) => tasks.push(this.#guard(kind, fn));
-    for (const { type, handler } of this.#eventHandlers) if (type === '*' || type === event.type) run(`${event.type} event`, () => handler(roomEvent));
-    if (event.type === 'm.room.message') {
-      const message = this.#toMessage(roomId, event);
-      if (message) {
-        for (const handler of this.#messageHandlers) run('message', () => handler(message));
-        tasks.push(this.#runCommand(message));
-      }
-    } else if (event.type === 'm.reaction') {
-      const rel = event.content['m.relates_to'] as { rel_type?: string; event_id?: string; key?: string } | undefined;
-      if (rel?.rel_type === 'm.annotation' && rel.event_id && typeof rel.key === 'string') {
-        const reaction: ReactionEvent = { roomId, event, sender: event.sender, eventId: event.event_id, targetEventId: rel.event_id, key: rel.key };
-        for (const handler of this.#reactionHandlers) run('reaction', () => handler(reaction));
-      }
-    } else if (event.type === 'm.room.member' && typeof event.state_key === 'string') {
-      const prev = (event.unsigned?.prev_content as { membership?: string } | undefined)?.membership;
-      const membership: MembershipEvent = { roomId, event, sender: event.sender, userId: event.state_key, membership: String(event.content.membership ?? ''), previousMembership: prev };
-      for (const handler of this.#membershipHandlers) run('membership', () => handler(membership));
-    }
-    await Promise.all(tasks);
+  /** Routes a raw event as the daemon's InstanceContext.dispatch does (the same registry): typed handlers, then commands; each handler isolated. */
+  dispatch(roomId: string, event: MatrixEvent): Promise<void> {
+    return this.#handlers.dispatch(roomId, event);
   }
 
   // -- reading
@@ -689,71 +651,13 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   }
   /** The registered command names (aliases included, generated help included), sorted. */
   get commands(): string[] {
-    return [...this.#commandTable().keys()].sort();
+    return this.#handlers.commandNames();
   }
   /** Sets a user's power level in a room (`*` for every room). */
   setPowerLevel(userId: string, level: number, roomId = '*'): void {
     const room = this.matrix.powerLevels.get(roomId) ?? new Map<string, number>();
     room.set(userId, level);
     this.matrix.powerLevels.set(roomId, room);
-  }
-
-  // -- internals
-
-  /** The daemon adds `help` after setup when the plugin has commands and no help of its own. */
-  #hasGeneratedHelp(): boolean {
-    return this.#primaryCommands.length > 0 && !this.#commands.has('help');
-  }
-  #commandTable(): ReadonlyMap<string, CommandDefinition> {
-    if (!this.#hasGeneratedHelp()) return this.#commands;
-    return new Map([...this.#commands, ['help', this.#generatedHelp]]);
-  }
-
-  #failed(kind: string, err: unknown): void {
-    this.errors.push(err);
-    this.log.error(`${kind} handler threw: ${errorMessage(err)}`, { err });
-  }
-
-  async #guard(kind: string, fn: () => Promise<void> | void): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      this.#failed(kind, err);
-    }
-  }
-
-  async #runCommand(message: MessageEvent): Promise<void> {
-    // Notices are what bots send; the daemon never answers them.
-    const commands = this.#commandTable();
-    if (message.msgtype === 'm.notice' || commands.size === 0) return;
-    const match = matchCommand(this.prefix, message.body, commands);
-    if (match.kind === 'none' || match.kind === 'unknown') return;
-    if (match.kind === 'usage') {
-      await this.#guard('command', () => message.reply(usageReply(this.prefix, match.command, match.problem)).then(() => undefined));
-      return;
-    }
-    await this.#guard(`command ${match.command.name}`, () => match.command.handler({ args: match.args, text: match.text, message }));
-  }
-
-  #toMessage(roomId: string, event: MatrixEvent): MessageEvent | null {
-    const content = event.content;
-    if (typeof content.body !== 'string') return null;
-    // An edit re-sends the whole message: the daemon ignores it so commands never run twice.
-    const rel = content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
-    if (rel?.rel_type === 'm.replace') return null;
-    const threadRoot = rel?.rel_type === 'm.thread' ? rel.event_id : undefined;
-    const matrix = this.matrix;
-    return {
-      roomId,
-      event,
-      sender: event.sender,
-      eventId: event.event_id,
-      msgtype: typeof content.msgtype === 'string' ? content.msgtype : 'm.text',
-      body: content.body,
-      formattedBody: typeof content.formatted_body === 'string' ? content.formatted_body : undefined,
-      reply: (text, html) => matrix.sendText(roomId, text, html, { replyTo: event.event_id, notice: true, threadRoot }),
-      react: (key) => matrix.react(roomId, event.event_id, key),
-    };
   }
 }
 

@@ -6,8 +6,8 @@ import { replayStableTxnId } from '../../src/core/plugin-scope.ts';
 import { LogHub, wrapLogger, type LogEntry } from '../../src/core/logging.ts';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
 import { Metrics } from '../../src/core/metrics.ts';
-import type { MatrixEvent, MembershipEvent, MessageEvent, ReactionEvent, RoomEvent } from '../../src/sdk/index.ts';
-import { TestMatrix, type SentEvent } from 'trellis/sdk/testing';
+import { definePlugin, type MatrixEvent, type MembershipEvent, type MessageEvent, type ReactionEvent, type RoomEvent } from '../../src/sdk/index.ts';
+import { createTestContext, TestMatrix, type SentEvent } from 'trellis/sdk/testing';
 
 const ROOM = '!room';
 const BOT = '@bot:example.org';
@@ -65,7 +65,6 @@ describe('InstanceContext commands', () => {
         calls.push({ args, text, sender: m.sender, roomId: m.roomId });
       },
     });
-    ctx.finishSetup();
     await ctx.dispatch(ROOM, message('!echo hello world'));
     await ctx.dispatch(ROOM, message('!SAY again'));
     await ctx.dispatch(ROOM, message('echo no prefix'));
@@ -80,7 +79,6 @@ describe('InstanceContext commands', () => {
   test('reply() answers as a notice in reply to the command, in its thread', async () => {
     const { ctx, matrix } = setup();
     ctx.command({ name: 'ping', description: 'Pong', handler: async ({ message: m }) => void (await m.reply('pong', '<b>pong</b>')) });
-    ctx.finishSetup();
     const plain = message('!ping');
     await ctx.dispatch(ROOM, plain);
     const threaded = message('!ping', { 'm.relates_to': { rel_type: 'm.thread', event_id: '$root' } });
@@ -103,7 +101,6 @@ describe('InstanceContext commands', () => {
       ],
       handler: () => void (ran = true),
     });
-    ctx.finishSetup();
     await ctx.dispatch(ROOM, message('!move here'));
     assert.equal(ran, false);
     assert.deepEqual(commandsRun, []);
@@ -117,7 +114,6 @@ describe('InstanceContext commands', () => {
     const seen: string[] = [];
     ctx.command({ name: 'ping', description: 'Pong', handler: () => void runs++ });
     ctx.onMessage((m) => void seen.push(m.msgtype));
-    ctx.finishSetup();
     await ctx.dispatch(ROOM, message('* !ping', { 'm.new_content': { msgtype: 'm.text', body: '!ping' }, 'm.relates_to': { rel_type: 'm.replace', event_id: '$orig' } }));
     await ctx.dispatch(ROOM, message('!ping', { msgtype: 'm.notice' }));
     assert.equal(runs, 0);
@@ -139,7 +135,6 @@ describe('InstanceContext commands', () => {
     const { ctx, matrix } = setup();
     ctx.command({ name: 'ping', description: 'Measure latency', handler: () => {} });
     ctx.command({ name: 'echo', description: 'Repeat <text>', args: [{ name: 'text', required: true, rest: true }], handler: () => {} });
-    ctx.finishSetup();
     const expected = ['!echo <text> — Repeat <text>', '!help — List the commands', '!ping — Measure latency'].join('\n');
     assert.equal(ctx.helpText(), expected);
     const ask = message('!help');
@@ -153,7 +148,6 @@ describe('InstanceContext commands', () => {
   test('a failing help reply is reported, not left as an unhandled rejection', async () => {
     const { ctx, matrix, handlerErrors, entries } = setup();
     ctx.command({ name: 'ping', description: 'x', handler: () => {} });
-    ctx.finishSetup();
     matrix.failSends = new Error('homeserver said no');
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -172,7 +166,6 @@ describe('InstanceContext commands', () => {
   test("a plugin's own help command is kept; no commands means no help command", async () => {
     const own = setup();
     own.ctx.command({ name: 'help', description: 'Custom', handler: async ({ message: m }) => void (await m.reply('custom help')) });
-    own.ctx.finishSetup();
     await own.ctx.dispatch(ROOM, message('!help'));
     assert.deepEqual(
       own.matrix.sent.map((s) => s.text),
@@ -180,7 +173,6 @@ describe('InstanceContext commands', () => {
     );
 
     const none = setup();
-    none.ctx.finishSetup();
     await none.ctx.dispatch(ROOM, message('!help'));
     assert.equal(none.ctx.helpText(), '');
     assert.equal(none.matrix.sent.length, 0);
@@ -190,7 +182,6 @@ describe('InstanceContext commands', () => {
     const { ctx, matrix } = setup({ prefix: '?' });
     let runs = 0;
     ctx.command({ name: 'ping', description: 'Pong', handler: () => void runs++ });
-    ctx.finishSetup();
     assert.equal(ctx.prefix, '?');
     await ctx.dispatch(ROOM, message('!ping'));
     assert.equal(runs, 0);
@@ -230,7 +221,6 @@ describe('InstanceContext handlers', () => {
         throw new TypeError('command bug');
       },
     });
-    ctx.finishSetup();
     await assert.doesNotReject(ctx.dispatch(ROOM, message('!ping')));
     assert.deepEqual(ran.sort(), ['command', 'second message handler']);
     assert.deepEqual(handlerErrors.map((e) => (e as Error).message).sort(), ['async plugin bug', 'command bug', 'plugin bug']);
@@ -417,7 +407,6 @@ describe('InstanceContext config, timers and storage', () => {
     };
     ctx.command({ name: 'echo', description: 'Repeat', args: [{ name: 'text', rest: true }], handler: async ({ args, message }) => void (await message.reply(args.text ?? '')) });
     ctx.onMessage((m) => void ctx.matrix.sendText(m.roomId, 'seen'));
-    ctx.finishSetup();
     const event = message('!echo hi');
     await ctx.dispatch(ROOM, event);
     await ctx.dispatch(ROOM, event);
@@ -446,5 +435,66 @@ describe('InstanceContext config, timers and storage', () => {
     assert.equal(await a.delete('user:1'), true);
     assert.equal(await a.get('user:1'), undefined);
     assert.equal(await a.get('never-set'), undefined);
+  });
+});
+
+describe('the test kit and the daemon', () => {
+  test('route the same events to the same handlers and answers (one registry, src/sdk/handlers.ts)', async () => {
+    const plugin = definePlugin<Record<string, unknown>>({
+      setup(ctx) {
+        ctx.command({
+          name: 'echo',
+          description: 'Repeat',
+          aliases: ['say'],
+          args: [{ name: 'text', required: true, rest: true }],
+          handler: ({ args, message: m }) => m.reply(args.text!).then(() => undefined),
+        });
+        ctx.command({
+          name: 'boom',
+          description: 'Throws',
+          handler: () => {
+            throw new Error('boom');
+          },
+        });
+        ctx.onMessage(async (m) => {
+          if (m.body === 'hi') await m.reply(`message ${m.msgtype}`);
+        });
+        ctx.onReaction((r) => ctx.matrix.sendText(r.roomId, `reaction ${r.key} on ${r.targetEventId}`).then(() => undefined));
+        ctx.onMembership((m) => ctx.matrix.sendText(m.roomId, `membership ${m.userId} ${m.previousMembership ?? '-'}→${m.membership}`).then(() => undefined));
+        ctx.onEvent('m.room.topic', (e) => ctx.matrix.sendText(e.roomId, `topic ${String(e.event.content.topic)}`).then(() => undefined));
+      },
+    });
+    const events: MatrixEvent[] = [
+      message('!echo hello world'),
+      message('!SAY again'),
+      message('!echo'),
+      message('!help'),
+      message('!boom'),
+      message('!echo from a bot', { msgtype: 'm.notice' }),
+      message('* !echo edited', { 'm.relates_to': { rel_type: 'm.replace', event_id: '$x' } }),
+      message('hi'),
+      message('hi', { 'm.relates_to': { rel_type: 'm.thread', event_id: '$root' } }),
+      { event_id: '$r', type: 'm.reaction', sender: ALICE, origin_server_ts: 1, content: { 'm.relates_to': { rel_type: 'm.annotation', event_id: '$t', key: '👍' } } },
+      { event_id: '$j', type: 'm.room.member', sender: ALICE, state_key: ALICE, origin_server_ts: 1, content: { membership: 'join' }, unsigned: { prev_content: { membership: 'invite' } } },
+      { event_id: '$topic', type: 'm.room.topic', sender: ALICE, state_key: '', origin_server_ts: 1, content: { topic: 'news' } },
+    ];
+
+    const daemon = setup({ prefix: '!' });
+    await plugin.setup(daemon.ctx);
+    for (const event of events) await daemon.ctx.dispatch(ROOM, event);
+
+    const kit = createTestContext({ config: { prefix: '!' } });
+    await plugin.setup(kit);
+    for (const event of events) await kit.dispatch(ROOM, event);
+
+    const fromDaemon = daemon.matrix.sent.map((s) => [s.text, s.options?.replyTo ?? null, s.options?.threadRoot ?? null]);
+    const fromKit = kit.messages.map((s) => [s.text, s.options?.replyTo ?? null, s.options?.threadRoot ?? null]);
+    assert.ok(fromDaemon.length >= 9, JSON.stringify(fromDaemon));
+    assert.deepEqual(fromKit, fromDaemon);
+    assert.deepEqual(
+      kit.errors.map((e) => (e as Error).message),
+      daemon.handlerErrors.map((e) => (e as Error).message),
+    );
+    assert.equal(kit.helpText(), daemon.ctx.helpText());
   });
 });
