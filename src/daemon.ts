@@ -1,3 +1,7 @@
+/**
+ * The composition root: wires config, storage, the core, the API and the
+ * console; boot, SIGHUP reload and clean stop.
+ */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';

@@ -1,3 +1,7 @@
+/**
+ * Turns one Instagram link into local files and metadata with yt-dlp (and the
+ * page API for profiles), within size and time limits.
+ */
 import { errorMessage } from 'trellis/sdk';
 /**
  * From a link to local media files plus metadata. Posts (and /share/ links,

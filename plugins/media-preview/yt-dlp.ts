@@ -1,3 +1,7 @@
+/**
+ * Runs the yt-dlp binary: argument building, JSON output parsing, timeouts and
+ * cookies.
+ */
 import { errorMessage } from 'trellis/sdk';
 /**
  * Runs yt-dlp as a subprocess: never through a shell, always with a timeout,

@@ -1,3 +1,7 @@
+/**
+ * The ping plugin: `!ping` answers with the measured latency, `!echo` repeats
+ * its text. The smallest end-to-end check of a bot.
+ */
 import { definePlugin, escapeHtml } from 'trellis/sdk';
 
 interface PingConfig {

@@ -1,3 +1,7 @@
+/**
+ * The Open Trivia Database client: categories, questions (HTML entities
+ * decoded), session tokens.
+ */
 import { errorMessage } from 'trellis/sdk';
 /**
  * Open Trivia DB format (https://opentdb.com/api_config.php): the shipped

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+/**
+ * The `trellis` command: argument parsing and the subcommands (start, init,
+ * plugin build/validate, hash-password); signals for the running daemon.
+ */
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';

@@ -1,3 +1,7 @@
+/**
+ * The config module's public face: loading, `trellis init`, admin password
+ * hashing and policy.
+ */
 export { loadConfig, type LoadedConfig } from './load.ts';
 export { writeInitialConfig, type InitialConfigOptions } from './init.ts';
 export { hashPassword, verifyPassword, MIN_PASSWORD_LENGTH } from './password.ts';

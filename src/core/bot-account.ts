@@ -1,3 +1,7 @@
+/**
+ * One bot account's life: its sync loop, gap filling, handled-event dedupe,
+ * autojoin, direct rooms, the encryption switch and the encrypting send.
+ */
 import type { JsonValue, MatrixActions, MatrixEvent, RoomMedia, UploadOptions } from '../sdk/index.ts';
 import { MatrixClient } from '../matrix/client.ts';
 import { BotCrypto, CryptoClosedError, CryptoStoreError, type CryptoStatus } from '../matrix/crypto/index.ts';

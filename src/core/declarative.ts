@@ -1,3 +1,7 @@
+/**
+ * Reconciles the config file's `clients:` and `instances:` with storage at
+ * start and on SIGHUP.
+ */
 import type { TrellisConfig } from '../config/schema.ts';
 import type { Storage } from '../storage/database.ts';
 import type { Logger } from './logging.ts';

@@ -1,3 +1,7 @@
+/**
+ * The `/health` report: accounts syncing, instances not running, errors in
+ * the last 5 minutes, storage writable.
+ */
 import type { Storage } from '../storage/database.ts';
 import type { Supervisor } from './supervisor.ts';
 

@@ -1,3 +1,7 @@
+/**
+ * JSON log lines (pino), the in-memory hub that feeds the log websocket and
+ * stored records, and child loggers per account/instance.
+ */
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { LogLevel, PluginLogger } from '../sdk/index.ts';
 import { redactText } from './redact.ts';

@@ -1,3 +1,7 @@
+/**
+ * Operator actions (create/update/delete clients, instances, plugins),
+ * validated once and shared by the REST API and the config file.
+ */
 import { isDeepStrictEqual } from 'node:util';
 import { checkHomeserver, loginWithPassword, loginWithToken, registerWithSharedSecret, registerWithToken } from '../matrix/auth.ts';
 import { MatrixClient } from '../matrix/client.ts';

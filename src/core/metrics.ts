@@ -1,3 +1,7 @@
+/**
+ * Prometheus metrics (prom-client): the daemon's counters and gauges and each
+ * plugin's own.
+ */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PluginMetrics } from '../sdk/index.ts';
 

@@ -1,3 +1,7 @@
+/**
+ * Posts WARN/ERROR records to the admin room, once per distinct message within
+ * a window.
+ */
 import type { LogEntry } from './logging.ts';
 import { escapeHtml } from '../sdk/index.ts';
 

@@ -1,3 +1,7 @@
+/**
+ * The SDK's PluginContext as the daemon implements it for one instance:
+ * storage, Matrix actions, handlers, timers, per-handler scope.
+ */
 import type { CommandDefinition, JsonValue, MatrixActions, MatrixEvent, MembershipEvent, MessageEvent, PluginContext, PluginMetrics, PluginStorage, ReactionEvent, RoomEvent } from '../sdk/index.ts';
 import type { PluginStorageRepository } from '../storage/plugin-storage.ts';
 import type { Logger } from './logging.ts';

@@ -1,3 +1,7 @@
+/**
+ * The plugins the daemon knows: bundled ones loaded from source, uploaded
+ * archives installed and loaded, each with its manifest and config validator.
+ */
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -1,3 +1,7 @@
+/**
+ * Runs instances: starts bot accounts and plugins, restarts failed ones with
+ * backoff, routes each room event to the instances allowed in that room.
+ */
 import { isDeepStrictEqual } from 'node:util';
 import type { MatrixEvent } from '../sdk/index.ts';
 import type { Storage } from '../storage/database.ts';

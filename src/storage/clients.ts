@@ -1,3 +1,7 @@
+/**
+ * The `clients` table: bot accounts' stored settings and credentials (named
+ * after maubot's API).
+ */
 import type { Kysely, Selectable } from 'kysely';
 import type { ClientTable, Database } from './schema.ts';
 

@@ -1,3 +1,7 @@
+/**
+ * Opens the database (SQLite by default), runs migrations and hands out one
+ * repository per table.
+ */
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';

@@ -1,3 +1,7 @@
+/**
+ * Which events every instance has handled, so a replay after a crash never
+ * answers twice.
+ */
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 

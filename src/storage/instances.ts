@@ -1,3 +1,7 @@
+/**
+ * The `instances` table: plugin, bot account, rooms, config and state of each
+ * instance.
+ */
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, InstanceTable } from './schema.ts';
 

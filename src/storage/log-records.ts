@@ -1,3 +1,7 @@
+/**
+ * Stored log records (bounded), queried by level, instance and text for
+ * `/logs` and the console.
+ */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 

@@ -1,3 +1,4 @@
+/** Schema migrations, in order, for Kysely's migrator. */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 type Dialect = 'sqlite' | 'postgres';

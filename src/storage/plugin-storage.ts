@@ -1,3 +1,4 @@
+/** Per-instance key/value storage behind the SDK's `ctx.storage`. */
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 

@@ -1,3 +1,4 @@
+/** The `plugins` table: uploaded plugin archives and where they are installed. */
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, PluginTable } from './schema.ts';
 

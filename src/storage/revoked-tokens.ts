@@ -1,3 +1,4 @@
+/** Revoked API tokens, kept until they would have expired. */
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 

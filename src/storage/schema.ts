@@ -1,3 +1,4 @@
+/** The database schema as Kysely types: one interface per table. */
 import type { Generated } from 'kysely';
 
 /**

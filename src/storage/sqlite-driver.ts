@@ -1,3 +1,4 @@
+/** Adapts Node's built-in `node:sqlite` to Kysely's SQLite dialect. */
 import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
