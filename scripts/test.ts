@@ -10,9 +10,10 @@
  * (`npm run lint`) while iterating locally; CI never sets them.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, globSync } from 'node:fs';
+import { existsSync, globSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { installSynapse, installYtDlp, REPO_ROOT } from './python-tools.ts';
+import { join } from 'node:path';
+import { installMaubot, installSynapse, installYtDlp, REPO_ROOT } from './python-tools.ts';
 import { HOMESERVER_ENV, infoOf, startSynapse } from '../test/harness/synapse.ts';
 import type { Homeserver } from '../test/harness/synapse.ts';
 
@@ -80,6 +81,10 @@ async function main(): Promise<number> {
   await installYtDlp({ log: (line) => console.log(`test: ${line}`) });
   const testFiles = patterns.flatMap((p) => globSync(p, { cwd: REPO_ROOT }));
   if (testFiles.some((f) => /console|e2e-browser/.test(f))) requireChromium();
+  // The real maubot (its own .venv-maubot) only for the tests that run it: those using its harness.
+  if (testFiles.some((f) => f.endsWith('.ts') && readFileSync(join(REPO_ROOT, f), 'utf8').includes('harness/maubot.ts'))) {
+    await installMaubot({ log: (line) => console.log(`test: ${line}`) });
+  }
 
   // Type check, lint and homeserver startup are independent; overlapping them saves seconds.
   const startedAt = Date.now();
