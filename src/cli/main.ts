@@ -17,6 +17,7 @@ import { validateArchiveFile } from '../plugin-package/validate-cli.ts';
 import { Daemon, VERSION } from '../daemon.ts';
 import { INITIAL_PASSWORD_FILE } from '../api/routes/auth.ts';
 import { errorMessage } from '../shared/error-message.ts';
+import { importMaubot, MaubotImportError } from '../migrate/maubot.ts';
 
 const USAGE = `trellis ${VERSION} — self-hosted Matrix bot platform
 
@@ -27,6 +28,9 @@ Usage:
   trellis plugin build <dir> [--out <file>] bundle a TypeScript plugin into an archive
   trellis plugin validate <archive>          check an archive without installing it
   trellis hash-password [--password <pw>]   print an argon2id hash for admin.password_hash
+  trellis import-maubot --maubot-config <maubot config.yaml> [--config <path>] [--dry-run]
+                                            bring maubot's bot accounts and instances over
+                                            (Trellis stopped; see docs/maubot-compatibility.md)
   trellis --version
 
 The config path defaults to $TRELLIS_CONFIG or ./trellis.yaml.
@@ -121,7 +125,7 @@ async function readPassword(prompt: string): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const commands = ['start', 'init', 'plugin', 'hash-password', 'help'];
+  const commands = ['start', 'init', 'plugin', 'hash-password', 'import-maubot', 'help'];
   const command = argv[0] && commands.includes(argv[0]) ? argv[0] : 'start';
   const rest = command === 'start' && argv[0] !== 'start' ? argv : argv.slice(1);
   const { values, positionals } = parseArgs({
@@ -136,6 +140,8 @@ async function main(argv: string[]): Promise<void> {
       force: { type: 'boolean' },
       out: { type: 'string', short: 'o' },
       password: { type: 'string' },
+      'maubot-config': { type: 'string' },
+      'dry-run': { type: 'boolean' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -172,6 +178,17 @@ async function main(argv: string[]): Promise<void> {
       const password = values.password ?? (await readPassword('password: '));
       if (!password) fail('empty password', 2);
       process.stdout.write(`${await hashPassword(password)}\n`);
+      return;
+    }
+    case 'import-maubot': {
+      const maubotConfig = values['maubot-config'];
+      if (!maubotConfig) fail('usage: trellis import-maubot --maubot-config <maubot config.yaml> [--config <trellis config>] [--dry-run]', 2);
+      try {
+        const result = await importMaubot({ maubotConfig, trellisConfig: configPath(values.config), dryRun: values['dry-run'] ?? false });
+        if (!result.ok) process.exitCode = 1;
+      } catch (err) {
+        fail(err instanceof MaubotImportError ? err.message : errorMessage(err), 2);
+      }
       return;
     }
     case 'plugin': {

@@ -1,0 +1,314 @@
+/**
+ * `trellis import-maubot` without a homeserver: reading maubot's config and
+ * database, the checks on its schema, the plan (mapping, renames, skips) and
+ * the refusals. The database is test/fixtures/maubot/maubot.db, written by
+ * the real maubot 0.6.0 daemon (test/fixtures/maubot/generate.ts; only the
+ * access tokens were replaced by placeholders). The whole import against a
+ * real maubot and Synapse is test/integration/import-maubot.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { writeInitialConfig } from '../../src/config/init.ts';
+import { createConfigValidator, parseManifest } from '../../src/plugin-package/manifest.ts';
+import { MaubotImportError, readMaubotConfig, readMaubotSqlite, safeDatabaseUrl } from '../../src/migrate/maubot-source.ts';
+import { importMaubot, parseInstanceConfig, PLUGIN_EQUIVALENTS, planImport, trellisInstanceId, type TrellisState } from '../../src/migrate/maubot.ts';
+import { freePort } from '../harness/daemon.ts';
+
+const FIXTURE = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/maubot');
+const REPO = resolve(FIXTURE, '../../..');
+
+let root: string;
+let counter = 0;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'trellis-import-maubot-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function freshDir(): string {
+  const dir = join(root, `case-${++counter}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A copy of the fixture (config + database) that a test may change. */
+function fixtureCopy(): { dir: string; config: string; db: string } {
+  const dir = freshDir();
+  copyFileSync(join(FIXTURE, 'config.yaml'), join(dir, 'config.yaml'));
+  copyFileSync(join(FIXTURE, 'maubot.db'), join(dir, 'maubot.db'));
+  return { dir, config: join(dir, 'config.yaml'), db: join(dir, 'maubot.db') };
+}
+
+function maubotConfig(dir: string, database: string): string {
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, stringify({ database, server: { hostname: '127.0.0.1', port: 29316 } }));
+  return path;
+}
+
+const pingManifest = parseManifest(readFileSync(join(REPO, 'plugins/ping/plugin.yaml'), 'utf8'));
+const pingPlugin = { id: 'org.trellis.ping', validateConfig: createConfigValidator(pingManifest.configSchema) };
+
+function state(partial: Partial<TrellisState> = {}): TrellisState {
+  return {
+    clients: new Set(),
+    instances: new Set(),
+    declaredClients: new Set(),
+    declaredInstances: new Set(),
+    plugin: (id) => (id === 'org.trellis.ping' ? pingPlugin : undefined),
+    ...partial,
+  };
+}
+
+describe("maubot's config", () => {
+  test('sqlite:maubot.db is found next to the config (maubot resolves it against its working directory)', () => {
+    const info = readMaubotConfig(join(FIXTURE, 'config.yaml'), '/');
+    assert.deepEqual(info.database, { kind: 'sqlite', url: 'sqlite:maubot.db', path: join(FIXTURE, 'maubot.db'), tried: [join(FIXTURE, 'maubot.db'), '/maubot.db'] });
+    assert.deepEqual(info.server, { host: '127.0.0.1', port: 29316 });
+  });
+
+  test('a relative path not next to the config is looked up in the current directory', () => {
+    const configDir = freshDir();
+    const workDir = freshDir();
+    copyFileSync(join(FIXTURE, 'maubot.db'), join(workDir, 'bots.db'));
+    const info = readMaubotConfig(maubotConfig(configDir, 'sqlite:bots.db'), workDir);
+    assert.equal(info.database.kind === 'sqlite' && info.database.path, join(workDir, 'bots.db'));
+  });
+
+  test('absolute paths, sqlite:/// and sqlite3: forms, and PostgreSQL URLs', () => {
+    const dir = freshDir();
+    const pick = (database: string) => readMaubotConfig(maubotConfig(dir, database), dir).database;
+    assert.equal((pick('sqlite:/var/lib/maubot/maubot.db') as { path: string }).path, '/var/lib/maubot/maubot.db');
+    assert.equal((pick('sqlite:///maubot.db') as { path: string }).path, join(dir, 'maubot.db'));
+    assert.equal((pick('sqlite3:data/maubot.db?timeout=5') as { path: string }).path, join(dir, 'data/maubot.db'));
+    assert.deepEqual(pick('postgresql://maubot:secret@db.example/maubot'), { kind: 'postgres', url: 'postgresql://maubot:secret@db.example/maubot' });
+    assert.equal(pick('postgres://u:p@h/d').kind, 'postgres');
+    assert.equal(safeDatabaseUrl('postgresql://maubot:secret@db.example/maubot'), 'postgresql://maubot:***@db.example/maubot');
+  });
+
+  test('clear errors: missing file, not YAML, not a mapping, no database line, unknown scheme', () => {
+    const dir = freshDir();
+    assert.throws(
+      () => readMaubotConfig(join(dir, 'nope.yaml')),
+      (err: Error) => err instanceof MaubotImportError && /not found; pass the file maubot runs with/.test(err.message),
+    );
+    writeFileSync(join(dir, 'bad.yaml'), 'database: [unclosed\n');
+    assert.throws(() => readMaubotConfig(join(dir, 'bad.yaml')), /cannot read maubot config .*bad\.yaml/);
+    writeFileSync(join(dir, 'list.yaml'), '- a\n- b\n');
+    assert.throws(() => readMaubotConfig(join(dir, 'list.yaml')), /is not a YAML mapping/);
+    writeFileSync(join(dir, 'empty.yaml'), 'server: {port: 1}\n');
+    assert.throws(() => readMaubotConfig(join(dir, 'empty.yaml')), /has no "database:" line/);
+    assert.throws(() => readMaubotConfig(maubotConfig(dir, 'mysql://x/y')), /neither sqlite: nor postgres:\/\//);
+  });
+});
+
+describe("maubot's database (written by the real maubot 0.6.0)", () => {
+  test('reads the clients and instances with their settings', () => {
+    const data = readMaubotSqlite(join(FIXTURE, 'maubot.db'));
+    assert.equal(data.schemaVersion, 2);
+    assert.deepEqual(
+      data.clients.map((c) => [c.id, c.homeserver, c.accessToken, c.enabled, c.sync, c.autojoin, c.displayName, c.avatarUrl]),
+      [
+        ['@echobot:localhost', 'http://127.0.0.1:8008', 'syt_fixture_token_echobot', true, true, true, 'Echo Bot', null],
+        ['@greeterbot:localhost', 'http://127.0.0.1:8008', 'syt_fixture_token_greeterbot', false, true, false, null, null],
+      ],
+    );
+    assert.ok(
+      data.clients.every((c) => /^[A-Z]{10}$/.test(c.deviceId)),
+      'device ids as Synapse made them',
+    );
+    assert.deepEqual(
+      data.instances.map((i) => [i.id, i.type, i.enabled, i.primaryUser]),
+      [
+        ['echo', 'xyz.maubot.echo', true, '@echobot:localhost'],
+        ['echo two', 'xyz.maubot.echo', true, '@echobot:localhost'],
+        ['echo-off', 'xyz.maubot.echo', false, '@echobot:localhost'],
+        ['greeter', 'org.example.greeter', true, '@greeterbot:localhost'],
+      ],
+    );
+    assert.equal(data.instances[0]!.config, '', 'echo has no config');
+    assert.deepEqual(parse(data.instances[3]!.config), { greeting: 'Hi there' }, 'maubot merged the base config with what the operator set');
+  });
+
+  test('accepts schema version 1 (maubot 0.3), which lacks only a column the import does not read', () => {
+    const { db } = fixtureCopy();
+    const sql = new DatabaseSync(db);
+    sql.exec('UPDATE version SET version = 1');
+    sql.close();
+    assert.equal(readMaubotSqlite(db).schemaVersion, 1);
+  });
+
+  const refusals: Array<[string, string, RegExp]> = [
+    ['a newer schema', 'UPDATE version SET version = 3', /schema version 3, newer than maubot 0\.6's \(2\).*upgrade Trellis/],
+    ['no schema version', 'DROP TABLE version', /no maubot schema version .*start maubot 0\.6 on it once/],
+    ['an alembic (maubot 0.2) database', 'CREATE TABLE alembic_version (version_num TEXT)', /maubot 0\.2 or older .*start maubot 0\.6 on it once/],
+    ["another program's database", "UPDATE database_owner SET owner = 'mautrix-telegram'", /belongs to mautrix-telegram, not maubot/],
+    ['missing tables', 'DROP TABLE instance', /not maubot's database, or maubot never started on it/],
+  ];
+  for (const [what, sql, message] of refusals) {
+    test(`refuses ${what} and says what to do`, () => {
+      const { db } = fixtureCopy();
+      const conn = new DatabaseSync(db);
+      conn.exec(sql);
+      conn.close();
+      assert.throws(
+        () => readMaubotSqlite(db),
+        (err: Error) => err instanceof MaubotImportError && message.test(err.message),
+      );
+    });
+  }
+
+  test('a file that is not SQLite, and a missing file', () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'maubot.db'), 'this is not a database, just some text that is long enough to have a header'.repeat(10));
+    assert.throws(() => readMaubotSqlite(join(dir, 'maubot.db')), /cannot read maubot database .*not a database/);
+    assert.throws(() => readMaubotSqlite(join(dir, 'other.db')), /not found/);
+  });
+});
+
+describe('the plan', () => {
+  const data = readMaubotSqlite(join(FIXTURE, 'maubot.db'));
+
+  test('echo becomes org.trellis.ping in every room; a plugin without an equivalent is reported, not created', () => {
+    const plan = planImport(data, state());
+    assert.deepEqual(
+      plan.clients.map((c) => c.action),
+      ['create', 'create'],
+    );
+    const byMaubotId = Object.fromEntries(plan.instances.map((p) => [p.action === 'create' ? p.maubot.id : p.maubotId, p]));
+    const echo = byMaubotId.echo!;
+    assert.equal(echo.action, 'create');
+    assert.ok(echo.action === 'create');
+    assert.equal(echo.id, 'echo');
+    assert.equal(echo.plugin, 'org.trellis.ping');
+    assert.deepEqual(echo.config, {});
+    const renamed = byMaubotId['echo two']!;
+    assert.ok(renamed.action === 'create');
+    assert.equal(renamed.id, 'echo-two');
+    assert.match(renamed.notes.join(), /renamed from "echo two"/);
+    const off = byMaubotId['echo-off']!;
+    assert.ok(off.action === 'create' && off.maubot.enabled === false);
+    const greeter = byMaubotId.greeter!;
+    assert.equal(greeter.action, 'unmapped');
+    assert.ok(greeter.action === 'unmapped');
+    assert.match(greeter.reason, /org\.example\.greeter has no Trellis equivalent .*upload a Trellis plugin with the id org\.example\.greeter/);
+  });
+
+  test('what exists in Trellis or is declared in its config file is skipped, and says why', () => {
+    const plan = planImport(
+      data,
+      state({ clients: new Set(['@echobot:localhost']), declaredClients: new Set(['@greeterbot:localhost']), instances: new Set(['echo']), declaredInstances: new Set(['echo-off']) }),
+    );
+    assert.deepEqual(
+      plan.clients.map((c) => (c.action === 'skip' ? c.reason : c.action)),
+      ['already a Trellis bot account', 'declared in the Trellis config file (clients:)'],
+    );
+    const reasons = plan.instances.map((p) => (p.action === 'skip' ? `${p.id}: ${p.reason}` : p.action));
+    assert.deepEqual(reasons, ['echo: already a Trellis instance', 'create', 'echo-off: declared in the Trellis config file (instances:)', 'unmapped']);
+  });
+
+  test('a Trellis plugin installed under the maubot id gets the instance with its converted config, validated', () => {
+    const greeterSchema = { type: 'object', additionalProperties: false, required: ['greeting'], properties: { greeting: { type: 'string' } } };
+    const greeter = { id: 'org.example.greeter', validateConfig: createConfigValidator(greeterSchema) };
+    const plan = planImport(data, state({ plugin: (id) => (id === 'org.example.greeter' ? greeter : id === 'org.trellis.ping' ? pingPlugin : undefined) }));
+    const created = plan.instances.find((p) => p.action === 'create' && p.maubot.id === 'greeter');
+    assert.ok(created && created.action === 'create');
+    assert.equal(created.plugin, 'org.example.greeter');
+    assert.deepEqual(created.config, { greeting: 'Hi there' });
+
+    const strict = { id: 'org.example.greeter', validateConfig: createConfigValidator({ ...greeterSchema, properties: { greeting: { type: 'integer' } } }) };
+    const refused = planImport(data, state({ plugin: (id) => (id === 'org.example.greeter' ? strict : undefined) })).instances.find((p) => p.action === 'skip');
+    assert.ok(refused && refused.action === 'skip');
+    assert.match(refused.reason, /its config does not fit org\.example\.greeter: .*greeting/);
+  });
+
+  test('the equivalent not installed is reported as such', () => {
+    const plan = planImport(data, state({ plugin: () => undefined }));
+    const echo = plan.instances[0]!;
+    assert.ok(echo.action === 'unmapped');
+    assert.match(echo.reason, /its Trellis equivalent org\.trellis\.ping is not installed/);
+  });
+
+  test('instance ids and configs', () => {
+    assert.equal(trellisInstanceId('echo'), 'echo');
+    assert.equal(trellisInstanceId('My Bot!'), 'my-bot');
+    assert.equal(trellisInstanceId('__x'), 'x');
+    assert.equal(trellisInstanceId('!!!'), 'instance');
+    assert.deepEqual(parseInstanceConfig(''), { ok: true, config: {} });
+    assert.deepEqual(parseInstanceConfig('# only a comment\n'), { ok: true, config: {} });
+    assert.deepEqual(parseInstanceConfig('a: 1\nb: [x]\n'), { ok: true, config: { a: 1, b: ['x'] } });
+    assert.equal(parseInstanceConfig('- 1\n').ok, false);
+    assert.equal(parseInstanceConfig('a: [\n').ok, false);
+    const echo = PLUGIN_EQUIVALENTS.find((e) => e.maubot === 'xyz.maubot.echo')!;
+    assert.deepEqual(echo.convertConfig({ stray: 1 }).config, {});
+    assert.match(echo.convertConfig({ stray: 1 }).notes.join(), /stray/);
+  });
+
+  test('two maubot ids that read the same in Trellis get distinct ids', () => {
+    const twin = { ...data, instances: [data.instances[0]!, { ...data.instances[0]!, id: 'echo ' }].map((i) => ({ ...i })) };
+    const ids = planImport(twin, state()).instances.map((p) => (p.action === 'create' ? p.id : p.action));
+    assert.deepEqual(ids, ['echo', 'echo-2']);
+  });
+});
+
+describe('trellis import-maubot, refusing and reporting without a homeserver', () => {
+  async function trellisConfig(dir: string, port?: number): Promise<string> {
+    const path = join(dir, 'trellis.yaml');
+    await writeInitialConfig({ path, adminUser: 'admin', adminPassword: 'a long admin password', port: port ?? (await freePort()) });
+    return path;
+  }
+
+  test('refuses to write while Trellis runs on its configured port', async () => {
+    const dir = freshDir();
+    const port = await freePort();
+    const server: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    try {
+      await assert.rejects(importMaubot({ maubotConfig: join(FIXTURE, 'config.yaml'), trellisConfig: await trellisConfig(dir, port), out: () => undefined }), /Trellis is running .*stop it first/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a missing Trellis config or maubot database stops it before anything is written', async () => {
+    const dir = freshDir();
+    await assert.rejects(importMaubot({ maubotConfig: join(FIXTURE, 'config.yaml'), trellisConfig: join(dir, 'nope.yaml'), out: () => undefined }), MaubotImportError);
+    const config = await trellisConfig(dir);
+    await assert.rejects(
+      importMaubot({ maubotConfig: maubotConfig(freshDir(), 'sqlite:gone.db'), trellisConfig: config, out: () => undefined }),
+      /maubot database not found: .* says database: sqlite:gone\.db, and there is no such file at .*run this command from there/,
+    );
+    await assert.rejects(importMaubot({ maubotConfig: maubotConfig(freshDir(), 'postgresql://maubot:hunter22@db/maubot'), trellisConfig: config, out: () => undefined }), (err: Error) => {
+      assert.match(err.message, /PostgreSQL \(postgresql:\/\/maubot:\*\*\*@db\/maubot\).*not supported yet/);
+      assert.doesNotMatch(err.message, /hunter22/);
+      return true;
+    });
+  });
+
+  test('an unreachable homeserver fails each account with the reason, never printing a token; a re-run is safe', async () => {
+    const { dir, config: maubotConfigPath, db } = fixtureCopy();
+    const deadPort = await freePort();
+    const conn = new DatabaseSync(db);
+    conn.exec(`UPDATE client SET homeserver = 'http://127.0.0.1:${deadPort}'`);
+    conn.close();
+    const trellis = await trellisConfig(dir);
+    for (const dryRun of [true, false]) {
+      const lines: string[] = [];
+      const result = await importMaubot({ maubotConfig: maubotConfigPath, trellisConfig: trellis, dryRun, out: (l) => lines.push(l) });
+      const text = lines.join('\n');
+      assert.equal(result.ok, false, text);
+      assert.deepEqual(result.clients, { created: 0, skipped: 0, failed: 2 }, text);
+      assert.deepEqual(result.instances, { created: 0, skipped: 0, notImported: 1, failed: 3 }, text);
+      assert.match(text, /FAILED {8}@echobot:localhost: .*127\.0\.0\.1/);
+      assert.match(text, /FAILED {8}echo: its bot account @echobot:localhost is not in Trellis/);
+      assert.match(text, /not imported {2}greeter: maubot plugin org\.example\.greeter has no Trellis equivalent/);
+      assert.doesNotMatch(text, /syt_fixture_token/);
+      if (dryRun) assert.match(text, /^Dry run \(nothing is changed\)/);
+    }
+  });
+});
