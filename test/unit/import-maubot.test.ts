@@ -312,3 +312,28 @@ describe('trellis import-maubot, refusing and reporting without a homeserver', (
     }
   });
 });
+
+describe('the PostgreSQL export recipe (docs/maubot-compatibility.md)', () => {
+  test("the SQLite file it builds from psql's CSV is read like maubot's own", () => {
+    const dir = freshDir();
+    const db = new DatabaseSync(join(dir, 'maubot-export.db'));
+    // The recipe's statements; the rows as \copy … CSV and sqlite3's .import leave them (booleans as 0/1).
+    db.exec(`CREATE TABLE version (version INTEGER PRIMARY KEY); INSERT INTO version VALUES (2);
+      CREATE TABLE client (id TEXT PRIMARY KEY, homeserver TEXT, access_token TEXT, device_id TEXT, enabled BOOLEAN, sync BOOLEAN, autojoin BOOLEAN, online BOOLEAN, displayname TEXT, avatar_url TEXT);
+      CREATE TABLE instance (id TEXT PRIMARY KEY, type TEXT, enabled BOOLEAN, primary_user TEXT, config TEXT);`);
+    db.prepare('INSERT INTO client VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run('@bot:example.org', 'https://matrix.example.org', 'syt_x', 'DEV', '1', '1', '0', '1', 'Bot', 'disable');
+    db.prepare('INSERT INTO instance VALUES (?, ?, ?, ?, ?)').run('echo', 'xyz.maubot.echo', '0', '@bot:example.org', '');
+    db.close();
+    const info = readMaubotConfig(maubotConfig(dir, `sqlite:${join(dir, 'maubot-export.db')}`));
+    assert.ok(info.database.kind === 'sqlite');
+    const data = readMaubotSqlite(info.database.path);
+    assert.deepEqual(
+      data.clients.map((c) => [c.id, c.enabled, c.autojoin, c.displayName, c.avatarUrl]),
+      [['@bot:example.org', true, false, 'Bot', null]],
+    );
+    assert.deepEqual(
+      data.instances.map((i) => [i.id, i.enabled]),
+      [['echo', false]],
+    );
+  });
+});
