@@ -227,7 +227,8 @@ async function openTrellis(loaded: LoadedConfig, dryRun: boolean): Promise<Offli
   const warnings: string[] = [];
   const hub = new LogHub({ level: 'warn', write: () => undefined });
   hub.subscribe((entry) => {
-    if (entry.level !== 'debug' && entry.level !== 'info') warnings.push(entry.message);
+    // An instance or account "failing" here only means it is not running (nothing runs during an import); the rest (plugins that do not load) matters.
+    if (entry.level !== 'debug' && entry.level !== 'info' && entry.instanceId === null && entry.clientId === null) warnings.push(entry.message);
   });
   const log = wrapLogger(hub.root);
   // A dry run creates nothing: without a database yet, it plans against an empty one in memory.
@@ -241,9 +242,10 @@ async function openTrellis(loaded: LoadedConfig, dryRun: boolean): Promise<Offli
   });
   await registry.loadAll();
   if (dryRun) return { storage, registry, management: null, warnings, close: () => storage.close() };
-  // Never started syncing: accounts are prepared, not connected; instances set up and stopped again at the end.
+  // Never started syncing: accounts are prepared, not connected; the existing instances are left alone
+  // (not started), a created one is set up and stopped again at the end.
   const supervisor = new Supervisor({ storage, registry, log, metrics: new Metrics() });
-  await supervisor.loadAll();
+  for (const client of await storage.clients.list()) supervisor.applyClient(client);
   const management = new Management({ storage, registry, supervisor, log, config });
   return {
     storage,

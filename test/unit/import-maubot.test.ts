@@ -16,6 +16,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { writeInitialConfig } from '../../src/config/init.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { openStorage } from '../../src/storage/database.ts';
 import { createConfigValidator, parseManifest } from '../../src/plugin-package/manifest.ts';
 import { MaubotImportError, readMaubotConfig, readMaubotSqlite, safeDatabaseUrl } from '../../src/migrate/maubot-source.ts';
 import { importMaubot, parseInstanceConfig, PLUGIN_EQUIVALENTS, planImport, trellisInstanceId, type TrellisState } from '../../src/migrate/maubot.ts';
@@ -309,6 +311,87 @@ describe('trellis import-maubot, refusing and reporting without a homeserver', (
       assert.match(text, /not imported {2}greeter: maubot plugin org\.example\.greeter has no Trellis equivalent/);
       assert.doesNotMatch(text, /syt_fixture_token/);
       if (dryRun) assert.match(text, /^Dry run \(nothing is changed\)/);
+    }
+  });
+});
+
+describe('trellis import-maubot against a loopback homeserver that knows the fixture tokens', () => {
+  /** Just what the import asks a homeserver: versions, whoami (by token), setting a display name. */
+  async function fakeHomeserver(devices: Record<string, string>): Promise<{ url: string; displayNames: string[]; close(): void }> {
+    const displayNames: string[] = [];
+    const server = createServer((req, res) => {
+      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const user = token.startsWith('syt_fixture_token_') ? `@${token.slice('syt_fixture_token_'.length)}:localhost` : '';
+      const url = req.url ?? '';
+      if (url === '/_matrix/client/versions') return json(200, { versions: ['v1.11'] });
+      if (url === '/_matrix/client/v3/account/whoami')
+        return user in devices ? json(200, { user_id: user, device_id: devices[user] }) : json(401, { errcode: 'M_UNKNOWN_TOKEN', error: 'Unknown token' });
+      if (req.method === 'PUT' && url.endsWith('/displayname')) {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d));
+        req.on('end', () => {
+          displayNames.push(`${decodeURIComponent(url.split('/')[5] ?? '')}=${(JSON.parse(body) as { displayname: string }).displayname}`);
+          json(200, {});
+        });
+        return;
+      }
+      json(404, { errcode: 'M_UNRECOGNIZED', error: 'not in this fake' });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, displayNames, close: () => server.close() };
+  }
+
+  test('creates the accounts and the mapped instances as maubot had them; a second run skips them all', async () => {
+    const { dir, config: maubotConfigPath, db } = fixtureCopy();
+    const devices = Object.fromEntries(readMaubotSqlite(db).clients.map((c) => [c.id, c.deviceId]));
+    const hs = await fakeHomeserver(devices);
+    try {
+      const conn = new DatabaseSync(db);
+      conn.prepare('UPDATE client SET homeserver = ?').run(hs.url);
+      conn.close();
+      const trellisPath = join(dir, 'trellis.yaml');
+      await writeInitialConfig({ path: trellisPath, adminUser: 'admin', adminPassword: 'a long admin password', port: await freePort(), homeserverUrl: hs.url });
+      const lines: string[] = [];
+      const first = await importMaubot({ maubotConfig: maubotConfigPath, trellisConfig: trellisPath, out: (l) => lines.push(l) });
+      const text = lines.join('\n');
+      assert.equal(first.ok, true, text);
+      assert.deepEqual(first.clients, { created: 2, skipped: 0, failed: 0 }, text);
+      assert.deepEqual(first.instances, { created: 3, skipped: 0, notImported: 1, failed: 0 }, text);
+      assert.doesNotMatch(text, /syt_fixture_token/);
+      assert.match(text, /Next: make sure maubot stays stopped/);
+      assert.deepEqual(hs.displayNames, ['@echobot:localhost=Echo Bot'], 'only the managed display name is set; maubot\'s "disable" leaves the profile alone');
+
+      const loaded = await loadConfig(trellisPath);
+      const storage = await openStorage({ type: 'sqlite', path: loaded.config.database.path });
+      try {
+        const clients = await storage.clients.list();
+        assert.deepEqual(clients.map((c) => [c.id, c.homeserver, c.homeserverUrl, c.deviceId, c.displayName, c.enabled, c.autojoin, c.autojoinAllow, c.encryption, c.managedBy]).sort(), [
+          ['@echobot:localhost', 'main', hs.url, devices['@echobot:localhost'], 'Echo Bot', true, true, [], false, 'api'],
+          ['@greeterbot:localhost', 'main', hs.url, devices['@greeterbot:localhost'], null, false, false, [], false, 'api'],
+        ]);
+        const instances = await storage.instances.list();
+        assert.deepEqual(instances.map((i) => [i.id, i.pluginId, i.clientId, i.enabled, i.rooms, i.config, i.managedBy]).sort(), [
+          ['echo', 'org.trellis.ping', '@echobot:localhost', true, ['*'], {}, 'api'],
+          ['echo-off', 'org.trellis.ping', '@echobot:localhost', false, ['*'], {}, 'api'],
+          ['echo-two', 'org.trellis.ping', '@echobot:localhost', true, ['*'], {}, 'api'],
+        ]);
+      } finally {
+        await storage.close();
+      }
+
+      const again: string[] = [];
+      const second = await importMaubot({ maubotConfig: maubotConfigPath, trellisConfig: trellisPath, out: (l) => again.push(l) });
+      assert.deepEqual(
+        [second.clients, second.instances],
+        [
+          { created: 0, skipped: 2, failed: 0 },
+          { created: 0, skipped: 3, notImported: 1, failed: 0 },
+        ],
+        again.join('\n'),
+      );
+    } finally {
+      hs.close();
     }
   });
 });
