@@ -1,18 +1,24 @@
 import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
 import type { LoadedPlugin } from '../core/plugin-registry.ts';
-import type { BotAccount } from '../core/bot-account.ts';
-import type { InstanceStatus } from '../core/supervisor.ts';
 import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
+import type { ApiDeps } from './deps.ts';
 
 /*
- * API shapes. Field names follow maubot's management API where it has the
- * same concept (id, type, primary_user, enabled, started, displayname,
- * avatar_url, homeserver, device_id, autojoin); extra fields are ours.
+ * API shapes. Field names follow maubot's
+ * management API where it has the same concept (id, type, primary_user,
+ * enabled, started, displayname, avatar_url, homeserver, device_id,
+ * autojoin); extra fields are ours, snake_case like maubot's.
  * Access tokens are never serialised.
+ *
+ * Each function is the one join of its object: the stored record with the
+ * supervisor's runtime state and the plugin registry.
  */
 
-export function apiPlugin(plugin: LoadedPlugin, instances: string[]) {
+/** Where the joins look up runtime state: the daemon's supervisor and plugin registry. */
+export type Runtime = Pick<ApiDeps, 'supervisor' | 'registry'>;
+
+export function apiPlugin(plugin: LoadedPlugin, { supervisor }: Runtime) {
   return {
     id: plugin.id,
     version: plugin.version,
@@ -21,12 +27,14 @@ export function apiPlugin(plugin: LoadedPlugin, instances: string[]) {
     source: plugin.source,
     database: plugin.manifest.database,
     config_schema: plugin.manifest.configSchema,
-    instances,
+    instances: supervisor.instancesUsingPlugin(plugin.id),
   };
 }
 
-/** `plugin`: the instance's plugin, whose writeOnly config keys are shown masked. */
-export function apiInstance(record: InstanceRecord, status: InstanceStatus | undefined, plugin: LoadedPlugin | undefined) {
+/** The instance with its supervisor status; its plugin's writeOnly config keys are shown masked. */
+export function apiInstance(record: InstanceRecord, { supervisor, registry }: Runtime) {
+  const status = supervisor.instanceStatus(record.id);
+  const plugin = registry.get(record.pluginId);
   const now = Date.now();
   return {
     id: record.id,
@@ -45,7 +53,9 @@ export function apiInstance(record: InstanceRecord, status: InstanceStatus | und
   };
 }
 
-export function apiClient(record: AccountRecord, runtime: BotAccount | undefined, instances: string[]) {
+/** The bot account with its running state and the instances on it. */
+export function apiClient(record: AccountRecord, { supervisor }: Runtime) {
+  const runtime = supervisor.clients.get(record.id);
   const status = runtime?.status;
   return {
     id: record.id,
@@ -66,6 +76,6 @@ export function apiClient(record: AccountRecord, runtime: BotAccount | undefined
     encryption: record.encryption ?? true,
     crypto: runtime?.cryptoStatus ?? null,
     managed_by: record.managedBy,
-    instances,
+    instances: supervisor.instancesUsingClient(record.id),
   };
 }

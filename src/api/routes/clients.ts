@@ -31,12 +31,10 @@ export function registerClientRoutes(app: FastifyInstance, deps: ApiDeps): void 
   const view = async (id: string) => {
     const record = await deps.storage.clients.get(id);
     if (!record) throw new ManagementError(404, `bot account ${id} not found`);
-    return apiClient(record, deps.supervisor.clients.get(id), deps.supervisor.instancesUsingClient(id));
+    return apiClient(record, deps);
   };
 
-  app.get('/clients', { schema: { summary: 'List bot accounts', tags: ['clients'] } }, async () =>
-    (await deps.storage.clients.list()).map((r) => apiClient(r, deps.supervisor.clients.get(r.id), deps.supervisor.instancesUsingClient(r.id))),
-  );
+  app.get('/clients', { schema: { summary: 'List bot accounts', tags: ['clients'] } }, async () => (await deps.storage.clients.list()).map((r) => apiClient(r, deps)));
   app.get<{ Params: { id: string } }>('/client/:id', { schema: { summary: 'Get a bot account', tags: ['clients'] } }, async (req) => view(req.params.id));
 
   app.get<{ Params: { id: string } }>('/client/:id/rooms', { schema: { summary: "The bot account's joined rooms with their names (for room allowlists)", tags: ['clients'] } }, async (req) => {

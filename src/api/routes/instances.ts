@@ -44,12 +44,10 @@ export function registerInstanceRoutes(app: FastifyInstance, deps: ApiDeps): voi
   const view = async (id: string) => {
     const record = await deps.storage.instances.get(id);
     if (!record) throw new ManagementError(404, `instance ${id} not found`);
-    return apiInstance(record, deps.supervisor.instanceStatus(id), deps.registry.get(record.pluginId));
+    return apiInstance(record, deps);
   };
 
-  app.get('/instances', { schema: { summary: 'List instances', tags: ['instances'] } }, async () =>
-    (await deps.storage.instances.list()).map((r) => apiInstance(r, deps.supervisor.instanceStatus(r.id), deps.registry.get(r.pluginId))),
-  );
+  app.get('/instances', { schema: { summary: 'List instances', tags: ['instances'] } }, async () => (await deps.storage.instances.list()).map((r) => apiInstance(r, deps)));
   app.get<{ Params: { id: string } }>('/instance/:id', { schema: { summary: 'Get an instance', tags: ['instances'] } }, async (req) => view(req.params.id));
   app.put<{ Params: { id: string }; Body: InstanceBody }>(
     '/instance/:id',

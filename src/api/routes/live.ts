@@ -4,8 +4,8 @@ import type { ApiDeps } from '../deps.ts';
 import type { LogEntry } from '../../core/logging.ts';
 import { apiClient, apiInstance } from '../serialize.ts';
 import { healthReport } from '../../core/health.ts';
-import { bearerToken } from './auth.ts';
 import { errorMessage } from '../../shared/error-message.ts';
+import { authenticateWebsocket } from '../websocket-session.ts';
 
 /** How often instance and client state is compared with what the socket last saw. */
 const STATE_INTERVAL_MS = 500;
@@ -25,71 +25,54 @@ export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/live',
     { websocket: true, config: { websocketAuth: true }, schema: { summary: 'Websocket: live instance/client/health state and WARN+ log records (console)', tags: ['logs'] } },
     (socket: WebSocket, req) => {
-      let authed = false;
-      let token: string | null = null;
-      let unsubscribe: (() => void) | null = null;
-      let timer: NodeJS.Timeout | null = null;
-      const last = { instances: '', clients: '', health: '' };
-      let ticks = 0;
-      let busy = false;
-
-      const send = (message: unknown) => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
-      };
-      const push = (key: 'instances' | 'clients' | 'health', value: unknown) => {
-        const text = JSON.stringify(value);
-        if (text === last[key]) return;
-        last[key] = text;
-        send({ type: key, [key]: value });
-      };
-      const tick = async () => {
-        if (busy) return;
-        // A logged-out (or rotated-out) token ends the session here too, within one tick.
-        if (!deps.tokens.verify(token ?? '')) return socket.close(4001, 'token revoked or expired');
-        busy = true;
-        try {
-          const instances = (await deps.storage.instances.list()).map((r) => apiInstance(r, deps.supervisor.instanceStatus(r.id), deps.registry.get(r.pluginId)));
-          // started_at and sync times move without a state change; the console ages them itself.
-          push('instances', instances);
-          const clients = (await deps.storage.clients.list()).map((r) => apiClient(r, deps.supervisor.clients.get(r.id), deps.supervisor.instancesUsingClient(r.id)));
-          push('clients', clients);
-          if (ticks++ % HEALTH_EVERY_TICKS === 0) {
-            const { uptime_seconds: _uptime, ...health } = await healthReport({ storage: deps.storage, supervisor: deps.supervisor, errors: deps.errors, startedAt: deps.startedAt });
-            push('health', { ...health, started_at: deps.startedAt });
+      authenticateWebsocket(socket, req, deps.tokens, (session) => {
+        const last = { instances: '', clients: '', health: '' };
+        let ticks = 0;
+        let busy = false;
+        const send = (message: unknown) => {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+        };
+        const push = (key: 'instances' | 'clients' | 'health', value: unknown) => {
+          const text = JSON.stringify(value);
+          if (text === last[key]) return;
+          last[key] = text;
+          send({ type: key, [key]: value });
+        };
+        const tick = async () => {
+          if (busy) return;
+          // A logged-out (or rotated-out) token ends the session here too, within one tick.
+          if (!session.valid()) return socket.close(4001, 'token revoked or expired');
+          busy = true;
+          try {
+            // started_at and sync times move without a state change; the console ages them itself.
+            push(
+              'instances',
+              (await deps.storage.instances.list()).map((r) => apiInstance(r, deps)),
+            );
+            push(
+              'clients',
+              (await deps.storage.clients.list()).map((r) => apiClient(r, deps)),
+            );
+            if (ticks++ % HEALTH_EVERY_TICKS === 0) {
+              const { uptime_seconds: _uptime, ...health } = await healthReport({ storage: deps.storage, supervisor: deps.supervisor, errors: deps.errors, startedAt: deps.startedAt });
+              push('health', { ...health, started_at: deps.startedAt });
+            }
+          } catch (err) {
+            deps.log.warn(`console live state failed: ${errorMessage(err)}`);
+          } finally {
+            busy = false;
           }
-        } catch (err) {
-          deps.log.warn(`console live state failed: ${errorMessage(err)}`);
-        } finally {
-          busy = false;
-        }
-      };
-      const begin = () => {
-        authed = true;
+        };
         send({ type: 'hello', version: deps.version });
-        unsubscribe = deps.logHub.subscribe((entry: LogEntry) => {
+        const unsubscribe = deps.logHub.subscribe((entry: LogEntry) => {
           if (NOTIFY_LEVELS.has(entry.level)) send({ type: 'log', entry });
         });
         void tick();
-        timer = setInterval(() => void tick(), STATE_INTERVAL_MS);
-      };
-
-      if (req.username !== undefined) {
-        token = bearerToken(req.headers.authorization);
-        begin();
-      }
-      const authTimeout = setTimeout(() => !authed && socket.close(4001, 'authentication timeout'), 5000);
-      socket.on('message', (data) => {
-        if (authed) return;
-        const sent = data.toString().trim();
-        if (deps.tokens.verify(sent)) {
-          token = sent;
-          begin();
-        } else socket.close(4001, 'invalid or expired token');
-      });
-      socket.on('close', () => {
-        clearTimeout(authTimeout);
-        if (timer) clearInterval(timer);
-        unsubscribe?.();
+        const timer = setInterval(() => void tick(), STATE_INTERVAL_MS);
+        return () => {
+          clearInterval(timer);
+          unsubscribe();
+        };
       });
     },
   );

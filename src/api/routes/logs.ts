@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { ApiDeps } from '../deps.ts';
 import type { LogEntry } from '../../core/logging.ts';
 import { ManagementError } from '../../core/management.ts';
-import { bearerToken } from './auth.ts';
+import { authenticateWebsocket } from '../websocket-session.ts';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'critical'];
 export const MAX_LOG_LIMIT = 1000;
@@ -47,33 +47,15 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
     // maubot-style: the browser cannot set headers on a websocket, so the
     // first message may carry the token; an Authorization header also works.
     wsHandler: (socket: WebSocket, req) => {
-      let token = req.username !== undefined ? bearerToken(req.headers.authorization) : null;
-      let authed = token !== null;
-      let unsubscribe: (() => void) | null = null;
       const levels = levelsFrom(req.query as { level?: string; levels?: string });
-      const subscribe = () => {
-        unsubscribe = deps.logHub.subscribe((entry: LogEntry) => {
+      authenticateWebsocket(socket, req, deps.tokens, (session) => {
+        if (session.via === 'message') socket.send(JSON.stringify({ authenticated: true }));
+        return deps.logHub.subscribe((entry: LogEntry) => {
           if (levels && !levels.includes(entry.level)) return;
           // A logged-out (or rotated-out) token stops the stream at the next record.
-          if (!deps.tokens.verify(token ?? '')) return socket.close(4001, 'token revoked or expired');
+          if (!session.valid()) return socket.close(4001, 'token revoked or expired');
           if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(entry));
         });
-      };
-      if (authed) subscribe();
-      const timer = setTimeout(() => !authed && socket.close(4001, 'authentication timeout'), 5000);
-      socket.on('message', (data) => {
-        if (authed) return;
-        const sent = data.toString().trim();
-        if (deps.tokens.verify(sent)) {
-          token = sent;
-          authed = true;
-          socket.send(JSON.stringify({ authenticated: true }));
-          subscribe();
-        } else socket.close(4001, 'invalid token');
-      });
-      socket.on('close', () => {
-        clearTimeout(timer);
-        unsubscribe?.();
       });
     },
   });

@@ -7,14 +7,14 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
   const view = (id: string) => {
     const plugin = deps.registry.get(id);
     if (!plugin) throw new ManagementError(404, `plugin ${id} not found`);
-    return apiPlugin(plugin, deps.supervisor.instancesUsingPlugin(id));
+    return apiPlugin(plugin, deps);
   };
   const body = (raw: unknown): Buffer => {
     if (!Buffer.isBuffer(raw) || raw.length === 0) throw new ManagementError(400, 'send the plugin archive (zip) as the raw request body with Content-Type: application/zip');
     return raw;
   };
 
-  app.get('/plugins', { schema: { summary: 'List plugins', tags: ['plugins'] } }, async () => deps.registry.list().map((p) => apiPlugin(p, deps.supervisor.instancesUsingPlugin(p.id))));
+  app.get('/plugins', { schema: { summary: 'List plugins', tags: ['plugins'] } }, async () => deps.registry.list().map((p) => apiPlugin(p, deps)));
   app.get<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Get a plugin', tags: ['plugins'] } }, async (req) => view(req.params.id));
   app.delete<{ Params: { id: string } }>('/plugin/:id', { schema: { summary: 'Delete a plugin (refused while in use)', tags: ['plugins'] } }, async (req, reply) => {
     await deps.management.deletePlugin(req.params.id);

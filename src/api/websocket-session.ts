@@ -1,0 +1,43 @@
+import type { FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { SessionTokens } from './session-tokens.ts';
+import { bearerToken } from './routes/auth.ts';
+
+/** How long a websocket may take to send its token. */
+const AUTH_TIMEOUT_MS = 5000;
+
+export interface WebsocketSession {
+  /** How the token came: in the handshake's Authorization header, or as the first message. */
+  via: 'header' | 'message';
+  /** Whether the token still holds (a logout or a new token_secret ends the session: close with 4001). */
+  valid(): boolean;
+}
+
+/**
+ * The token handshake of the websocket routes (`/logs`, `/live`). A browser
+ * cannot set headers on a websocket, so the token may come as the first
+ * message (within 5 s) instead of the Authorization header; server.ts lets
+ * only a real handshake through without one. A wrong or missing token closes
+ * the socket with 4001. `begin` runs once the token is accepted; what it
+ * returns runs when the socket closes.
+ */
+export function authenticateWebsocket(socket: WebSocket, req: FastifyRequest, tokens: SessionTokens, begin: (session: WebsocketSession) => (() => void) | undefined): void {
+  let token: string | null = null;
+  let end: (() => void) | undefined;
+  const start = (accepted: string | null, via: WebsocketSession['via']) => {
+    token = accepted;
+    end = begin({ via, valid: () => tokens.verify(token ?? '') !== null });
+  };
+  if (req.username !== undefined) start(bearerToken(req.headers.authorization), 'header');
+  const timeout = setTimeout(() => token === null && socket.close(4001, 'authentication timeout'), AUTH_TIMEOUT_MS);
+  socket.on('message', (data) => {
+    if (token !== null) return;
+    const sent = data.toString().trim();
+    if (tokens.verify(sent)) start(sent, 'message');
+    else socket.close(4001, 'invalid or expired token');
+  });
+  socket.on('close', () => {
+    clearTimeout(timeout);
+    end?.();
+  });
+}
