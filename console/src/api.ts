@@ -62,13 +62,19 @@ export interface Plugin {
   instances: string[];
 }
 
+/** A log line as the websockets stream it. */
 export interface LogEntry {
   time: number;
   level: 'debug' | 'info' | 'warn' | 'error' | 'critical';
   message: string;
-  instanceId: string | null;
-  clientId: string | null;
+  instance_id: string | null;
+  client_id: string | null;
   context: Record<string, unknown> | null;
+}
+
+/** A stored log line (history). */
+export interface LogRecord extends LogEntry {
+  id: number;
 }
 
 export interface Health {

@@ -1,6 +1,8 @@
 import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
+import type { LogRecord } from '../storage/log-records.ts';
 import type { LoadedPlugin } from '../core/plugin-registry.ts';
+import type { LogEntry } from '../core/logging.ts';
 import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
 import type { ApiDeps } from './deps.ts';
 
@@ -78,4 +80,14 @@ export function apiClient(record: AccountRecord, { supervisor }: Runtime) {
     managed_by: record.managedBy,
     instances: supervisor.instancesUsingClient(record.id),
   };
+}
+
+/** A log line as the websockets stream it. */
+export function apiLogEntry(entry: LogEntry) {
+  return { time: entry.time, level: entry.level, message: entry.message, instance_id: entry.instanceId, client_id: entry.clientId, context: entry.context };
+}
+
+/** A stored log line (history). */
+export function apiLogRecord(record: LogRecord) {
+  return { id: record.id, time: record.time, level: record.level, message: record.message, instance_id: record.instanceId, client_id: record.clientId, context: record.context };
 }

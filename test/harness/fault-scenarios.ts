@@ -44,7 +44,7 @@ interface ApiInstance {
   errors_last_hour: number;
 }
 interface LogRecords {
-  records: Array<{ level: string; message: string; instanceId: string | null }>;
+  records: Array<{ level: string; message: string; instance_id: string | null }>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -421,7 +421,7 @@ export async function storageLockedMidTraffic(env: FaultEnv, options: StorageOpt
 export async function logRecords(daemon: TestDaemon, instanceId: string, text: string): Promise<LogRecords['records']> {
   const res = await api<LogRecords>(daemon, 'GET', `/logs?instance=${encodeURIComponent(instanceId)}&q=${encodeURIComponent(text)}&limit=50`);
   if (res.status !== 200) throw new Error(`GET /logs answered ${res.status}: ${res.text}`);
-  return res.body.records.filter((r) => r.message.includes(text) && r.instanceId === instanceId);
+  return res.body.records.filter((r) => r.message.includes(text) && r.instance_id === instanceId);
 }
 
 export interface NeighbourRoom extends PreparedRoom {

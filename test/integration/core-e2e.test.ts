@@ -139,7 +139,7 @@ describe('platform core through a real homeserver', () => {
     assert.equal((await user.waitForEvent(failingRoom, isReplyTo(echo), 20_000, 'echo from the failing instance')).content.body, 'still alive');
     const ping = await user.sendText(allowedRoom, '!ping');
     await user.waitForEvent(allowedRoom, isReplyTo(ping), 20_000, 'ping from the healthy instance');
-    const errors = await daemon.api<{ records: Array<{ level: string; instanceId: string; message: string }> }>('GET', '/logs?level=error&instance=ping-failing');
+    const errors = await daemon.api<{ records: Array<{ level: string; instance_id: string; message: string }> }>('GET', '/logs?level=error&instance=ping-failing');
     assert.ok(errors.body.records.some((r) => r.message.includes('ping failed on purpose')));
   });
 

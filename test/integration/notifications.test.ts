@@ -15,7 +15,7 @@ import { TestDaemon } from '../harness/daemon.ts';
 interface LogRecord {
   level: string;
   message: string;
-  instanceId: string | null;
+  instance_id: string | null;
 }
 
 const PING_ERROR = 'ping failed on purpose';
@@ -122,7 +122,7 @@ describe('admin notifications and live logs', () => {
     // min_level is error: the earlier warning (logged before the marker) stays out of the admin room.
     assert.equal((await notices(closedRoom)).length, 0, 'a WARN is not posted when min_level is error');
     const errors = await daemon.api<{ records: LogRecord[] }>('GET', '/notifications');
-    assert.ok(errors.body.records.some((r) => r.level === 'error' && r.instanceId === 'fail-ping' && r.message.includes(PING_ERROR)));
+    assert.ok(errors.body.records.some((r) => r.level === 'error' && r.instance_id === 'fail-ping' && r.message.includes(PING_ERROR)));
   });
 
   it('streams log lines live over the websocket after token authentication', async () => {
@@ -137,9 +137,9 @@ describe('admin notifications and live logs', () => {
       const put = await daemon.api('PUT', '/instance/ws-ping', { type: 'org.trellis.ping', primary_user: bot.userId, rooms: [pingRoom], enabled: false });
       assert.equal(put.status, 201, put.text);
       const line = await until('the log line on the socket', () => socket.messages.slice(1).find((m) => m.includes('instance ws-ping created')));
-      const entry = JSON.parse(line) as { level: string; message: string; instanceId: string };
+      const entry = JSON.parse(line) as { level: string; message: string; instance_id: string };
       assert.equal(entry.level, 'info');
-      assert.equal(entry.instanceId, 'ws-ping');
+      assert.equal(entry.instance_id, 'ws-ping');
       assert.ok(!line.includes(bot.accessToken));
     } finally {
       socket.ws.close();

@@ -92,12 +92,12 @@ function Notification({ entry }: { entry: LogEntry }) {
       <div class="note-head">
         <LevelBadge level={entry.level} />
         <time dateTime={new Date(entry.time).toISOString()}>{time(entry.time)}</time>
-        {entry.instanceId && (
-          <a href={`/instances/${encodeURIComponent(entry.instanceId)}`} class="mono small">
-            {entry.instanceId}
+        {entry.instance_id && (
+          <a href={`/instances/${encodeURIComponent(entry.instance_id)}`} class="mono small">
+            {entry.instance_id}
           </a>
         )}
-        {!entry.instanceId && entry.clientId && <span class="mono small">{entry.clientId}</span>}
+        {!entry.instance_id && entry.client_id && <span class="mono small">{entry.client_id}</span>}
       </div>
       <p class="note-msg">{entry.message}</p>
       {ctx.length > 0 && <p class="muted small mono note-ctx">{ctx.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ')}</p>}

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, token, wsUrl, type LogEntry } from '../api.ts';
+import { api, token, wsUrl, type LogEntry, type LogRecord } from '../api.ts';
 import { instances } from '../state.ts';
 import { Card, ErrorBox, LevelBadge, time, useAction } from '../ui.tsx';
 
@@ -23,8 +23,8 @@ function LogLine({ entry }: { entry: LogEntry }) {
       <div class="log-head">
         <time dateTime={new Date(entry.time).toISOString()}>{time(entry.time)}</time>
         <LevelBadge level={entry.level} />
-        {entry.instanceId && <span class="mono small">{entry.instanceId}</span>}
-        {!entry.instanceId && entry.clientId && <span class="mono small">{entry.clientId}</span>}
+        {entry.instance_id && <span class="mono small">{entry.instance_id}</span>}
+        {!entry.instance_id && entry.client_id && <span class="mono small">{entry.client_id}</span>}
       </div>
       <div class="log-msg">{entry.message}</div>
       {ctx.length > 0 && <div class="muted small mono">{ctx.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ')}</div>}
@@ -65,7 +65,7 @@ export function Logs() {
 
   useEffect(() => {
     void action.run(async () => {
-      const res = await api<{ records: LogEntry[] }>('GET', `/logs?${params()}`);
+      const res = await api<{ records: LogRecord[] }>('GET', `/logs?${params()}`);
       setLines(res.records);
       setMore(res.records.length === PAGE);
     });
@@ -78,7 +78,7 @@ export function Logs() {
     ws.onmessage = (ev) => {
       const entry = JSON.parse(String(ev.data)) as LogEntry & { authenticated?: boolean };
       if (entry.authenticated || pausedRef.current) return;
-      if (instance && entry.instanceId !== instance) return;
+      if (instance && entry.instance_id !== instance) return;
       if (debounced && !`${entry.message} ${JSON.stringify(entry.context ?? {})}`.toLowerCase().includes(debounced.toLowerCase())) return;
       setLines((prev) => [entry, ...prev].slice(0, MAX_LINES));
     };
@@ -89,7 +89,7 @@ export function Logs() {
     action.run(async () => {
       const oldest = lines[lines.length - 1];
       if (!oldest) return;
-      const res = await api<{ records: LogEntry[] }>('GET', `/logs?${params(oldest.time)}`);
+      const res = await api<{ records: LogRecord[] }>('GET', `/logs?${params(oldest.time)}`);
       setLines((prev) => [...prev, ...res.records]);
       setMore(res.records.length === PAGE);
     });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ApiDeps } from '../deps.ts';
 import type { LogEntry } from '../../core/logging.ts';
-import { apiClient, apiInstance } from '../serialize.ts';
+import { apiClient, apiInstance, apiLogEntry } from '../serialize.ts';
 import { healthReport } from '../../core/health.ts';
 import { errorMessage } from '../../shared/error-message.ts';
 import { authenticateWebsocket } from '../websocket-session.ts';
@@ -65,7 +65,7 @@ export function registerLiveRoutes(app: FastifyInstance, deps: ApiDeps): void {
         };
         send({ type: 'hello', version: deps.version });
         const unsubscribe = deps.logHub.subscribe((entry: LogEntry) => {
-          if (NOTIFY_LEVELS.has(entry.level)) send({ type: 'log', entry });
+          if (NOTIFY_LEVELS.has(entry.level)) send({ type: 'log', entry: apiLogEntry(entry) });
         });
         void tick();
         const timer = setInterval(() => void tick(), STATE_INTERVAL_MS);

@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { ApiDeps } from '../deps.ts';
 import type { LogEntry } from '../../core/logging.ts';
 import { ManagementError } from '../../core/management.ts';
+import { apiLogEntry, apiLogRecord } from '../serialize.ts';
 import { authenticateWebsocket } from '../websocket-session.ts';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'critical'];
@@ -43,7 +44,7 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
     url: '/logs',
     config: { websocketAuth: true },
     schema: { summary: `Log history (newest first; limit 1 to ${MAX_LOG_LIMIT}, default ${DEFAULT_LOG_LIMIT}; before: a record id), or a live stream over a websocket`, tags: ['logs'] },
-    handler: async (req) => ({ records: await deps.storage.logs.query(parseLogQuery(req.query)) }),
+    handler: async (req) => ({ records: (await deps.storage.logs.query(parseLogQuery(req.query))).map(apiLogRecord) }),
     // maubot-style: the browser cannot set headers on a websocket, so the
     // first message may carry the token; an Authorization header also works.
     wsHandler: (socket: WebSocket, req) => {
@@ -54,13 +55,13 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
           if (levels && !levels.includes(entry.level)) return;
           // A logged-out (or rotated-out) token stops the stream at the next record.
           if (!session.valid()) return socket.close(4001, 'token revoked or expired');
-          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(entry));
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(apiLogEntry(entry)));
         });
       });
     },
   });
 
   app.get('/notifications', { schema: { summary: 'Recent WARN, ERROR and CRITICAL records', tags: ['logs'] } }, async () => ({
-    records: await deps.storage.logs.query({ levels: ['warn', 'error', 'critical'], limit: 100 }),
+    records: (await deps.storage.logs.query({ levels: ['warn', 'error', 'critical'], limit: 100 })).map(apiLogRecord),
   }));
 }
