@@ -143,6 +143,8 @@ export class Daemon {
         version: VERSION,
       },
       consoleAssets,
+      // A development check (the test daemons set it): every API response is compared with its schema.
+      { checkResponses: process.env.TRELLIS_CHECK_API_RESPONSES === '1' },
     );
     try {
       await this.api.listen({ host: config.server.host, port: config.server.port });

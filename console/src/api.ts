@@ -1,41 +1,13 @@
 import { signal } from '@preact/signals';
+import type { HealthReport, LiveHealth } from '../../src/api/schemas.ts';
 
-/** Shapes of the management API (see /openapi.json); only what the console reads. */
-export interface Instance {
-  id: string;
-  type: string;
-  primary_user: string;
-  enabled: boolean;
-  started: boolean;
-  state: 'disabled' | 'stopped' | 'starting' | 'running' | 'failed' | 'restarting';
-  last_error: string | null;
-  config: Record<string, unknown>;
-  rooms: string[];
-  managed_by: 'api' | 'config';
-  events_handled: number;
-  errors_last_hour: number;
-  started_at: number | null;
-}
+/** Shapes of the management API: the server's own schemas (src/api/schemas.ts; types only, nothing of it is bundled). */
+export type { Client, Instance, LiveMessage, LogEntry, LogRecord, LogStreamMessage, Plugin } from '../../src/api/schemas.ts';
 
-export interface Client {
-  id: string;
-  homeserver: string;
-  homeserver_name: string | null;
-  device_id: string | null;
-  displayname: string | null;
-  avatar_url: string | null;
-  autojoin: boolean;
-  enabled: boolean;
-  sync_state: string;
-  last_sync_at: number | null;
-  last_error: string | null;
-  rooms: string[];
-  encryption: boolean;
-  crypto: { enabled?: boolean; state?: string; error?: string | null; [k: string]: unknown } | null;
-  managed_by: 'api' | 'config';
-  instances: string[];
-}
+/** Daemon health as GET /health (with the token) or the live socket reports it. */
+export type Health = HealthReport | LiveHealth;
 
+/** The parts of a plugin's config schema (`Plugin.config_schema`, a JSON Schema) the config form reads. */
 export interface JsonSchema {
   type?: string | string[];
   properties?: Record<string, JsonSchema>;
@@ -49,41 +21,6 @@ export interface JsonSchema {
   maximum?: number;
   minLength?: number;
   maxLength?: number;
-}
-
-export interface Plugin {
-  id: string;
-  version: string;
-  name: string;
-  description: string;
-  source: string;
-  database: boolean;
-  config_schema: JsonSchema | null;
-  instances: string[];
-}
-
-/** A log line as the websockets stream it. */
-export interface LogEntry {
-  time: number;
-  level: 'debug' | 'info' | 'warn' | 'error' | 'critical';
-  message: string;
-  instance_id: string | null;
-  client_id: string | null;
-  context: Record<string, unknown> | null;
-}
-
-/** A stored log line (history). */
-export interface LogRecord extends LogEntry {
-  id: number;
-}
-
-export interface Health {
-  status: 'ok' | 'degraded';
-  instances: { enabled: number; running: number; not_running: Array<{ id: string; state: string; last_error: string | null }> };
-  clients: Array<{ id: string; state: string; last_sync_age_seconds: number | null; last_error: string | null }>;
-  errors_last_5m: number;
-  started_at?: number;
-  uptime_seconds?: number;
 }
 
 export const API = '/_matrix/maubot/v1';

@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { api, token, wsUrl, type Client, type Health, type Instance, type LogEntry, type Plugin } from './api.ts';
+import { api, token, wsUrl, type Client, type Health, type Instance, type LiveMessage, type LogEntry, type LogRecord, type Plugin } from './api.ts';
 
 export const instances = signal<Instance[] | null>(null);
 export const clients = signal<Client[] | null>(null);
@@ -33,7 +33,7 @@ async function loadInitial(): Promise<void> {
     refreshInstances(),
     refreshClients(),
     refreshPlugins(),
-    api<{ records: LogEntry[] }>('GET', '/notifications'),
+    api<{ records: LogRecord[] }>('GET', '/notifications'),
     // Without the token /health answers only {status}.
     fetch('/health', { headers: { authorization: `Bearer ${token.value ?? ''}` } })
       .then((r) => r.json() as Promise<Health>)
@@ -54,14 +54,14 @@ function connectLive(): void {
   socket = ws;
   ws.onopen = () => ws.send(token.value ?? '');
   ws.onmessage = (ev) => {
-    const msg = JSON.parse(String(ev.data)) as { type: string; instances?: Instance[]; clients?: Client[]; health?: Health; entry?: LogEntry };
+    const msg = JSON.parse(String(ev.data)) as LiveMessage;
     if (msg.type === 'hello') {
       live.value = 'live';
       retry = 0;
-    } else if (msg.type === 'instances' && msg.instances) instances.value = msg.instances;
-    else if (msg.type === 'clients' && msg.clients) clients.value = msg.clients;
-    else if (msg.type === 'health' && msg.health) health.value = msg.health;
-    else if (msg.type === 'log' && msg.entry) notifications.value = [msg.entry, ...notifications.value].slice(0, MAX_NOTIFICATIONS);
+    } else if (msg.type === 'instances') instances.value = msg.instances;
+    else if (msg.type === 'clients') clients.value = msg.clients;
+    else if (msg.type === 'health') health.value = msg.health;
+    else if (msg.type === 'log') notifications.value = [msg.entry, ...notifications.value].slice(0, MAX_NOTIFICATIONS);
   };
   ws.onclose = (ev) => {
     if (socket !== ws) return;

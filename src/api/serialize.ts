@@ -1,13 +1,14 @@
 import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
-import type { LogRecord } from '../storage/log-records.ts';
+import type { LogRecord as StoredLogRecord } from '../storage/log-records.ts';
 import type { LoadedPlugin } from '../core/plugin-registry.ts';
-import type { LogEntry } from '../core/logging.ts';
+import type { LogEntry as HubLogEntry } from '../core/logging.ts';
 import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
 import type { ApiDeps } from './deps.ts';
+import type { Client, Instance, LogEntry, LogLevel, LogRecord, Plugin } from './schemas.ts';
 
 /*
- * API shapes. Field names follow maubot's
+ * API shapes (their schemas: schemas.ts). Field names follow maubot's
  * management API where it has the same concept (id, type, primary_user,
  * enabled, started, displayname, avatar_url, homeserver, device_id,
  * autojoin); extra fields are ours, snake_case like maubot's.
@@ -20,7 +21,7 @@ import type { ApiDeps } from './deps.ts';
 /** Where the joins look up runtime state: the daemon's supervisor and plugin registry. */
 export type Runtime = Pick<ApiDeps, 'supervisor' | 'registry'>;
 
-export function apiPlugin(plugin: LoadedPlugin, { supervisor }: Runtime) {
+export function apiPlugin(plugin: LoadedPlugin, { supervisor }: Runtime): Plugin {
   return {
     id: plugin.id,
     version: plugin.version,
@@ -34,7 +35,7 @@ export function apiPlugin(plugin: LoadedPlugin, { supervisor }: Runtime) {
 }
 
 /** The instance with its supervisor status; its plugin's writeOnly config keys are shown masked. */
-export function apiInstance(record: InstanceRecord, { supervisor, registry }: Runtime) {
+export function apiInstance(record: InstanceRecord, { supervisor, registry }: Runtime): Instance {
   const status = supervisor.instanceStatus(record.id);
   const plugin = registry.get(record.pluginId);
   const now = Date.now();
@@ -56,7 +57,7 @@ export function apiInstance(record: InstanceRecord, { supervisor, registry }: Ru
 }
 
 /** The bot account with its running state and the instances on it. */
-export function apiClient(record: AccountRecord, { supervisor }: Runtime) {
+export function apiClient(record: AccountRecord, { supervisor }: Runtime): Client {
   const runtime = supervisor.clients.get(record.id);
   const status = runtime?.status;
   return {
@@ -83,11 +84,12 @@ export function apiClient(record: AccountRecord, { supervisor }: Runtime) {
 }
 
 /** A log line as the websockets stream it. */
-export function apiLogEntry(entry: LogEntry) {
+export function apiLogEntry(entry: HubLogEntry): LogEntry {
   return { time: entry.time, level: entry.level, message: entry.message, instance_id: entry.instanceId, client_id: entry.clientId, context: entry.context };
 }
 
 /** A stored log line (history). */
-export function apiLogRecord(record: LogRecord) {
-  return { id: record.id, time: record.time, level: record.level, message: record.message, instance_id: record.instanceId, client_id: record.clientId, context: record.context };
+export function apiLogRecord(record: StoredLogRecord): LogRecord {
+  // Stored from the log hub's entries, so its level is one of theirs.
+  return { id: record.id, ...apiLogEntry({ ...record, level: record.level as LogLevel }) };
 }

@@ -13,6 +13,8 @@ import { registerClientRoutes } from './routes/clients.ts';
 import { registerLogRoutes } from './routes/logs.ts';
 import { registerLiveRoutes } from './routes/live.ts';
 import { registerConsole, type ConsoleAsset } from './console.ts';
+import { Health, Metrics, Version, errors } from './schemas.ts';
+import { RequestError, openapiTransform, useZodSchemas, type ZodTypeProvider } from './typed-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,14 +56,21 @@ function trustedProxies(list: string[]): string[] | false {
   return list.length > 0 ? list : false;
 }
 
-export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string, ConsoleAsset>): Promise<FastifyInstance> {
+export interface ApiServerOptions {
+  /** Compare every response with its schema (typed-routes.ts); a difference is a 500. For tests: TRELLIS_CHECK_API_RESPONSES=1. */
+  checkResponses?: boolean;
+}
+
+export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string, ConsoleAsset>, options: ApiServerOptions = {}): Promise<FastifyInstance> {
   // Every body is buffered in memory, so the default limit is small; routes that take more say so (BODY_LIMITS).
   // A body over the limit is refused from its Content-Length (or as soon as it is over) before it is buffered.
   // requestTimeout (Node's own default; fastify turns it off) bounds how long one request may take to arrive.
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMITS.small, trustProxy: trustedProxies(deps.config().server.trusted_proxies), requestTimeout: 300_000 });
   await deps.tokens.load();
+  useZodSchemas(app, { checkResponses: options.checkResponses });
 
   await app.register(swagger, {
+    transform: openapiTransform,
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Trellis management API', version: deps.version, description: "Shape-compatible with maubot's management API where it covers the same thing." },
@@ -76,7 +85,8 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
 
   app.setErrorHandler((err: FastifyError | ManagementError | Error, req, reply) => {
     if (err instanceof ManagementError) {
-      return reply.code(err.status).send({ errcode: codeFor(err.status), error: redactText(err.message), problems: err.problems.map(redactText) });
+      const redact = err instanceof RequestError ? (text: string) => text : redactText;
+      return reply.code(err.status).send({ errcode: codeFor(err.status), error: redact(err.message), problems: err.problems.map(redact) });
     }
     const status = (err as FastifyError).statusCode;
     if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -117,16 +127,36 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     return payload;
   });
 
-  app.get('/health', { config: { public: true }, schema: { summary: 'Health: 200 healthy, 503 degraded; without a token only {status}', tags: ['system'] } }, async (req, reply) => {
-    const report = await healthReport({ storage: deps.storage, supervisor: deps.supervisor, errors: deps.errors, startedAt: deps.startedAt });
-    // Bot ids, instance ids and error texts are for the admin; a load balancer needs only the verdict.
-    return reply.code(report.status === 'ok' ? 200 : 503).send(req.username !== undefined ? report : { status: report.status });
-  });
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  typed.get(
+    '/health',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Health: 200 healthy, 503 degraded; without a token only {status}',
+        tags: ['system'],
+        security: [],
+        response: { 200: Health, 503: Health.meta({ description: 'Degraded: the report says why (with the token)' }), ...errors(500) },
+      },
+    },
+    async (req, reply) => {
+      const report = await healthReport({ storage: deps.storage, supervisor: deps.supervisor, errors: deps.errors, startedAt: deps.startedAt });
+      // Bot ids, instance ids and error texts are for the admin; a load balancer needs only the verdict.
+      return reply.code(report.status === 'ok' ? 200 : 503).send(req.username !== undefined ? report : { status: report.status });
+    },
+  );
   // Metrics carry bot and instance ids: a token is needed unless the operator opted in (server.public_metrics).
   const publicMetrics = () => deps.config().server.public_metrics;
-  app.get(
+  typed.get(
     '/metrics',
-    { config: { public: publicMetrics }, schema: { summary: 'Prometheus metrics (bearer token, or none with server.public_metrics: true)', tags: ['system'] } },
+    {
+      config: { public: publicMetrics },
+      schema: {
+        summary: 'Prometheus metrics (bearer token, or none with server.public_metrics: true)',
+        tags: ['system'],
+        response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: Metrics } } }, ...errors(401, 500) },
+      },
+    },
     async (_req, reply) => {
       for (const client of deps.supervisor.clients.values()) {
         const last = client.status.lastSuccessAt;
@@ -138,7 +168,13 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
 
   await app.register(
     async (api) => {
-      api.get('/version', { config: { public: true }, schema: { summary: 'Version (unauthenticated health probe)', tags: ['system'] } }, async () => ({ version: deps.version, name: 'trellis' }));
+      api
+        .withTypeProvider<ZodTypeProvider>()
+        .get(
+          '/version',
+          { config: { public: true }, schema: { summary: 'Version (unauthenticated health probe)', tags: ['system'], security: [], response: { 200: Version, ...errors(500) } } },
+          async () => ({ version: deps.version, name: 'trellis' as const }),
+        );
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       registerAuthRoutes(api, deps);
       registerPluginRoutes(api, deps);

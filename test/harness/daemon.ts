@@ -96,7 +96,8 @@ export class TestDaemon {
     const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', this.configPath], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.env },
+      // Every API response the tests cause is checked against its schema (src/api/typed-routes.ts).
+      env: { ...process.env, TRELLIS_CHECK_API_RESPONSES: '1', ...this.env },
     });
     this.#child = child;
     this.#exit = new Promise((r) => child.on('exit', (code) => r(code)));

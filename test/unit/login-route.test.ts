@@ -12,6 +12,7 @@ import { registerAuthRoutes, INITIAL_PASSWORD_FILE } from '../../src/api/routes/
 import { LoginThrottle } from '../../src/api/login-throttle.ts';
 import { SessionTokens } from '../../src/api/session-tokens.ts';
 import type { ApiDeps } from '../../src/api/deps.ts';
+import { useZodSchemas } from '../../src/api/typed-routes.ts';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 const PASSWORD = 'the right password';
@@ -28,6 +29,8 @@ async function setup() {
   const tokens = new SessionTokens({ secret: 'x'.repeat(40), ttlSeconds: 3600, subject: 'admin' });
   const deps = { config: () => ({ admin: { username: 'admin', password_hash: HASH }, data_dir: dataDir }), log, tokens } as unknown as ApiDeps;
   const app = Fastify();
+  // The routes' schemas are zod's, as in server.ts.
+  useZodSchemas(app);
   // What server.ts's auth hook does, reduced to what these routes need.
   app.addHook('onRequest', async (req) => {
     const token = req.headers.authorization?.slice(7);

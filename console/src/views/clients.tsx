@@ -111,7 +111,7 @@ function ClientCard({ client, nowMs }: { client: Client; nowMs: number }) {
   const action = useAction();
   const readOnly = client.managed_by === 'config';
   const crypto = client.crypto;
-  const encryption = !client.encryption ? 'off' : crypto ? (crypto.error ? `error: ${String(crypto.error)}` : String(crypto.state ?? (crypto.enabled ? 'on' : 'starting'))) : 'not started';
+  const encryption = !client.encryption ? 'off' : crypto ? ('error' in crypto && crypto.error ? `error: ${crypto.error}` : crypto.state) : 'not started';
   const uid = client.id.replace(/[^a-z0-9]/gi, '-');
   return (
     <li class="client" data-client={client.id}>

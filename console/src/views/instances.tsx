@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError, type Instance } from '../api.ts';
+import { api, ApiError, type Instance, type JsonSchema } from '../api.ts';
 import { clients, instances, plugins, refreshInstances } from '../state.ts';
 import { navigate } from '../router.ts';
 import { Card, ConfirmButton, ErrorBox, StateBadge, useAction } from '../ui.tsx';
@@ -308,7 +308,7 @@ export function InstanceEditor({ id }: { id: string | null }) {
         }
       >
         {mode === 'form' ? (
-          <SchemaForm schema={plugin?.config_schema ?? null} value={config} problems={configProblems} disabled={readOnly} onChange={setConfig} />
+          <SchemaForm schema={(plugin?.config_schema as JsonSchema | undefined) ?? null} value={config} problems={configProblems} disabled={readOnly} onChange={setConfig} />
         ) : (
           <div class={`field ${configProblems.length ? 'has-error' : ''}`}>
             <label for="inst-yaml">Config (YAML)</label>

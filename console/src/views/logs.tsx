@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, token, wsUrl, type LogEntry, type LogRecord } from '../api.ts';
+import { api, token, wsUrl, type LogEntry, type LogRecord, type LogStreamMessage } from '../api.ts';
 import { instances } from '../state.ts';
 import { Card, ErrorBox, LevelBadge, time, useAction } from '../ui.tsx';
 
@@ -76,8 +76,8 @@ export function Logs() {
     const ws = new WebSocket(wsUrl(`/logs?level=${level}`));
     ws.onopen = () => ws.send(token.value ?? '');
     ws.onmessage = (ev) => {
-      const entry = JSON.parse(String(ev.data)) as LogEntry & { authenticated?: boolean };
-      if (entry.authenticated || pausedRef.current) return;
+      const entry = JSON.parse(String(ev.data)) as LogStreamMessage;
+      if ('authenticated' in entry || pausedRef.current) return;
       if (instance && entry.instance_id !== instance) return;
       if (debounced && !`${entry.message} ${JSON.stringify(entry.context ?? {})}`.toLowerCase().includes(debounced.toLowerCase())) return;
       setLines((prev) => [entry, ...prev].slice(0, MAX_LINES));

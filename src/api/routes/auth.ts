@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { verifyPassword } from '../../config/password.ts';
 import { LoginThrottle } from '../login-throttle.ts';
 import type { ApiDeps } from '../deps.ts';
+import { ApiError, LoginBody, LoginResult, PingResult, errors, noContent } from '../schemas.ts';
+import type { ZodTypeProvider } from '../typed-routes.ts';
 import { errorMessage } from '../../shared/error-message.ts';
 
 /** Written by the first `npm start` (src/cli/main.ts) into data_dir; useless once the admin has logged in. */
@@ -18,18 +20,17 @@ export interface AuthRouteOptions {
 export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options: AuthRouteOptions = {}): void {
   const throttle = options.throttle ?? new LoginThrottle();
   const verify = options.verify ?? verifyPassword;
-  app.post<{ Body: { username: string; password: string } }>(
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.post(
     '/auth/login',
     {
       config: { public: true },
       schema: {
         summary: 'Log in with the admin account; returns a bearer token (failed attempts are throttled per address and per username: 429 with Retry-After)',
         tags: ['auth'],
-        body: {
-          type: 'object',
-          required: ['username', 'password'],
-          properties: { username: { type: 'string', maxLength: 256 }, password: { type: 'string', maxLength: 1024 } },
-        },
+        security: [],
+        body: LoginBody,
+        response: { 200: LoginResult, ...errors(400, 413, 415, 429, 500), 401: ApiError.meta({ description: 'Wrong username or password (errcode invalid_credentials)' }) },
       },
     },
     async (req, reply) => {
@@ -58,12 +59,16 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options:
     },
   );
 
-  app.post('/auth/logout', { schema: { summary: 'Revoke the bearer token of this request (it stays revoked after a restart)', tags: ['auth'] } }, async (req, reply) => {
-    await deps.tokens.revoke(bearerToken(req.headers.authorization) ?? '');
-    return reply.code(204).send();
-  });
+  api.post(
+    '/auth/logout',
+    { schema: { summary: 'Revoke the bearer token of this request (it stays revoked after a restart)', tags: ['auth'], response: { 204: noContent('Logged out'), ...errors(401, 500) } } },
+    async (req, reply) => {
+      await deps.tokens.revoke(bearerToken(req.headers.authorization) ?? '');
+      return reply.code(204).send();
+    },
+  );
 
-  app.post('/auth/ping', { schema: { summary: 'Check a token', tags: ['auth'] } }, async (req) => ({ username: req.username }));
+  api.post('/auth/ping', { schema: { summary: 'Check a token', tags: ['auth'], response: { 200: PingResult, ...errors(401, 500) } } }, async (req) => ({ username: req.username! }));
 }
 
 export function bearerToken(header: string | undefined): string | null {

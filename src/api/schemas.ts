@@ -1,0 +1,406 @@
+/**
+ * Every shape of the management API, in one place: what a request may carry
+ * (body, query string, path parameters), checked before its handler runs,
+ * which then gets it typed; and what each route answers, per status code,
+ * errors included. The routes name these as their Fastify schemas
+ * (`typed-routes.ts` checks requests with them and turns them into the
+ * OpenAPI document at /openapi.json), `serialize.ts` builds the responses as
+ * these types, and the console imports the types (type-only: none of this is
+ * bundled). Hence the imports: zod, yaml and dependency-free modules only.
+ *
+ * Field names are snake_case and follow maubot's management API where it has
+ * the same concept. A request check names each bad field and what it must
+ * be; fields a schema does not list are ignored, not refused (maubot's
+ * clients send more than Trellis reads).
+ */
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { KEY_SHARING } from '../matrix/crypto/key-sharing.ts';
+import { errorMessage } from '../shared/error-message.ts';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+// ---- requests ----
+
+/** The message of the 400 a request schema's problems are listed under ("invalid instance"). */
+export const requestError = z.registry<{ error: string }>();
+
+/**
+ * A JSON request body. No body, or one that is not an object, counts as `{}`
+ * and its fields as absent: what the hand-written checks these schemas
+ * replaced did, so a request they took is still taken.
+ */
+function jsonBody<S extends z.ZodRawShape>(shape: S) {
+  return z.preprocess((value) => (isPlainObject(value) ? value : {}), z.object(shape));
+}
+
+const trueOrFalse = () => z.boolean({ error: 'must be true or false' });
+
+/** A string field of maubot's API that counts as absent when it is anything else (as it always did: maubot's clients may send null). */
+const ifString = (description: string) => z.string().optional().catch(undefined).meta({ description });
+
+/** A raw request body (archive, image): checked to be there, typed as bytes. */
+const rawBody = (error: string, description: string) =>
+  z.custom<Uint8Array>((value) => value instanceof Uint8Array && value.length > 0, { error }).meta({ type: 'string', format: 'binary', description });
+
+export const LoginBody = z
+  .object(
+    {
+      username: z.string({ error: 'required: the admin username' }).max(256, { error: 'at most 256 characters' }),
+      password: z.string({ error: 'required: the admin password' }).max(1024, { error: 'at most 1024 characters' }),
+    },
+    { error: 'send {"username": …, "password": …} as a JSON object' },
+  )
+  .register(requestError, { error: 'invalid login' });
+
+/**
+ * An instance's config: a JSON object, or (as maubot sends it) a YAML mapping
+ * string, parsed here. The object itself is passed on as sent: the plugin's
+ * config schema checks it.
+ */
+const InstanceConfigInput = z
+  .union([z.string(), z.custom<Record<string, unknown>>(isPlainObject).meta({ type: 'object', additionalProperties: true })], {
+    error: 'must be an object (or a YAML mapping string)',
+  })
+  .transform((value, ctx): Record<string, unknown> => {
+    if (typeof value !== 'string') return value;
+    let parsed: unknown;
+    try {
+      parsed = value.trim() ? parseYaml(value) : {};
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not valid YAML: ${errorMessage(err)}` });
+      return z.NEVER;
+    }
+    if (isPlainObject(parsed)) return parsed;
+    ctx.addIssue({ code: 'custom', message: 'must be an object (or a YAML mapping string)' });
+    return z.NEVER;
+  })
+  .meta({ description: "The plugin's config, checked against the plugin's config schema (a YAML mapping string is accepted too, as maubot sends it)" });
+
+/** `PUT /instance/{id}`: every field is optional on an update; a new instance needs `type` and `primary_user`. */
+export const InstanceBody = jsonBody({
+  type: z.string({ error: 'must be a plugin id string' }).optional().meta({ description: 'The plugin id' }),
+  primary_user: z.string({ error: 'must be a user id string' }).optional().meta({ description: 'The bot account (its user id) the instance runs on' }),
+  enabled: trueOrFalse().optional(),
+  // Each entry is checked by management.ts, which names every bad one together with the other problems.
+  rooms: z
+    .array(z.unknown(), { error: 'must be a list' })
+    .meta({ items: { type: 'string' }, description: 'Room ids the instance answers in (at most 1000), or ["*"] for every room the bot is in' })
+    .optional(),
+  config: InstanceConfigInput.optional(),
+  started: trueOrFalse().optional().meta({ description: 'false stops the instance, true (alone) starts it' }),
+}).register(requestError, { error: 'invalid instance' });
+
+const AUTOJOIN_ALLOW = 'must be a list of user ids or server names';
+
+/** The settings of a bot account any of the client routes may set. */
+const clientSettings = {
+  displayname: z.string({ error: 'must be a string' }).nullable().optional().meta({ description: 'Display name (null: unchanged)' }),
+  display_name: z.string({ error: 'must be a string' }).nullable().optional().meta({ description: 'Same as displayname, read when that is absent' }),
+  avatar_url: z.string({ error: 'must be an mxc:// string' }).optional().meta({ description: 'An mxc:// URI (upload an image with PUT /client/{id}/avatar)' }),
+  autojoin: trueOrFalse().optional().meta({ description: 'Join rooms the bot is invited to' }),
+  enabled: trueOrFalse().optional(),
+  encryption: trueOrFalse().optional().meta({ description: 'End-to-end encryption (default on for a new account)' }),
+  autojoin_allow: z
+    .array(z.string({ error: AUTOJOIN_ALLOW }), { error: AUTOJOIN_ALLOW })
+    .optional()
+    .meta({ description: 'Whose invites are accepted: user ids or server names (empty: anyone)' }),
+};
+
+/** `PUT /client/{id}`: changes the settings; with `access_token` (and, for a new account, `homeserver`) adds or re-tokens the account. */
+export const ClientBody = jsonBody({
+  homeserver: ifString('A configured homeserver name or a URL (to create the account)'),
+  access_token: ifString("The bot's access token (to create the account or replace its token)"),
+  ...clientSettings,
+}).register(requestError, { error: 'invalid bot account settings' });
+
+/** `POST /client/new` */
+export const NewClientBody = jsonBody({
+  homeserver: ifString('A configured homeserver name or a URL'),
+  access_token: ifString("The bot's access token"),
+  ...clientSettings,
+})
+  .transform((body, ctx) => {
+    const { homeserver, access_token } = body;
+    if (homeserver && access_token) return { ...body, homeserver, access_token };
+    ctx.addIssue({ code: 'custom', message: 'homeserver (a configured name or URL) and access_token are required' });
+    return z.NEVER;
+  })
+  .meta({ required: ['homeserver', 'access_token'] })
+  .register(requestError, { error: 'invalid bot account settings' });
+
+/** `POST /client/auth/{server}/register|login` */
+export const ClientAuthBody = jsonBody({
+  username: ifString('The Matrix localpart'),
+  password: ifString("The account's password"),
+  method: z
+    .enum(['token', 'shared_secret'], { error: 'must be "token" or "shared_secret"' })
+    .optional()
+    .meta({ description: "register only: a registration token or the homeserver's shared secret (default: whichever is configured)" }),
+  registration_token: z.string({ error: 'must be a string' }).optional().meta({ description: "register only: instead of the homeserver's configured one" }),
+  ...clientSettings,
+})
+  .transform((body, ctx) => {
+    const { username, password } = body;
+    if (username && password) return { ...body, username, password };
+    ctx.addIssue({ code: 'custom', message: 'username and password are required' });
+    return z.NEVER;
+  })
+  .meta({ required: ['username', 'password'] })
+  .register(requestError, { error: 'invalid bot account settings' });
+
+export const PluginArchiveBody = rawBody('send the plugin archive (zip) as the raw request body with Content-Type: application/zip', 'The plugin archive (zip)');
+export const AvatarBody = rawBody('send the image as the raw request body with its Content-Type', 'The image (PNG, JPEG, GIF or WebP)');
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'critical'] as const;
+export const MAX_LOG_LIMIT = 1000;
+const DEFAULT_LOG_LIMIT = 100;
+
+/** A whole number in a query string, from min to max. */
+const wholeNumber = (min: number, max: number, hint = '') =>
+  z.string({ error: `must be a whole number from ${min} to ${max}${hint}` }).transform((value, ctx) => {
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
+    ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got ${JSON.stringify(value.slice(0, 40))})${hint}` });
+    return z.NEVER;
+  });
+
+/** `GET /logs` (history and websocket). A bad value is a 400 naming it, never a silently different query. */
+export const LogQuery = z
+  .object({
+    limit: wholeNumber(1, MAX_LOG_LIMIT)
+      .optional()
+      .meta({ type: 'integer', minimum: 1, maximum: MAX_LOG_LIMIT, default: DEFAULT_LOG_LIMIT, description: 'How many records (history only; default 100)' }),
+    before: wholeNumber(1, Number.MAX_SAFE_INTEGER, '; it is the id of the oldest record already shown')
+      .optional()
+      .meta({ type: 'integer', minimum: 1, description: 'Only records older than this record id (paging back; history only)' }),
+    level: z
+      .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+      .optional()
+      .meta({ description: 'This level and above' }),
+    levels: z
+      .string({ error: `must be a comma-separated list of ${LOG_LEVELS.join(', ')}` })
+      .transform((value, ctx) => {
+        const list = value.split(',');
+        for (const l of list) if (!(LOG_LEVELS as readonly string[]).includes(l)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(l.slice(0, 20))} is not one of ${LOG_LEVELS.join(', ')}` });
+        return list as LogLevel[];
+      })
+      .optional()
+      .meta({ description: 'Exactly these levels, comma-separated (instead of level)' }),
+    instance: z.string({ error: 'must be an instance id' }).optional().meta({ description: 'Only records of this instance' }),
+    q: z.string({ error: 'must be a string' }).optional().meta({ description: 'Only records whose message contains this text' }),
+  })
+  .transform((q) => ({
+    levels: q.levels ?? (q.level ? LOG_LEVELS.slice(LOG_LEVELS.indexOf(q.level)) : undefined),
+    instanceId: q.instance,
+    search: q.q,
+    before: q.before,
+    limit: q.limit ?? DEFAULT_LOG_LIMIT,
+  }))
+  .register(requestError, { error: 'invalid log query' });
+
+export const DatabaseQuery = z.object({ prefix: z.string({ error: 'must be a string' }).optional().meta({ description: 'Only keys starting with this' }) });
+
+export const UploadQuery = z.object({
+  allow_override: z
+    .string()
+    .optional()
+    .transform((value) => value === 'true')
+    .meta({ description: '"true" replaces an installed plugin of the same version' }),
+});
+
+export const IdParams = z.object({ id: z.string() });
+export const InstanceActionParams = z.object({ id: z.string(), action: z.string().meta({ description: 'start, stop or restart' }) });
+export const ClientAuthParams = z.object({
+  server: z.string().meta({ description: 'A homeserver name from the config' }),
+  action: z.string().meta({ description: 'register or login' }),
+});
+
+// ---- responses ----
+
+export const ApiError = z
+  .object({
+    errcode: z.string().meta({ description: 'bad_request, unauthorized, invalid_credentials, forbidden, not_found, conflict, too_large, rate_limited, homeserver_error, internal_error' }),
+    error: z.string().meta({ description: 'What went wrong, in words' }),
+    problems: z.array(z.string()).meta({ description: 'For a 400: every problem, each starting with the field it is about' }),
+  })
+  .meta({ title: 'Error' });
+export type ApiError = z.infer<typeof ApiError>;
+
+const ERROR_MEANINGS = {
+  400: 'Invalid request: `error` says what, `problems` lists every bad field',
+  401: 'Missing, invalid or expired bearer token',
+  403: 'Defined in the config file: change it there and send SIGHUP',
+  404: 'Not found',
+  409: 'Conflict with the current state (in use, already installed)',
+  413: 'Request body too large for this route',
+  415: 'Unsupported Content-Type',
+  429: 'Too many failed logins: wait for Retry-After seconds',
+  500: 'Internal error; see the daemon log',
+  502: 'The homeserver refused or did not answer',
+} as const;
+type ErrorStatus = keyof typeof ERROR_MEANINGS;
+
+/** The error responses a route documents, each the `{errcode, error, problems}` shape. */
+export function errors<S extends ErrorStatus>(...statuses: S[]): Record<S, typeof ApiError> {
+  return Object.fromEntries(statuses.map((s) => [s, ApiError.meta({ description: ERROR_MEANINGS[s] })])) as Record<S, typeof ApiError>;
+}
+
+/** A response without a body (204; 101 for a websocket). */
+export const noContent = (description: string) => z.undefined().meta({ description });
+
+export const Version = z.object({ version: z.string(), name: z.literal('trellis') }).meta({ description: 'The daemon version' });
+
+export const LoginResult = z.object({ token: z.string(), expires_at: z.number().meta({ description: 'Unix time in milliseconds' }) }).meta({ description: 'A bearer token' });
+export const PingResult = z.object({ username: z.string() }).meta({ description: 'The token is valid for this admin' });
+
+export const HealthStatus = z.enum(['ok', 'degraded']);
+
+export const HealthReport = z.object({
+  status: HealthStatus,
+  reasons: z.array(z.string()).meta({ description: 'Why it is degraded, in words an operator can act on; empty when ok' }),
+  uptime_seconds: z.number(),
+  instances: z.object({
+    enabled: z.number(),
+    running: z.number(),
+    not_running: z.array(z.object({ id: z.string(), state: z.string(), last_error: z.string().nullable() })),
+  }),
+  clients: z.array(z.object({ id: z.string(), state: z.string(), last_sync_age_seconds: z.number().nullable(), last_error: z.string().nullable() })),
+  errors_last_5m: z.number(),
+});
+export type HealthReport = z.infer<typeof HealthReport>;
+
+export const Health = z.union([HealthReport, z.object({ status: HealthStatus })]).meta({ description: 'With the bearer token the full report; without it only {status} (enough for a load balancer)' });
+
+export const Metrics = z.string().meta({ description: 'Prometheus metrics (text format)' });
+
+export const Plugin = z
+  .object({
+    id: z.string(),
+    version: z.string(),
+    name: z.string(),
+    description: z.string(),
+    source: z.enum(['bundled', 'uploaded']),
+    database: z.boolean().meta({ description: 'Whether the plugin uses per-instance storage' }),
+    config_schema: z.record(z.string(), z.unknown()).meta({ description: "The instance config's JSON Schema" }),
+    instances: z.array(z.string()).meta({ description: 'Ids of the instances running this plugin' }),
+  })
+  .meta({ title: 'Plugin', description: 'A plugin' });
+export type Plugin = z.infer<typeof Plugin>;
+
+export const INSTANCE_STATES = ['disabled', 'stopped', 'starting', 'running', 'failed', 'restarting'] as const;
+
+export const Instance = z
+  .object({
+    id: z.string(),
+    type: z.string().meta({ description: 'The plugin id' }),
+    primary_user: z.string().meta({ description: 'The bot account it runs on' }),
+    enabled: z.boolean(),
+    started: z.boolean(),
+    state: z.enum(INSTANCE_STATES),
+    last_error: z.string().nullable(),
+    config: z.record(z.string(), z.unknown()).meta({ description: 'Secret (writeOnly) values are masked' }),
+    rooms: z.array(z.string()),
+    managed_by: z.enum(['api', 'config']),
+    events_handled: z.number(),
+    errors_last_hour: z.number(),
+    started_at: z.number().nullable(),
+  })
+  .meta({ title: 'Instance', description: 'An instance: one plugin running on one bot account' });
+export type Instance = z.infer<typeof Instance>;
+
+export const CryptoStatus = z.union([
+  z.object({
+    state: z.literal('ready'),
+    device_id: z.string(),
+    ed25519: z.string(),
+    curve25519: z.string(),
+    cross_signing: z.boolean(),
+    key_sharing: z.enum(KEY_SHARING),
+    pending_decryption: z.number().meta({ description: 'Encrypted events waiting for their room key' }),
+  }),
+  z.object({ state: z.enum(['off', 'starting', 'failed']), error: z.string().optional() }),
+]);
+export type CryptoStatus = z.infer<typeof CryptoStatus>;
+
+export const SYNC_STATES = ['idle', 'syncing', 'backoff', 'stopped', 'failed'] as const;
+
+export const Client = z
+  .object({
+    id: z.string().meta({ description: 'The user id' }),
+    homeserver: z.string().meta({ description: 'Its URL' }),
+    homeserver_name: z.string().nullable().meta({ description: 'Its name in the config, if it has one' }),
+    device_id: z.string().nullable(),
+    displayname: z.string().nullable(),
+    avatar_url: z.string().nullable(),
+    autojoin: z.boolean(),
+    autojoin_allow: z.array(z.string()),
+    enabled: z.boolean(),
+    started: z.boolean(),
+    sync: z.boolean(),
+    sync_state: z.enum(SYNC_STATES),
+    last_sync_at: z.number().nullable(),
+    last_error: z.string().nullable(),
+    rooms: z.array(z.string()).meta({ description: 'Joined rooms' }),
+    encryption: z.boolean(),
+    crypto: CryptoStatus.nullable().meta({ description: 'End-to-end encryption state; null while the account is not running' }),
+    managed_by: z.enum(['api', 'config']),
+    instances: z.array(z.string()).meta({ description: 'Ids of the instances running on this account' }),
+  })
+  .meta({ title: 'Client', description: 'A bot account (never with its access token)' });
+export type Client = z.infer<typeof Client>;
+
+export const ClientRooms = z
+  .object({ rooms: z.array(z.object({ room_id: z.string(), name: z.string().nullable().meta({ description: 'm.room.name, else the canonical alias' }) })) })
+  .meta({ description: 'Joined rooms with their names' });
+
+export const InstanceDatabase = z
+  .object({
+    tables: z.array(z.object({ name: z.string(), columns: z.array(z.string()), rows: z.array(z.record(z.string(), z.unknown())) })),
+  })
+  .meta({ description: "The instance's plugin storage (table kv: key, value, updated_at)" });
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A log line as it is streamed (websockets). */
+export const LogEntry = z
+  .object({
+    time: z.number().meta({ description: 'Unix time in milliseconds' }),
+    level: z.enum(LOG_LEVELS),
+    message: z.string(),
+    instance_id: z.string().nullable(),
+    client_id: z.string().nullable(),
+    context: z.record(z.string(), z.unknown()).nullable().meta({ description: 'The structured fields of the line (secrets redacted)' }),
+  })
+  .meta({ title: 'LogEntry' });
+export type LogEntry = z.infer<typeof LogEntry>;
+
+/** A stored log line (history). */
+export const LogRecord = LogEntry.extend({ id: z.number().meta({ description: 'Increasing; page back with before=' }) }).meta({ title: 'LogRecord' });
+export type LogRecord = z.infer<typeof LogRecord>;
+
+export const LogRecords = z.object({ records: z.array(LogRecord) }).meta({ description: 'Newest first' });
+
+/** What the `/logs` websocket sends: `{authenticated: true}` once a token sent as the first message is accepted, then each entry. */
+export const LogStreamMessage = z.union([z.object({ authenticated: z.literal(true) }), LogEntry]);
+export type LogStreamMessage = z.infer<typeof LogStreamMessage>;
+
+/** The health in a `/live` message: the report with the daemon's start time instead of its uptime. */
+export const LiveHealth = HealthReport.omit({ uptime_seconds: true }).extend({ started_at: z.number() });
+export type LiveHealth = z.infer<typeof LiveHealth>;
+
+/** What the `/live` websocket sends. */
+export const LiveMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), version: z.string() }),
+  z.object({ type: z.literal('instances'), instances: z.array(Instance) }),
+  z.object({ type: z.literal('clients'), clients: z.array(Client) }),
+  z.object({ type: z.literal('health'), health: LiveHealth }),
+  z.object({ type: z.literal('log'), entry: LogEntry }),
+]);
+export type LiveMessage = z.infer<typeof LiveMessage>;
+
+/** 101 of the websocket routes; their messages are LogStreamMessage (/logs) and LiveMessage (/live). */
+export const websocketUpgrade = (messages: string) =>
+  noContent(`Switching Protocols: a websocket. Authenticate with an Authorization header or by sending the token as the first message (within 5 s). ${messages}`);
