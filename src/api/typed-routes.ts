@@ -39,7 +39,7 @@ export class RequestError extends ManagementError {}
  * issue about the whole request (e.g. "username and password are required")
  * is the error message itself.
  */
-export function requestProblems(schema: z.ZodType, part: string, issues: readonly z.core.$ZodIssue[]): RequestError {
+function requestProblems(schema: z.ZodType, part: string, issues: readonly z.core.$ZodIssue[]): RequestError {
   const problems = [
     ...new Set(
       issues.map((issue) => {
@@ -56,12 +56,13 @@ export function requestProblems(schema: z.ZodType, part: string, issues: readonl
   return new RequestError(400, requestError.get(schema)?.error ?? DEFAULT_ERRORS[part] ?? 'invalid request', problems);
 }
 
-const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
-  ({ schema, httpPart }) =>
-  (data) => {
+const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, httpPart, method, url }) => {
+  if (!(schema instanceof z.ZodType)) throw new Error(`the ${httpPart} schema of ${method} ${url} is not a zod schema (see src/api/schemas.ts)`);
+  return (data) => {
     const result = schema.safeParse(data);
     return result.success ? { value: result.data } : { error: requestProblems(schema, httpPart ?? 'body', result.error.issues) };
   };
+};
 
 /** Paths in `sent` that `parsed` (the schema's view of it) lacks: what the schema does not describe. */
 function undescribed(sent: unknown, parsed: unknown, path: string): string[] {
