@@ -1,3 +1,4 @@
+/** The console's API client: fetch with the bearer token, errors, websocket URLs, and the API types (the server's). */
 import { signal } from '@preact/signals';
 import type { HealthReport, LiveHealth } from '../../src/api/schemas.ts';
 

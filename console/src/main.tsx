@@ -1,3 +1,4 @@
+/** The console's entry: login form or the app shell with its pages. */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './styles.css';

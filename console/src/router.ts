@@ -1,3 +1,4 @@
+/** Client-side routing: the path as a signal, in-page navigation for same-origin links. */
 import { signal } from '@preact/signals';
 
 export const path = signal(location.pathname);

@@ -1,3 +1,4 @@
+/** Shared state: instances, clients, plugins, health and notifications, kept current by the /live websocket. */
 import { signal } from '@preact/signals';
 import { api, token, wsUrl, type Client, type Health, type Instance, type LiveMessage, type LogEntry, type LogRecord, type Plugin } from './api.ts';
 

@@ -1,3 +1,4 @@
+/** Shared UI pieces: cards, badges, avatars, times and ages, confirm buttons, error boxes, async actions. */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, type Client } from './api.ts';

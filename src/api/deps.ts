@@ -1,3 +1,4 @@
+/** What the management API needs from the daemon (ApiDeps), its URL prefix and its request body limits. */
 import type { TrellisConfig } from '../config/schema.ts';
 import type { Storage } from '../storage/database.ts';
 import type { PluginRegistry } from '../core/plugin-registry.ts';

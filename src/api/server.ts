@@ -1,3 +1,7 @@
+/**
+ * The management API's Fastify server: bearer-token hook, error shape, body
+ * limits, /health, /metrics, OpenAPI, the routes and the console.
+ */
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';

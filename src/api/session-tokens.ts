@@ -1,3 +1,4 @@
+/** Signed, expiring, revocable bearer tokens of the management API. */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** What tokens are checked against; read on every call, so a SIGHUP reload applies at once. */

@@ -1,11 +1,4 @@
-import { isDeepStrictEqual } from 'node:util';
-import type { FastifyInstance, FastifySchema, FastifySchemaCompiler, FastifySerializerCompiler, FastifyTypeProvider } from 'fastify';
-import { z } from 'zod';
-import { ManagementError } from '../core/management.ts';
-import { redactText } from '../core/redact.ts';
-import { requestError } from './schemas.ts';
-
-/*
+/**
  * The routes' schemas are the zod schemas of schemas.ts, used three ways:
  * requests are checked with them (a 400 naming every bad field, and the
  * handler gets the parsed, typed value), the handler's types come from them
@@ -17,6 +10,12 @@ import { requestError } from './schemas.ts';
  * every response is compared with its schema first, and one that says more
  * or other than its schema is a 500 naming the difference.
  */
+import { isDeepStrictEqual } from 'node:util';
+import type { FastifyInstance, FastifySchema, FastifySchemaCompiler, FastifySerializerCompiler, FastifyTypeProvider } from 'fastify';
+import { z } from 'zod';
+import { ManagementError } from '../core/management.ts';
+import { redactText } from '../core/redact.ts';
+import { requestError } from './schemas.ts';
 
 export interface ZodTypeProvider extends FastifyTypeProvider {
   validator: this['schema'] extends z.ZodType ? z.output<this['schema']> : unknown;

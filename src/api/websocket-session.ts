@@ -1,3 +1,4 @@
+/** The token handshake of the websocket routes (/logs, /live): Authorization header or the token as the first message. */
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { SessionTokens } from './session-tokens.ts';

@@ -1,3 +1,4 @@
+/** Bot accounts page: the accounts with their state, and adding one (registration, login, access token). */
 import { useState } from 'preact/hooks';
 import { api, type Client } from '../api.ts';
 import { clients, now, refreshClients } from '../state.ts';

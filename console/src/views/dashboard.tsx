@@ -1,3 +1,4 @@
+/** Dashboard: every instance with its bot and state, daemon health, warnings and errors. */
 import type { Client, Instance, LogEntry } from '../api.ts';
 import { clients, health, instances, notifications, now } from '../state.ts';
 import { Avatar, Card, LevelBadge, StateBadge, ago, time } from '../ui.tsx';

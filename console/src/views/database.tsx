@@ -1,3 +1,4 @@
+/** Read-only view of an instance's plugin storage. */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { Card, ErrorBox, useAction } from '../ui.tsx';

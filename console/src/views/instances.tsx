@@ -1,3 +1,4 @@
+/** Instances list and editor: plugin, bot account, rooms, config (form or YAML), start/stop/delete. */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, type Instance, type JsonSchema } from '../api.ts';
 import { clients, instances, plugins, refreshInstances } from '../state.ts';

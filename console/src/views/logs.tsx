@@ -1,3 +1,4 @@
+/** Logs page: filtered history with paging and a live tail over the /logs websocket. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, token, wsUrl, type LogEntry, type LogRecord, type LogStreamMessage } from '../api.ts';
 import { instances } from '../state.ts';

@@ -1,3 +1,4 @@
+/** Plugins page: installed plugins with their instances, upload and delete. */
 import { useState } from 'preact/hooks';
 import { api, type Plugin } from '../api.ts';
 import { plugins, refreshPlugins } from '../state.ts';

@@ -1,3 +1,4 @@
+/** POST /auth/login (throttled), /auth/logout and /auth/ping. */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';

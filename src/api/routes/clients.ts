@@ -1,3 +1,4 @@
+/** Bot account routes: /clients, /client/{id} (with rooms and avatar), /client/new, /client/auth/{server}/register|login. */
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { ManagementError, type ClientProfileInput } from '../../core/management.ts';

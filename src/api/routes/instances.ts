@@ -1,3 +1,4 @@
+/** Instance routes: /instances, /instance/{id} (create, update, start/stop/restart, delete) and its database view. */
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { ManagementError, type InstanceInput } from '../../core/management.ts';

@@ -1,3 +1,4 @@
+/** The console's /live websocket: instances, clients and health when they change, WARN+ log entries. */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ApiDeps } from '../deps.ts';

@@ -1,3 +1,4 @@
+/** Log history and live stream (GET /logs, also a websocket) and /notifications. */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ApiDeps } from '../deps.ts';

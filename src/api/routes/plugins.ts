@@ -1,3 +1,4 @@
+/** Plugin routes: /plugins, /plugin/{id}, uploads (raw zip bodies). */
 import type { FastifyInstance } from 'fastify';
 import { ManagementError } from '../../core/management.ts';
 import { apiPlugin } from '../serialize.ts';
