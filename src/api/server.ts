@@ -14,6 +14,7 @@ import { registerAuthRoutes } from './routes/auth.ts';
 import { registerPluginRoutes } from './routes/plugins.ts';
 import { registerInstanceRoutes } from './routes/instances.ts';
 import { registerClientRoutes } from './routes/clients.ts';
+import { registerClientAuthRoutes } from './routes/client-auth.ts';
 import { registerLogRoutes } from './routes/logs.ts';
 import { registerLiveRoutes } from './routes/live.ts';
 import { registerConsole, type ConsoleAsset } from './console.ts';
@@ -184,6 +185,7 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
       registerPluginRoutes(api, deps);
       registerInstanceRoutes(api, deps);
       registerClientRoutes(api, deps);
+      registerClientAuthRoutes(api, deps);
       registerLogRoutes(api, deps);
       registerLiveRoutes(api, deps);
     },

@@ -1,14 +1,14 @@
-/** Bot account routes: /clients, /client/{id} (with rooms and avatar), /client/new, /client/auth/{server}/register|login. */
+/** Bot account routes: /clients, /client/{id} (with rooms and avatar), /client/new. Logging in and registering: client-auth.ts. */
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { ManagementError, type ClientProfileInput } from '../../core/management.ts';
 import { apiClient } from '../serialize.ts';
 import { BODY_LIMITS, type ApiDeps } from '../deps.ts';
-import { AvatarBody, Client, ClientAuthBody, ClientAuthParams, ClientBody, ClientRooms, IdParams, NewClientBody, errors, noContent } from '../schemas.ts';
+import { AvatarBody, Client, ClientBody, ClientRooms, IdParams, NewClientBody, errors, noContent } from '../schemas.ts';
 import { asBuffer, type ZodTypeProvider } from '../typed-routes.ts';
 
 /** The settings of a checked client body as management's input. */
-function profileFrom(body: z.output<typeof ClientBody>): ClientProfileInput {
+export function profileFrom(body: z.output<typeof ClientBody>): ClientProfileInput {
   const profile: ClientProfileInput = {};
   const name = body.displayname ?? body.display_name;
   if (name !== undefined && name !== null) profile.displayName = name;
@@ -120,28 +120,6 @@ export function registerClientRoutes(app: FastifyInstance, deps: ApiDeps): void 
     async (req, reply) => {
       await deps.management.deleteClient(req.params.id);
       return reply.code(204).send();
-    },
-  );
-
-  api.post(
-    '/client/auth/:server/:action',
-    {
-      schema: {
-        summary: 'register | login a bot account on a configured homeserver; the account is added',
-        tags: ['clients'],
-        params: ClientAuthParams,
-        body: ClientAuthBody,
-        response: { 201: Client.meta({ description: 'Added' }), ...errors(400, 401, 404, 409, 413, 415, 500, 502) },
-      },
-    },
-    async (req, reply) => {
-      const { username, password, method, registration_token: registrationToken } = req.body;
-      const profile = profileFrom(req.body);
-      let record;
-      if (req.params.action === 'login') record = await deps.management.loginClient(req.params.server, username, password, profile);
-      else if (req.params.action === 'register') record = await deps.management.registerClient(req.params.server, { username, password, registrationToken, method }, profile);
-      else throw new ManagementError(404, `unknown action ${req.params.action}; use register or login`);
-      return reply.code(201).send(await view(record.id));
     },
   );
 }
