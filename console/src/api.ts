@@ -3,7 +3,7 @@ import { signal } from '@preact/signals';
 import type { HealthReport, LiveHealth } from '../../src/api/schemas.ts';
 
 /** Shapes of the management API: the server's own schemas (src/api/schemas.ts; types only, nothing of it is bundled). */
-export type { Client, Instance, LiveMessage, LogEntry, LogRecord, LogStreamMessage, Plugin } from '../../src/api/schemas.ts';
+export type { Client, Instance, LiveMessage, LogEntry, LogRecord, LogStreamMessage, LogStreamRecord, Plugin } from '../../src/api/schemas.ts';
 
 /** Daemon health as GET /health (with the token) or the live socket reports it. */
 export type Health = HealthReport | LiveHealth;

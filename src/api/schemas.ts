@@ -135,6 +135,8 @@ export const NewClientBody = jsonBody({
 export const ClientAuthBody = jsonBody({
   username: ifString('The Matrix localpart'),
   password: ifString("The account's password"),
+  device_name: ifString('login only: the new device\'s display name (default "Trellis bot")'),
+  user_type: ifString("register only: accepted as maubot does, not sent on (Synapse's user_type)"),
   method: z
     .enum(['token', 'shared_secret'], { error: 'must be "token" or "shared_secret"' })
     .optional()
@@ -150,6 +152,23 @@ export const ClientAuthBody = jsonBody({
   })
   .meta({ required: ['username', 'password'] })
   .register(requestError, { error: 'invalid bot account settings' });
+
+/** `POST /client/auth/{server}/register|login`: what to do with the account (maubot's query). */
+export const ClientAuthQuery = z.object({
+  update_client: z
+    .string()
+    .optional()
+    .transform((value) => value === 'true')
+    .meta({ description: '"true" adds (201) or updates (202) the bot account; otherwise nothing is saved and the answer is the login itself, access token included' }),
+  sso: z
+    .string()
+    .optional()
+    .transform((value) => value === 'true')
+    .meta({ description: '"true" (single sign-on) is refused: 403 sso_not_supported' }),
+});
+export const ClientAuthSsoParams = z.object({ server: z.string(), id: z.string() });
+/** `POST /client/auth/{server}/sso/{id}/wait`: maubot's clients send `{}`. */
+export const ClientAuthSsoWaitBody = jsonBody({});
 
 export const PluginArchiveBody = rawBody('send the plugin archive (zip) as the raw request body with Content-Type: application/zip', 'The plugin archive (zip)');
 export const AvatarBody = rawBody('send the image as the raw request body with its Content-Type', 'The image (PNG, JPEG, GIF or WebP)');
@@ -356,6 +375,19 @@ export const ClientRooms = z
   .object({ rooms: z.array(z.object({ room_id: z.string(), name: z.string().nullable().meta({ description: 'm.room.name, else the canonical alias' }) })) })
   .meta({ description: 'Joined rooms with their names' });
 
+/** `GET /client/auth/servers` */
+export const AuthServers = z.record(z.string(), z.string()).meta({ description: 'The configured homeservers: name to URL' });
+
+/** The Matrix login answer (`POST /client/auth/{server}/register|login` without update_client). */
+export const MatrixLogin = z
+  .object({
+    user_id: z.string(),
+    access_token: z.string().meta({ description: 'The new access token: the only response that carries one' }),
+    device_id: z.string(),
+    well_known: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ title: 'MatrixLogin', description: 'The account was logged in (or registered); nothing was saved' });
+
 export const InstanceDatabase = z
   .object({
     tables: z.array(z.object({ name: z.string(), columns: z.array(z.string()), rows: z.array(z.record(z.string(), z.unknown())) })),
@@ -383,8 +415,49 @@ export type LogRecord = z.infer<typeof LogRecord>;
 
 export const LogRecords = z.object({ records: z.array(LogRecord) }).meta({ description: 'Newest first' });
 
-/** What the `/logs` websocket sends: `{authenticated: true}` once a token sent as the first message is accepted, then each entry. */
-export const LogStreamMessage = z.union([z.object({ authenticated: z.literal(true) }), LogEntry]);
+/** maubot's (Python's) level names and numbers, as the `/logs` websocket sends them. */
+export const MAUBOT_LEVELS = {
+  debug: { name: 'DEBUG', no: 10 },
+  info: { name: 'INFO', no: 20 },
+  warn: { name: 'WARNING', no: 30 },
+  error: { name: 'ERROR', no: 40 },
+  critical: { name: 'CRITICAL', no: 50 },
+} as const satisfies Record<LogLevel, { name: string; no: number }>;
+
+/**
+ * A log line as the `/logs` websocket sends it: maubot's record (a Python
+ * logging record: what `mbc logs` and maubot's web UI read) and, after it,
+ * the same fields as LogEntry except `time`.
+ */
+export const LogStreamRecord = z
+  .object({
+    id: z.string().meta({ description: 'Unique per record: its stored id, or a per-daemon sequence number for a live record' }),
+    name: z.string().meta({ description: 'The logger: maubot.instance.<id>, maubot.client.<user id> or trellis.<component>' }),
+    levelname: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL']),
+    levelno: z.number(),
+    msg: z.string(),
+    time: z.string().meta({ description: 'ISO 8601 in UTC as Python writes it: YYYY-MM-DDTHH:MM:SS.ffffff+00:00' }),
+    filename: z.string().meta({ description: 'Always empty (no Python source)' }),
+    funcName: z.string().meta({ description: 'Always empty' }),
+    lineno: z.number().meta({ description: 'Always 0' }),
+    module: z.string().meta({ description: 'Always empty' }),
+    pathname: z.string().meta({ description: 'Always empty' }),
+    exc_info: z.string().nullable().meta({ description: 'The stack trace of an error logged with the line' }),
+    level: z.enum(LOG_LEVELS),
+    message: z.string(),
+    instance_id: z.string().nullable(),
+    client_id: z.string().nullable(),
+    context: z.record(z.string(), z.unknown()).nullable().meta({ description: 'The structured fields of the line (secrets redacted)' }),
+  })
+  .meta({ title: 'LogStreamRecord' });
+export type LogStreamRecord = z.infer<typeof LogStreamRecord>;
+
+/**
+ * What the `/logs` websocket sends (maubot's protocol): `{auth_success}` for
+ * each token sent as a message (false: send another), then once
+ * `{history: [...]}` (recent records, oldest first), then each new record.
+ */
+export const LogStreamMessage = z.union([z.object({ auth_success: z.boolean() }), z.object({ history: z.array(LogStreamRecord) }), LogStreamRecord]);
 export type LogStreamMessage = z.infer<typeof LogStreamMessage>;
 
 /** The health in a `/live` message: the report with the daemon's start time instead of its uptime. */

@@ -5,7 +5,7 @@ import type { LoadedPlugin } from '../core/plugin-registry.ts';
 import type { LogEntry as HubLogEntry } from '../core/logging.ts';
 import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
 import type { ApiDeps } from './deps.ts';
-import type { Client, Instance, LogEntry, LogLevel, LogRecord, Plugin } from './schemas.ts';
+import { MAUBOT_LEVELS, type Client, type Instance, type LogEntry, type LogLevel, type LogRecord, type LogStreamRecord, type Plugin } from './schemas.ts';
 
 /*
  * API shapes (their schemas: schemas.ts). Field names follow maubot's
@@ -92,4 +92,43 @@ export function apiLogEntry(entry: HubLogEntry): LogEntry {
 export function apiLogRecord(record: StoredLogRecord): LogRecord {
   // Stored from the log hub's entries, so its level is one of theirs.
   return { id: record.id, ...apiLogEntry({ ...record, level: record.level as LogLevel }) };
+}
+
+/** A Python-style ISO time in UTC, as maubot sends it (and `mbc logs` parses it): always microseconds and `+00:00`. */
+export function pythonIsoTime(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '000+00:00');
+}
+
+/** The stack trace logged with a line (an `err` field, or `stack`), if any. */
+export function logStack(context: Record<string, unknown> | null): string | null {
+  if (!context) return null;
+  const err = context.err as { stack?: unknown } | undefined;
+  if (err && typeof err.stack === 'string') return err.stack;
+  return typeof context.stack === 'string' ? context.stack : null;
+}
+
+/** A log line as the `/logs` websocket sends it: maubot's record fields, then Trellis's. */
+export function apiLogStreamRecord(entry: HubLogEntry, id: string): LogStreamRecord {
+  const component = typeof entry.context?.component === 'string' ? entry.context.component : 'daemon';
+  const name = entry.instanceId ? `maubot.instance.${entry.instanceId}` : entry.clientId ? `maubot.client.${entry.clientId}` : `trellis.${component}`;
+  const level = MAUBOT_LEVELS[entry.level];
+  return {
+    id,
+    name,
+    levelname: level.name,
+    levelno: level.no,
+    msg: entry.message,
+    time: pythonIsoTime(entry.time),
+    filename: '',
+    funcName: '',
+    lineno: 0,
+    module: '',
+    pathname: '',
+    exc_info: logStack(entry.context),
+    level: entry.level,
+    message: entry.message,
+    instance_id: entry.instanceId,
+    client_id: entry.clientId,
+    context: entry.context,
+  };
 }

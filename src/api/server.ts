@@ -83,7 +83,13 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
       security: [{ bearer: [] }],
     },
   });
-  await app.register(websocket);
+  await app.register(websocket, {
+    // As maubot: a shutdown closes the websockets with 1012 (service restart), so clients know to reconnect.
+    preClose(this: FastifyInstance, done: () => void) {
+      for (const client of this.websocketServer.clients) client.close(1012, 'server shutting down');
+      this.websocketServer.close(done);
+    },
+  });
 
   // No bodyLimit here: the parser would otherwise lift the limit of every route that does not set its own.
   app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -8,21 +8,36 @@ import { bearerToken } from './routes/auth.ts';
 const AUTH_TIMEOUT_MS = 5000;
 
 export interface WebsocketSession {
-  /** How the token came: in the handshake's Authorization header, or as the first message. */
+  /** How the token came: in the handshake's Authorization header, or as a message. */
   via: 'header' | 'message';
   /** Whether the token still holds (a logout or a new token_secret ends the session: close with 4001). */
   valid(): boolean;
 }
 
+export interface HandshakeOptions {
+  /**
+   * maubot's protocol (`/logs`): a wrong token is answered with this message
+   * and the socket waits for another one; without a valid token within 5 s it
+   * closes with 4000. Without it (`/live`): a wrong token closes with 4001 at
+   * once, and so does the timeout.
+   */
+  rejected?: string;
+}
+
 /**
  * The token handshake of the websocket routes (`/logs`, `/live`). A browser
- * cannot set headers on a websocket, so the token may come as the first
- * message (within 5 s) instead of the Authorization header; server.ts lets
- * only a real handshake through without one. A wrong or missing token closes
- * the socket with 4001. `begin` runs once the token is accepted; what it
- * returns runs when the socket closes.
+ * cannot set headers on a websocket, so the token may come as a message
+ * (within 5 s) instead of the Authorization header; server.ts lets only a
+ * real handshake through without one. `begin` runs once the token is
+ * accepted; what it returns runs when the socket closes.
  */
-export function authenticateWebsocket(socket: WebSocket, req: FastifyRequest, tokens: SessionTokens, begin: (session: WebsocketSession) => (() => void) | undefined): void {
+export function authenticateWebsocket(
+  socket: WebSocket,
+  req: FastifyRequest,
+  tokens: SessionTokens,
+  begin: (session: WebsocketSession) => (() => void) | undefined,
+  options: HandshakeOptions = {},
+): void {
   let token: string | null = null;
   let end: (() => void) | undefined;
   const start = (accepted: string | null, via: WebsocketSession['via']) => {
@@ -30,12 +45,14 @@ export function authenticateWebsocket(socket: WebSocket, req: FastifyRequest, to
     end = begin({ via, valid: () => tokens.verify(token ?? '') !== null });
   };
   if (req.username !== undefined) start(bearerToken(req.headers.authorization), 'header');
-  const timeout = setTimeout(() => token === null && socket.close(4001, 'authentication timeout'), AUTH_TIMEOUT_MS);
+  const timeoutCode = options.rejected === undefined ? 4001 : 4000;
+  const timeout = setTimeout(() => token === null && socket.close(timeoutCode, 'authentication timeout'), AUTH_TIMEOUT_MS);
   socket.on('message', (data) => {
     if (token !== null) return;
     const sent = data.toString().trim();
     if (tokens.verify(sent)) start(sent, 'message');
-    else socket.close(4001, 'invalid or expired token');
+    else if (options.rejected === undefined) socket.close(4001, 'invalid or expired token');
+    else if (socket.readyState === socket.OPEN) socket.send(options.rejected);
   });
   socket.on('close', () => {
     clearTimeout(timeout);

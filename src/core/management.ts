@@ -238,15 +238,21 @@ export class Management {
   }
 
   async loginClient(homeserver: string, username: string, password: string, profile: ClientProfileInput = {}): Promise<AccountRecord> {
+    const { hs, creds } = await this.passwordLogin(homeserver, username, password);
+    return this.#saveClient(hs, creds, profile, 'api');
+  }
+
+  /** A password login on a homeserver (a new device); nothing is saved. */
+  async passwordLogin(homeserver: string, username: string, password: string, deviceName?: string): Promise<{ hs: { name: string; url: string }; creds: Credentials }> {
     const hs = this.homeserverUrl(homeserver);
     await this.#reachable(hs.url);
-    let creds: Credentials;
     try {
-      creds = await loginWithPassword(hs.url, username, password);
+      const creds = await loginWithPassword(hs.url, username, password, deviceName);
+      registerSecret(creds.accessToken);
+      return { hs, creds };
     } catch (err) {
       throw new ManagementError(401, errorMessage(err));
     }
-    return this.#saveClient(hs, creds, profile, 'api');
   }
 
   async registerClient(
@@ -254,6 +260,21 @@ export class Management {
     input: { username: string; password: string; registrationToken?: string; method?: 'token' | 'shared_secret' },
     profile: ClientProfileInput = {},
   ): Promise<AccountRecord> {
+    const { hs, creds } = await this.registerAccount(homeserver, input);
+    return this.#saveClient(hs, creds, profile, 'api');
+  }
+
+  /** Whether registering on this homeserver needs a token or secret in the request (neither is configured). */
+  registrationConfigured(homeserver: string): boolean {
+    const hs = this.#config.homeservers[homeserver];
+    return Boolean(hs?.registration_token ?? hs?.shared_secret);
+  }
+
+  /** Registers an account (registration token or shared secret); nothing is saved. */
+  async registerAccount(
+    homeserver: string,
+    input: { username: string; password: string; registrationToken?: string; method?: 'token' | 'shared_secret' },
+  ): Promise<{ hs: { name: string; url: string }; creds: Credentials }> {
     const hs = this.homeserverUrl(homeserver);
     const hsConfig = hs.name ? this.#config.homeservers[hs.name] : undefined;
     const token = input.registrationToken ?? hsConfig?.registration_token;
@@ -274,7 +295,19 @@ export class Management {
     } catch (err) {
       throw new ManagementError(400, `registration of ${input.username} failed: ${errorMessage(err)}`);
     }
-    return this.#saveClient(hs, creds, profile, 'api');
+    registerSecret(creds.accessToken);
+    return { hs, creds };
+  }
+
+  /** Saves the account a login or registration made (a new one, or a new token for a known one). */
+  async saveLoggedInClient(hs: { name: string; url: string }, creds: Credentials, profile: ClientProfileInput = {}): Promise<{ record: AccountRecord; created: boolean }> {
+    const created = (await this.#storage.clients.get(creds.userId)) === undefined;
+    return { record: await this.#saveClient(hs, creds, profile, 'api'), created };
+  }
+
+  /** The configured homeservers: name to URL. */
+  homeserverUrls(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.#config.homeservers).map(([name, hs]) => [name, hs.url]));
   }
 
   async #saveClient(hs: { name: string; url: string }, creds: Credentials, profile: ClientProfileInput, managedBy: 'api' | 'config'): Promise<AccountRecord> {

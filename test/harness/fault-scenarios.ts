@@ -74,7 +74,7 @@ async function poll<T>(probe: () => Promise<T | undefined | null | false>, timeo
 
 /** A new bot account, registered by the daemon with Synapse's shared secret (config homeservers.main.shared_secret). */
 export async function registerBot(daemon: TestDaemon, prefix = 'faultbot'): Promise<string> {
-  const res = await api<{ id: string }>(daemon, 'POST', '/client/auth/main/register', {
+  const res = await api<{ id: string }>(daemon, 'POST', '/client/auth/main/register?update_client=true', {
     username: uniqueLocalpart(prefix),
     password: `bot-${uniqueLocalpart('pw')}`,
     method: 'shared_secret',

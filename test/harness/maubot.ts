@@ -54,6 +54,12 @@ function ensureMaubotInstalled(): void {
   }
 }
 
+/** The real `mbc` (maubot's CLI) of `.venv-maubot`; throws if maubot is not installed there. */
+export function mbcPath(): string {
+  ensureMaubotInstalled();
+  return join(MAUBOT_VENV_DIR, 'bin', 'mbc');
+}
+
 function runToCompletion(command: string, args: string[], env: NodeJS.ProcessEnv, what: string): Promise<string> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });

@@ -69,7 +69,7 @@ describe('ask plugin through a real homeserver and a fake Ollama server', () => 
     });
     alice = await TestUser.create(hs, 'asker');
     bob = await TestUser.create(hs, 'asker2');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('askbot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

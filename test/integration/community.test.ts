@@ -55,7 +55,7 @@ describe('community plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     user = await TestUser.create(hs, 'member');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('communitybot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

@@ -55,7 +55,12 @@ describe('platform core through a real homeserver', () => {
   });
 
   it('registers a bot account with a registration token (m.login.registration_token)', async () => {
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('pingbot'), password: botPassword, method: 'token', displayname: 'Ping Bot' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
+      username: uniqueLocalpart('pingbot'),
+      password: botPassword,
+      method: 'token',
+      displayname: 'Ping Bot',
+    });
     assert.equal(res.status, 201, res.text);
     botA = res.body;
     assert.match(botA.id, /^@pingbot/);
@@ -66,14 +71,14 @@ describe('platform core through a real homeserver', () => {
   });
 
   it("registers a bot account with Synapse's shared secret", async () => {
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('secretbot'), password: botPassword, method: 'shared_secret' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', { username: uniqueLocalpart('secretbot'), password: botPassword, method: 'shared_secret' });
     assert.equal(res.status, 201, res.text);
     botB = res.body;
     assert.match(botB.id, /^@secretbot/);
   });
 
   it('refuses a registration with a bad token and explains why', async () => {
-    const res = await daemon.api<{ error: string }>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<{ error: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('nobot'),
       password: botPassword,
       method: 'token',

@@ -96,7 +96,7 @@ describe('end-to-end encryption: media, the encryption switch, pending events, k
   });
 
   it('posts an image from a plugin as an encrypted attachment in an encrypted room, and as url in a plain one', async () => {
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('filerbot'), password: 'pw-' + randomBytes(8).toString('hex') });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', { username: uniqueLocalpart('filerbot'), password: 'pw-' + randomBytes(8).toString('hex') });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     await cryptoState(bot.id, 'ready');
@@ -129,7 +129,11 @@ describe('end-to-end encryption: media, the encryption switch, pending events, k
   });
 
   it('registers an account with encryption off: no crypto at all for it', async () => {
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('plainbot'), password: 'pw-' + randomBytes(8).toString('hex'), encryption: false });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
+      username: uniqueLocalpart('plainbot'),
+      password: 'pw-' + randomBytes(8).toString('hex'),
+      encryption: false,
+    });
     assert.equal(res.status, 201, res.text);
     assert.equal(res.body.encryption, false);
     await daemon.waitFor('plainbot syncing', async () => (await getClient(res.body.id)).last_sync_at !== null || undefined);

@@ -85,7 +85,11 @@ describe('switching encryption off and on while messages flow', () => {
   });
 
   it('settles at ready with the same device after 15 toggles, rapid and concurrent ones included', async () => {
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('switchbot'), password: 'pw-' + randomBytes(8).toString('hex'), method: 'token' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
+      username: uniqueLocalpart('switchbot'),
+      password: 'pw-' + randomBytes(8).toString('hex'),
+      method: 'token',
+    });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     const initial = (await cryptoState('ready')).crypto!;

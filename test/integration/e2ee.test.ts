@@ -53,7 +53,7 @@ describe('end-to-end encrypted rooms', () => {
   });
 
   it('gives a new bot account a device with published keys and a cross-signing identity', async () => {
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', { username: uniqueLocalpart('e2eebot'), password: botPassword, method: 'token' });
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', { username: uniqueLocalpart('e2eebot'), password: botPassword, method: 'token' });
     assert.equal(res.status, 201, res.text);
     bot = res.body;
     assert.equal(bot.encryption, true, 'encryption is on by default');

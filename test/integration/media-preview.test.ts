@@ -99,7 +99,7 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
       { env: { NODE_EXTRA_CA_CERTS: ig.caFile } },
     );
     user = await TestUser.create(hs, 'linker');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('previewbot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

@@ -65,7 +65,7 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
     admin = await TestUser.create(hs, 'mcadmin');
     mod = await TestUser.create(hs, 'mcmod');
     member = await TestUser.create(hs, 'mcmember');
-    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('mcbot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

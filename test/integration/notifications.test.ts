@@ -125,19 +125,40 @@ describe('admin notifications and live logs', () => {
     assert.ok(errors.body.records.some((r) => r.level === 'error' && r.instance_id === 'fail-ping' && r.message.includes(PING_ERROR)));
   });
 
-  it('streams log lines live over the websocket after token authentication', async () => {
+  it("streams log lines live over the websocket in maubot's protocol after token authentication", async () => {
     const token = await daemon.login();
     const socket = openLogSocket(daemon.port);
     try {
       await socket.opened;
+      // A wrong token is answered and the socket waits for another one (as maubot).
+      socket.ws.send('not-a-valid-token');
+      await until('the refusal', () => (socket.messages.length ? socket.messages[0] : undefined));
+      assert.deepEqual(JSON.parse(socket.messages[0]!), { auth_success: false });
       socket.ws.send(token);
-      await until('the authentication reply', () => (socket.messages.length ? socket.messages[0] : undefined));
-      assert.deepEqual(JSON.parse(socket.messages[0]), { authenticated: true });
+      await until('the authentication reply and the history', () => (socket.messages.length >= 3 ? true : undefined));
+      assert.deepEqual(JSON.parse(socket.messages[1]!), { auth_success: true });
+      const { history } = JSON.parse(socket.messages[2]!) as { history: Array<{ name: string; levelname: string; time: string; id: string; msg: string }> };
+      assert.ok(history.length > 0, 'recent records come first');
+      const failed = history.find((r) => r.msg.includes(PING_ERROR));
+      assert.ok(failed, 'the history holds the earlier error');
+      assert.equal(failed.name, 'maubot.instance.fail-ping');
+      assert.equal(failed.levelname, 'ERROR');
+      assert.match(failed.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+      assert.ok(
+        history.every((r, i) => i === 0 || r.time >= history[i - 1]!.time),
+        'oldest first',
+      );
 
       const put = await daemon.api('PUT', '/instance/ws-ping', { type: 'org.trellis.ping', primary_user: bot.userId, rooms: [pingRoom], enabled: false });
       assert.equal(put.status, 201, put.text);
-      const line = await until('the log line on the socket', () => socket.messages.slice(1).find((m) => m.includes('instance ws-ping created')));
-      const entry = JSON.parse(line) as { level: string; message: string; instance_id: string };
+      const line = await until('the log line on the socket', () => socket.messages.slice(3).find((m) => m.includes('instance ws-ping created')));
+      const entry = JSON.parse(line) as { level: string; levelname: string; levelno: number; name: string; msg: string; message: string; instance_id: string; id: string; exc_info: unknown };
+      assert.equal(entry.levelname, 'INFO');
+      assert.equal(entry.levelno, 20);
+      assert.equal(entry.name, 'maubot.instance.ws-ping');
+      assert.equal(entry.msg, entry.message);
+      assert.equal(typeof entry.id, 'string');
+      assert.equal(entry.exc_info, null);
       assert.equal(entry.level, 'info');
       assert.equal(entry.instance_id, 'ws-ping');
       assert.ok(!line.includes(bot.accessToken));
@@ -147,13 +168,17 @@ describe('admin notifications and live logs', () => {
     }
   });
 
-  it('closes the websocket with 4001 on a wrong token', async () => {
+  it('answers a wrong token with auth_success false and closes with 4000 when no valid one comes within 5 s', async () => {
     const socket = openLogSocket(daemon.port);
     await socket.opened;
     socket.ws.send('not-a-valid-token');
     const closed = await socket.closed;
-    assert.equal(closed.code, 4001);
-    assert.equal(socket.messages.length, 0, 'nothing was streamed before the close');
+    assert.equal(closed.code, 4000);
+    assert.deepEqual(
+      socket.messages.map((m) => JSON.parse(m) as unknown),
+      [{ auth_success: false }],
+      'nothing was streamed',
+    );
   });
 
   it('kept the access token out of the output and the admin room', async () => {

@@ -100,7 +100,7 @@ describe('plugin upload', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     user = await TestUser.create(hs, 'human');
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('hellobot'),
       password: 'bot-password-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

@@ -52,7 +52,7 @@ describe('polls plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     [alice, bob] = await Promise.all([TestUser.create(hs, 'alice'), TestUser.create(hs, 'bob')]);
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('pollbot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

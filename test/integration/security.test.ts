@@ -174,7 +174,7 @@ describe('security of the management API', () => {
     assert.ok(token);
     const res = await req(
       'POST',
-      `${API}/client/auth/main/register`,
+      `${API}/client/auth/main/register?update_client=true`,
       authed(json({ username: uniqueLocalpart('secbot'), password: 'bot-password-' + randomBytes(6).toString('hex'), method: 'shared_secret' })),
     );
     assert.equal(res.status, 201, res.text);
@@ -230,7 +230,8 @@ describe('security of the management API', () => {
       const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}${path}`);
       ws.onopen = () => ws.send('not-a-token');
       const code = await new Promise<number>((r) => (ws.onclose = (ev) => r(ev.code)));
-      assert.equal(code, 4001);
+      // /logs as maubot: {auth_success: false}, then 4000 when no valid token came within 5 s; /live closes at once.
+      assert.equal(code, path.endsWith('/logs') ? 4000 : 4001);
     }
   });
 

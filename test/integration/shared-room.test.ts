@@ -24,7 +24,7 @@ describe('instances sharing a bot and a room', () => {
   });
 
   it('answers !help once, listing the commands of every instance in the room', async () => {
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('sharedbot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

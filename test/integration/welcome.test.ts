@@ -76,7 +76,7 @@ describe('welcome plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     admin = await TestUser.create(hs, 'spaceadmin');
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('welcomebot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

@@ -46,7 +46,7 @@ describe('wordle plugin through a real homeserver', () => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
     });
     player = await TestUser.create(hs, 'player');
-    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register', {
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('wordlebot'),
       password: 'pw-' + Math.random().toString(36).slice(2),
       method: 'shared_secret',

@@ -31,11 +31,11 @@ function AddClient() {
       const profile = displayname.trim() ? { displayname: displayname.trim() } : {};
       let client: Client;
       if (method === 'token') client = await api<Client>('POST', '/client/new', { body: { homeserver: homeserver.trim(), access_token: accessToken.trim(), ...profile } });
-      else if (method === 'login') client = await api<Client>('POST', `/client/auth/${hs}/login`, { body: { username, password, ...profile } });
+      else if (method === 'login') client = await api<Client>('POST', `/client/auth/${hs}/login?update_client=true`, { body: { username, password, ...profile } });
       else {
         const body: Record<string, unknown> = { username, password, method: method === 'register-token' ? 'token' : 'shared_secret', ...profile };
         if (method === 'register-token' && regToken.trim()) body.registration_token = regToken.trim();
-        client = await api<Client>('POST', `/client/auth/${hs}/register`, { body });
+        client = await api<Client>('POST', `/client/auth/${hs}/register?update_client=true`, { body });
       }
       await refreshClients();
       setAdded(client.id);

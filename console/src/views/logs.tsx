@@ -1,12 +1,20 @@
 /** Logs page: filtered history with paging and a live tail over the /logs websocket. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, token, wsUrl, type LogEntry, type LogRecord, type LogStreamMessage } from '../api.ts';
+import { api, token, wsUrl, type LogEntry, type LogRecord, type LogStreamMessage, type LogStreamRecord } from '../api.ts';
 import { instances } from '../state.ts';
 import { Card, ErrorBox, LevelBadge, time, useAction } from '../ui.tsx';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'critical'] as const;
 const PAGE = 100;
 const MAX_LINES = 2000;
+
+/** A line shown: a stored record (with its id, for paging) or one from the live tail. */
+type Line = LogEntry & { id?: number };
+
+/** The websocket's record (maubot's fields and Trellis's) as the line the history shows. */
+function fromStream(record: LogStreamRecord): Line {
+  return { time: Date.parse(record.time), level: record.level, message: record.message, instance_id: record.instance_id, client_id: record.client_id, context: record.context };
+}
 
 function stackOf(entry: LogEntry): string | null {
   const ctx = entry.context;
@@ -44,7 +52,7 @@ export function Logs() {
   const [instance, setInstance] = useState('');
   const [query, setQuery] = useState('');
   const [debounced, setDebounced] = useState('');
-  const [lines, setLines] = useState<LogEntry[]>([]);
+  const [lines, setLines] = useState<Line[]>([]);
   const [more, setMore] = useState(true);
   const [paused, setPaused] = useState(false);
   const action = useAction();
@@ -77,8 +85,10 @@ export function Logs() {
     const ws = new WebSocket(wsUrl(`/logs?level=${level}`));
     ws.onopen = () => ws.send(token.value ?? '');
     ws.onmessage = (ev) => {
-      const entry = JSON.parse(String(ev.data)) as LogStreamMessage;
-      if ('authenticated' in entry || pausedRef.current) return;
+      // The socket speaks maubot's protocol: {auth_success}, then {history} (the REST history above is used instead), then records.
+      const message = JSON.parse(String(ev.data)) as LogStreamMessage;
+      if ('auth_success' in message || 'history' in message || pausedRef.current) return;
+      const entry = fromStream(message);
       if (instance && entry.instance_id !== instance) return;
       if (debounced && !`${entry.message} ${JSON.stringify(entry.context ?? {})}`.toLowerCase().includes(debounced.toLowerCase())) return;
       setLines((prev) => [entry, ...prev].slice(0, MAX_LINES));
@@ -88,9 +98,10 @@ export function Logs() {
 
   const older = () =>
     action.run(async () => {
-      const oldest = lines[lines.length - 1];
-      if (!oldest) return;
-      const res = await api<{ records: LogRecord[] }>('GET', `/logs?${params(oldest.time)}`);
+      // Paging goes by record id: the oldest stored record shown (live lines come first and have none).
+      const oldest = lines.findLast((line) => line.id !== undefined)?.id;
+      if (oldest === undefined) return;
+      const res = await api<{ records: LogRecord[] }>('GET', `/logs?${params(oldest)}`);
       setLines((prev) => [...prev, ...res.records]);
       setMore(res.records.length === PAGE);
     });
