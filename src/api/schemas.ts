@@ -387,6 +387,7 @@ export const MatrixLogin = z
     well_known: z.record(z.string(), z.unknown()).optional(),
   })
   .meta({ title: 'MatrixLogin', description: 'The account was logged in (or registered); nothing was saved' });
+export type MatrixLogin = z.infer<typeof MatrixLogin>;
 
 export const InstanceDatabase = z
   .object({

@@ -4,15 +4,16 @@ import type { LogRecord as StoredLogRecord } from '../storage/log-records.ts';
 import type { LoadedPlugin } from '../core/plugin-registry.ts';
 import type { LogEntry as HubLogEntry } from '../core/logging.ts';
 import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
+import type { Credentials } from '../matrix/types.ts';
 import type { ApiDeps } from './deps.ts';
-import { MAUBOT_LEVELS, type Client, type Instance, type LogEntry, type LogLevel, type LogRecord, type LogStreamRecord, type Plugin } from './schemas.ts';
+import { MAUBOT_LEVELS, type Client, type Instance, type LogEntry, type LogLevel, type LogRecord, type LogStreamRecord, type MatrixLogin, type Plugin } from './schemas.ts';
 
 /*
  * API shapes (their schemas: schemas.ts). Field names follow maubot's
  * management API where it has the same concept (id, type, primary_user,
  * enabled, started, displayname, avatar_url, homeserver, device_id,
  * autojoin); extra fields are ours, snake_case like maubot's.
- * Access tokens are never serialised.
+ * Access tokens are never serialised, except by apiMatrixLogin.
  *
  * Each function is the one join of its object: the stored record with the
  * supervisor's runtime state and the plugin registry.
@@ -81,6 +82,15 @@ export function apiClient(record: AccountRecord, { supervisor }: Runtime): Clien
     managed_by: record.managedBy,
     instances: supervisor.instancesUsingClient(record.id),
   };
+}
+
+/**
+ * A login or registration on a homeserver, for the operator who asked for it
+ * (`POST /client/auth/{server}/login|register` without update_client): the
+ * one API response with an access token.
+ */
+export function apiMatrixLogin(creds: Credentials): MatrixLogin {
+  return { user_id: creds.userId, access_token: creds.accessToken, device_id: creds.deviceId };
 }
 
 /** A log line as the websockets stream it. */

@@ -117,9 +117,10 @@ describe('the real mbc against Trellis', () => {
     assert.match(sso, /Failed to log in: single sign-on is not supported/, sso);
   });
 
-  it('mbc logs shows the recent and the live records', async () => {
+  it('mbc logs shows the recent and the live records, and ends when the daemon shuts down (1012)', async () => {
     const child = spawn(mbc, ['logs', daemon.url, '--tail', '50'], { stdio: ['ignore', 'pipe', 'pipe'], env: env() });
     running.add(child);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8').replace(ANSI, '')));
     child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8').replace(ANSI, '')));
@@ -131,6 +132,16 @@ describe('the real mbc against Trellis', () => {
       assert.equal(put.status, 201, put.text);
       await daemon.waitFor('the live record in mbc logs', async () => /\[INFO@maubot\.instance\.mbc-hello\] instance mbc-hello created/.test(out), 15_000);
       assert.match(out, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[INFO@maubot\.instance\.mbc-hello\] /m);
+
+      // A shutdown closes the log websockets with 1012 (service restart); mbc then ends by itself.
+      const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/_matrix/maubot/v1/logs`);
+      const closed = new Promise<number>((r) => ws.addEventListener('close', (ev) => r(ev.code), { once: true }));
+      const authenticated = new Promise<void>((r) => ws.addEventListener('message', () => r(), { once: true }));
+      ws.addEventListener('open', () => ws.send(JSON.parse(readFileSync(join(home, 'maubot-cli.json'), 'utf8')).servers[daemon.url] as string), { once: true });
+      await authenticated;
+      await daemon.stop();
+      assert.equal(await closed, 1012);
+      assert.equal(await exited, 0, 'mbc logs ended by itself');
       assert.doesNotMatch(out, /Traceback|TypeError|Connection error|Failed to authenticate/, out);
     } finally {
       child.kill('SIGTERM');

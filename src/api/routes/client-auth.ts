@@ -1,7 +1,7 @@
 /** Bot accounts by homeserver login or registration, as maubot: /client/auth/servers, /client/auth/{server}/register|login. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ManagementError } from '../../core/management.ts';
-import { apiClient } from '../serialize.ts';
+import { apiClient, apiMatrixLogin } from '../serialize.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, AuthServers, Client, ClientAuthBody, ClientAuthParams, ClientAuthQuery, ClientAuthSsoParams, ClientAuthSsoWaitBody, MatrixLogin, errors } from '../schemas.ts';
 import type { ZodTypeProvider } from '../typed-routes.ts';
@@ -61,7 +61,7 @@ export function registerClientAuthRoutes(app: FastifyInstance, deps: ApiDeps): v
           : await deps.management.registerAccount(server, { username, password, registrationToken, method });
       if (!req.query.update_client) {
         // The operator asked for the token itself: the one response that carries one (never logged).
-        return reply.code(200).send({ user_id: creds.userId, access_token: creds.accessToken, device_id: creds.deviceId });
+        return reply.code(200).send(apiMatrixLogin(creds));
       }
       const { record, created } = await deps.management.saveLoggedInClient(hs, creds, profileFrom(req.body));
       return reply.code(created ? 201 : 202).send(apiClient(record, deps));
