@@ -4,6 +4,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { checkHomeserver, loginWithPassword, loginWithToken, registerWithSharedSecret, registerWithToken } from '../matrix/auth.ts';
+import { MatrixAuthError } from '../matrix/errors.ts';
 import { MatrixClient } from '../matrix/client.ts';
 import type { Credentials } from '../matrix/types.ts';
 import { INSTANCE_ID, ROOM_ID, type TrellisConfig } from '../config/schema.ts';
@@ -251,7 +252,8 @@ export class Management {
       registerSecret(creds.accessToken);
       return { hs, creds };
     } catch (err) {
-      throw new ManagementError(401, errorMessage(err));
+      // Not 401: that would say the operator's own session ended (the console logs out on it).
+      throw new ManagementError(err instanceof MatrixAuthError ? 400 : 502, errorMessage(err));
     }
   }
 

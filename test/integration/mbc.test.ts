@@ -110,9 +110,11 @@ describe('the real mbc against Trellis', () => {
     assert.match(login, new RegExp(`Successfully logged in as ${userId.replace(/\./g, '\\.')}\\.\\s+Access token: \\S+`), login);
   });
 
-  it('mbc auth explains an unknown server and refuses single sign-on', async () => {
+  it('mbc auth explains an unknown server and a wrong password, and refuses single sign-on', async () => {
     const unknown = await run(['auth', '-h', 'nowhere', '-u', localpart, '-p', password, '-s', daemon.url]);
     assert.match(unknown, /Registration target server not found/, unknown);
+    const wrong = await run(['auth', '-h', 'main', '-u', localpart, '-p', 'not-the-password', '-s', daemon.url]);
+    assert.match(wrong, /Failed to log in: .*wrong username or password/, wrong);
     const sso = await run(['auth', '--sso', '-h', 'main', '-s', daemon.url]);
     assert.match(sso, /Failed to log in: single sign-on is not supported/, sso);
   });
