@@ -78,7 +78,7 @@ export async function withBenchEnv(body: (env: BenchEnv) => Promise<void>): Prom
 
 /** A new bot account, registered by the daemon with Synapse's shared secret. */
 export async function registerBot(daemon: TestDaemon, prefix: string): Promise<ApiClient> {
-  const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register', {
+  const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
     username: uniqueLocalpart(prefix),
     password: `bench-${uniqueLocalpart('pw')}`,
     method: 'shared_secret',
