@@ -11,6 +11,7 @@ import { openStorage, type Storage } from './storage/database.ts';
 import { createApiServer } from './api/server.ts';
 import { loadConsoleAssets, type ConsoleAsset } from './api/console.ts';
 import { SessionTokens } from './api/session-tokens.ts';
+import { ApiTokens } from './api/api-tokens.ts';
 import { LogHub, wrapLogger, type Logger } from './core/logging.ts';
 import { registerSecret } from './core/redact.ts';
 import { Metrics } from './core/metrics.ts';
@@ -138,6 +139,8 @@ export class Daemon {
         tokens: new SessionTokens(
           () => ({ secret: this.config.server.token_secret, ttlSeconds: this.config.server.token_ttl_seconds, subject: this.config.admin.username }),
           this.storage.revokedTokens,
+          // Named long-lived tokens (`trellis token create`, POST /tokens): checked with the database, so the CLI's changes count at once.
+          new ApiTokens(this.storage.apiTokens),
         ),
         startedAt: this.startedAt,
         version: VERSION,

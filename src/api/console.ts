@@ -128,9 +128,10 @@ export function consolePolicy(host: string | undefined): string {
 /**
  * Serves the console at `/`: known assets by path, and index.html for any
  * other GET that a browser navigates to (client-side routes such as
- * /instances/foo), except API, health and metrics paths.
+ * /instances/foo), except API, health and metrics paths: the function it
+ * returns serves index.html for those (true) and leaves the rest (false).
  */
-export function registerConsole(app: FastifyInstance, assets: Map<string, ConsoleAsset>): void {
+export function registerConsole(app: FastifyInstance, assets: Map<string, ConsoleAsset>): ((req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => boolean) | null {
   const index = assets.get('/index.html');
   const send = (asset: ConsoleAsset, reply: import('fastify').FastifyReply, immutable: boolean) =>
     reply
@@ -146,12 +147,14 @@ export function registerConsole(app: FastifyInstance, assets: Map<string, Consol
     if (path === '/index.html') continue;
     app.get(path, { config: { public: true }, schema: { hide: true } }, async (_req, reply) => send(asset, reply, true));
   }
-  if (!index) return;
+  if (!index) return null;
   app.get('/', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => send(index, reply, false));
-  app.setNotFoundHandler((req, reply) => {
+  // server.ts's not-found handler asks this first; anything else is its 404/405.
+  return (req, reply) => {
     const path = req.url.split('?')[0];
     const apiLike = path.startsWith(API_PREFIX) || path.startsWith('/_matrix') || path === '/health' || path === '/metrics' || extname(path) !== '';
-    if (req.method === 'GET' && !apiLike) return send(index, reply, false);
-    return reply.code(404).send({ errcode: 'not_found', error: `no route ${req.method} ${path}`, problems: [] });
-  });
+    if (req.method !== 'GET' || apiLike) return false;
+    void send(index, reply, false);
+    return true;
+  };
 }

@@ -41,9 +41,22 @@ const trueOrFalse = () => z.boolean({ error: 'must be true or false' });
 /** A string field of maubot's API that counts as absent when it is anything else (as it always did: maubot's clients may send null). */
 const ifString = (description: string) => z.string().optional().catch(undefined).meta({ description });
 
+/** The body schemas of routes that take their body raw, whatever its Content-Type (server.ts hands them the bytes, never parsed as JSON). */
+export const RAW_BODIES = new WeakSet<z.ZodType>();
+
 /** A raw request body (archive, image): checked to be there, typed as bytes. */
-const rawBody = (error: string, description: string) =>
-  z.custom<Uint8Array>((value) => value instanceof Uint8Array && value.length > 0, { error }).meta({ type: 'string', format: 'binary', description });
+const rawBody = (error: string, description: string) => {
+  const schema = z.custom<Uint8Array>((value) => value instanceof Uint8Array && value.length > 0, { error }).meta({ type: 'string', format: 'binary', description });
+  RAW_BODIES.add(schema);
+  return schema;
+};
+
+/** `POST /tokens`: a named, long-lived API token. */
+export const NewApiTokenBody = z
+  .object({ name: z.string({ error: 'required: a name for the token, e.g. "ci"' }).meta({ description: '1 to 64 letters, digits, "_", "." or "-"' }) }, { error: 'send {"name": …} as a JSON object' })
+  .register(requestError, { error: 'invalid token request' });
+
+export const TokenNameParams = z.object({ name: z.string() });
 
 export const LoginBody = z
   .object(
@@ -241,7 +254,10 @@ export const ClientAuthParams = z.object({
 
 export const ApiError = z
   .object({
-    errcode: z.string().meta({ description: 'bad_request, unauthorized, invalid_credentials, forbidden, not_found, conflict, too_large, rate_limited, homeserver_error, internal_error' }),
+    errcode: z.string().meta({
+      description:
+        "bad_request, body_not_json, auth_token_missing, auth_token_invalid, invalid_auth, forbidden, not_found, resource_not_found, method_not_allowed, conflict, token_exists, token_not_found, too_large, rate_limited, not_supported, homeserver_error, internal_error (and the resources' own, as maubot's)",
+    }),
     error: z.string().meta({ description: 'What went wrong, in words' }),
     problems: z.array(z.string()).meta({ description: 'For a 400: every problem, each starting with the field it is about' }),
   })
@@ -250,7 +266,7 @@ export type ApiError = z.infer<typeof ApiError>;
 
 const ERROR_MEANINGS = {
   400: 'Invalid request: `error` says what, `problems` lists every bad field',
-  401: 'Missing, invalid or expired bearer token',
+  401: 'No token (errcode auth_token_missing), or an invalid, expired or revoked one (auth_token_invalid)',
   403: 'Defined in the config file: change it there and send SIGHUP',
   404: 'Not found',
   409: 'Conflict with the current state (in use, already installed)',
@@ -258,6 +274,7 @@ const ERROR_MEANINGS = {
   415: 'Unsupported Content-Type',
   429: 'Too many failed logins: wait for Retry-After seconds',
   500: 'Internal error; see the daemon log',
+  501: 'Not supported by Trellis',
   502: 'The homeserver refused or did not answer',
 } as const;
 type ErrorStatus = keyof typeof ERROR_MEANINGS;
@@ -273,7 +290,43 @@ export const noContent = (description: string) => z.undefined().meta({ descripti
 export const Version = z.object({ version: z.string(), name: z.literal('trellis') }).meta({ description: 'The daemon version' });
 
 export const LoginResult = z.object({ token: z.string(), expires_at: z.number().meta({ description: 'Unix time in milliseconds' }) }).meta({ description: 'A bearer token' });
-export const PingResult = z.object({ username: z.string() }).meta({ description: 'The token is valid for this admin' });
+/** maubot's api_features: which parts of maubot's management API are served (src/api/features.ts). */
+export const Features = z
+  .object({
+    login: z.boolean(),
+    plugin: z.boolean(),
+    plugin_upload: z.boolean(),
+    instance: z.boolean(),
+    instance_database: z.boolean(),
+    client: z.boolean(),
+    client_proxy: z.boolean(),
+    client_auth: z.boolean(),
+    dev_open: z.boolean(),
+    log: z.boolean(),
+  })
+  .meta({ title: 'Features' });
+
+export const PublicFeatures = z.union([Features, z.object({ login: z.boolean() })]).meta({ description: "With a valid token maubot's full api_features map; without one only {login}" });
+
+export const PingResult = z.object({ username: z.string(), features: Features }).meta({ description: 'The token is valid for this admin' });
+
+export const DebugOpen = z.object({ enabled: z.literal(false) }).meta({ description: "maubot's open-in-editor development helper: never enabled in Trellis" });
+
+/** A named, long-lived API token, without its secret. */
+export const ApiTokenInfo = z
+  .object({
+    name: z.string(),
+    created_at: z.number().meta({ description: 'Unix time in milliseconds' }),
+    last_used_at: z.number().nullable().meta({ description: 'Unix time in milliseconds (updated at most once a minute); null: never used' }),
+  })
+  .meta({ title: 'ApiToken' });
+export type ApiTokenInfo = z.infer<typeof ApiTokenInfo>;
+
+export const ApiTokenList = z.object({ tokens: z.array(ApiTokenInfo) }).meta({ description: 'Named API tokens, oldest first (never their secrets)' });
+
+export const NewApiToken = ApiTokenInfo.extend({ token: z.string().meta({ description: 'The token: shown here once, stored only as a hash' }) }).meta({
+  description: 'The new token; it never expires (revoke it with DELETE /tokens/{name})',
+});
 
 export const HealthStatus = z.enum(['ok', 'degraded']);
 

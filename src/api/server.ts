@@ -1,6 +1,8 @@
 /**
- * The management API's Fastify server: bearer-token hook, error shape, body
- * limits, /health, /metrics, OpenAPI, the routes and the console.
+ * The management API's Fastify server: the token hook (Authorization header
+ * or ?access_token=), lenient body parsing (JSON whatever the Content-Type,
+ * as maubot), error shape and maubot's errcodes, body limits, /health,
+ * /metrics, OpenAPI, the routes and the console.
  */
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -18,18 +20,24 @@ import { registerClientAuthRoutes } from './routes/client-auth.ts';
 import { registerLogRoutes } from './routes/logs.ts';
 import { registerLiveRoutes } from './routes/live.ts';
 import { registerConsole, type ConsoleAsset } from './console.ts';
-import { Health, Metrics, Version, errors } from './schemas.ts';
+import { Health, Metrics, RAW_BODIES, Version, errors } from './schemas.ts';
+import type { TokenOwner } from './session-tokens.ts';
+import { registerTokenRoutes } from './routes/tokens.ts';
 import { RequestError, openapiTransform, useZodSchemas, type ZodTypeProvider } from './typed-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     username?: string;
+    /** The valid token this request carried (Authorization header or ?access_token=) and whom it speaks for. */
+    auth?: TokenOwner & { token: string };
   }
   interface FastifyContextConfig {
     /** Served without a bearer token (a function: decided per request, e.g. by the config). */
     public?: boolean | (() => boolean);
     /** A websocket route that may authenticate with its first message instead (browsers cannot set headers on a websocket). */
     websocketAuth?: boolean;
+    /** The body is handed over raw (bytes) whatever its Content-Type, also without a body schema (e.g. a passthrough). */
+    rawBody?: boolean;
   }
 }
 
@@ -54,6 +62,29 @@ function isWebsocketHandshake(req: FastifyRequest): boolean {
     typeof h['sec-websocket-key'] === 'string' &&
     h['sec-websocket-key'] !== ''
   );
+}
+
+/** The token a request carries: `Authorization: Bearer …`, else `?access_token=` (as maubot; e.g. an <img> URL). */
+export function requestToken(req: FastifyRequest): string | null {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || null;
+  const query = (req.query as Record<string, unknown> | undefined)?.access_token;
+  const value = Array.isArray(query) ? query[0] : query;
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+/** A JSON body that is not JSON (maubot's errcode). */
+class BodyNotJson extends Error {
+  readonly statusCode = 400;
+}
+
+/** Route URL patterns (`/plugin/:id`) as expressions matching concrete paths, to tell a wrong method (405) from an unknown path (404). */
+function routePattern(url: string): RegExp {
+  const source = url
+    .split('/')
+    .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}/?$`);
 }
 
 /** Only listed proxies may set the client address (X-Forwarded-For); none by default. */
@@ -93,12 +124,37 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
 
   // No bodyLimit here: the parser would otherwise lift the limit of every route that does not set its own.
   app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Like maubot (aiohttp's request.json()), a JSON body is read whatever the Content-Type says: none, text/plain
+  // (a browser's fetch without headers), application/x-www-form-urlencoded (curl -d) or application/json. An empty
+  // body is no body, never a 400; a route that reads no body ignores what came; a raw-body route gets the bytes.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+    const schema = req.routeOptions.schema?.body;
+    const raw = req.routeOptions.config?.rawBody || (schema !== undefined && RAW_BODIES.has(schema as never));
+    // A raw-body route takes bytes of any type (curl --data-binary sends form-urlencoded) except declared JSON, which its schema refuses by name.
+    if (raw && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return done(null, body);
+    const text = body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      return done(null, JSON.parse(text));
+    } catch {
+      if (!schema) return done(null, undefined);
+      return done(new BodyNotJson(`the request body is not valid JSON (${req.method} ${req.routeOptions.url ?? ''} takes a JSON object)`), undefined);
+    }
+  });
+
+  // Every route's method and URL pattern, for the 405 of a known path.
+  const routes: Array<{ method: string; pattern: RegExp }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, pattern: routePattern(route.url) });
+  });
 
   app.setErrorHandler((err: FastifyError | ManagementError | Error, req, reply) => {
     if (err instanceof ManagementError) {
       const redact = err instanceof RequestError ? (text: string) => text : redactText;
       return reply.code(err.status).send({ errcode: codeFor(err.status), error: redact(err.message), problems: err.problems.map(redact) });
     }
+    if (err instanceof BodyNotJson) return reply.code(400).send({ errcode: 'body_not_json', error: err.message, problems: [] });
     const status = (err as FastifyError).statusCode;
     if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const limit = req.routeOptions.bodyLimit ?? BODY_LIMITS.small;
@@ -115,12 +171,15 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     return reply.code(500).send({ errcode: 'internal_error', error: 'internal error; see the daemon log', problems: [] });
   });
 
-  // Every route needs the bearer token except those marked public.
+  // Every route needs a token (header or ?access_token=) except those marked public; errcodes as maubot's.
   app.addHook('onRequest', async (req, reply) => {
-    const header = req.headers.authorization;
-    if (header?.startsWith('Bearer ')) {
-      const user = deps.tokens.verify(header.slice(7).trim());
-      if (user) req.username = user;
+    const token = requestToken(req);
+    if (token !== null) {
+      const owner = await deps.tokens.authenticate(token);
+      if (owner) {
+        req.auth = { ...owner, token };
+        req.username = owner.username;
+      }
     }
     const open = req.routeOptions.config?.public;
     if (req.username !== undefined || open === true || (typeof open === 'function' && open())) return;
@@ -128,7 +187,10 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     if (req.is404 && consoleAssets && !req.url.startsWith(API_PREFIX)) return;
     // The two websocket routes check the token sent as the first message themselves.
     if (req.routeOptions.config?.websocketAuth && isWebsocketHandshake(req)) return;
-    return reply.code(401).send({ errcode: 'unauthorized', error: 'missing, invalid or expired bearer token; POST /_matrix/maubot/v1/auth/login first', problems: [] });
+    if (token === null) {
+      return reply.code(401).send({ errcode: 'auth_token_missing', error: 'no token: send Authorization: Bearer <token> (or ?access_token=); POST /_matrix/maubot/v1/auth/login first', problems: [] });
+    }
+    return reply.code(401).send({ errcode: 'auth_token_invalid', error: 'invalid, expired or revoked token; POST /_matrix/maubot/v1/auth/login for a new one', problems: [] });
   });
 
   // Defence in depth for browsers: nothing here may be framed or content-sniffed; the console sets its own fuller policy.
@@ -188,6 +250,7 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
         );
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       registerAuthRoutes(api, deps);
+      registerTokenRoutes(api, deps);
       registerPluginRoutes(api, deps);
       registerInstanceRoutes(api, deps);
       registerClientRoutes(api, deps);
@@ -198,7 +261,21 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     { prefix: API_PREFIX },
   );
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
-  if (consoleAssets) registerConsole(app, consoleAssets);
+  const consoleFallback = consoleAssets ? registerConsole(app, consoleAssets) : null;
+  // maubot's errcodes: a path no route has is 404 resource_not_found; a known path with another method is 405 method_not_allowed.
+  app.setNotFoundHandler((req, reply) => {
+    if (consoleFallback?.(req, reply)) return reply;
+    const path = req.url.split('?')[0];
+    const allowed = [...new Set(routes.filter((r) => r.method !== req.method && r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({ errcode: 'method_not_allowed', error: `${req.method} is not allowed on ${path.slice(0, 200)}; use ${allowed.join(', ')}`, problems: [] });
+    }
+    return reply.code(404).send({ errcode: 'resource_not_found', error: `no route ${req.method} ${path.slice(0, 200)}`, problems: [] });
+  });
+  app.addHook('onClose', async () => deps.tokens.named?.stop());
   return app;
 }
 
@@ -230,5 +307,5 @@ function formatLimit(bytes: number): string {
 }
 
 function codeFor(status: number): string {
-  return { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'too_large', 429: 'rate_limited', 502: 'homeserver_error' }[status] ?? 'error';
+  return { 400: 'bad_request', 401: 'auth_token_invalid', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'too_large', 429: 'rate_limited', 502: 'homeserver_error' }[status] ?? 'error';
 }

@@ -1,5 +1,6 @@
-/** Signed, expiring, revocable bearer tokens of the management API. */
+/** Bearer tokens of the management API: signed, expiring, revocable session tokens, and the named API tokens (api-tokens.ts). */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ApiTokens } from './api-tokens.ts';
 
 /** What tokens are checked against; read on every call, so a SIGHUP reload applies at once. */
 export interface TokenSettings {
@@ -22,6 +23,9 @@ export interface TokenClaims {
   jti: string;
 }
 
+/** Who a valid token speaks for: the admin, through a login session or through a named API token. */
+export type TokenOwner = { username: string; kind: 'session' } | { username: string; kind: 'api'; name: string };
+
 /**
  * Management API session tokens: a signed, expiring claim with a random id
  * (`jti`). Signing with the config's token_secret means tokens survive a
@@ -35,13 +39,19 @@ export class SessionTokens {
   /** jti → expiry (epoch seconds) of logged-out tokens that have not expired yet. */
   readonly #revoked = new Map<string, number>();
 
-  constructor(settings: TokenSettings | (() => TokenSettings), store: RevocationStore | null = null) {
+  /** The named, never-expiring tokens (null: none accepted). */
+  readonly named: ApiTokens | null;
+
+  constructor(settings: TokenSettings | (() => TokenSettings), store: RevocationStore | null = null, named: ApiTokens | null = null) {
     this.#settings = typeof settings === 'function' ? settings : () => settings;
     this.#store = store;
+    this.named = named;
   }
 
-  /** Loads the persisted revocations (call once before serving requests). */
+  /** Loads the persisted revocations and the named tokens (call once before serving requests). */
   async load(now = Date.now()): Promise<void> {
+    // Named tokens are re-read every second too, for the synchronous check of websocket sessions.
+    await this.named?.load({ refresh: true });
     if (!this.#store) return;
     for (const { jti, expiresAt } of await this.#store.active(Math.floor(now / 1000))) this.#revoked.set(jti, expiresAt);
   }
@@ -77,13 +87,28 @@ export class SessionTokens {
     return { sub: claims.sub, exp: claims.exp, jti: claims.jti };
   }
 
-  /** The username, or null if the token is malformed, forged, expired, revoked or not the admin's. */
+  /**
+   * The username, or null if the token is malformed, forged, expired, revoked or not the admin's.
+   * Synchronous (websocket sessions): a named token is checked against the in-memory copy (at most a second old).
+   */
   verify(token: string, now = Date.now()): string | null {
-    return this.claims(token, now)?.sub ?? null;
+    const session = this.claims(token, now)?.sub;
+    if (session !== undefined) return session;
+    return this.named?.verifyCached(token) ? this.#settings().subject : null;
   }
 
-  /** Logout: the token is refused from now on, also after a restart. False if it was not valid anyway. */
+  /** Who the token speaks for, or null: a session token, or a named token checked with the database (one revoked a moment ago by the CLI is refused). */
+  async authenticate(token: string, now = Date.now()): Promise<TokenOwner | null> {
+    const claims = this.claims(token, now);
+    if (claims) return { username: claims.sub, kind: 'session' };
+    const name = (await this.named?.verify(token, now)) ?? null;
+    return name === null ? null : { username: this.#settings().subject, kind: 'api', name };
+  }
+
+  /** Logout: the token is refused from now on, also after a restart (a named token is revoked by its name). False if it was not valid anyway. */
   async revoke(token: string, now = Date.now()): Promise<boolean> {
+    const owner = await this.authenticate(token, now);
+    if (owner?.kind === 'api') return (await this.named?.revoke(owner.name)) ?? false;
     const claims = this.claims(token, now);
     if (!claims) return false;
     await this.#store?.add(claims.jti, claims.exp);

@@ -2,7 +2,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { SessionTokens } from './session-tokens.ts';
-import { bearerToken } from './routes/auth.ts';
 
 /** How long a websocket may take to send its token. */
 const AUTH_TIMEOUT_MS = 5000;
@@ -44,7 +43,8 @@ export function authenticateWebsocket(
     token = accepted;
     end = begin({ via, valid: () => tokens.verify(token ?? '') !== null });
   };
-  if (req.username !== undefined) start(bearerToken(req.headers.authorization), 'header');
+  // The handshake's token (Authorization header or ?access_token=), checked by server.ts's hook.
+  if (req.auth) start(req.auth.token, 'header');
   const timeoutCode = options.rejected === undefined ? 4001 : 4000;
   const timeout = setTimeout(() => token === null && socket.close(timeoutCode, 'authentication timeout'), AUTH_TIMEOUT_MS);
   socket.on('message', (data) => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `trellis` command: argument parsing and the subcommands (start, init,
- * plugin build/validate, hash-password); signals for the running daemon.
+ * plugin build/validate, hash-password, import-maubot, token); signals for
+ * the running daemon.
  */
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +19,8 @@ import { Daemon, VERSION } from '../daemon.ts';
 import { INITIAL_PASSWORD_FILE } from '../api/routes/auth.ts';
 import { errorMessage } from '../shared/error-message.ts';
 import { importMaubot, MaubotImportError } from '../migrate/maubot.ts';
+import { openStorage } from '../storage/database.ts';
+import { ApiTokens, TokenNameError } from '../api/api-tokens.ts';
 
 const USAGE = `trellis ${VERSION} — self-hosted Matrix bot platform
 
@@ -31,6 +34,11 @@ Usage:
   trellis import-maubot --maubot-config <maubot config.yaml> [--config <path>] [--dry-run]
                                             bring maubot's bot accounts and instances over
                                             (Trellis stopped; see docs/maubot-compatibility.md)
+  trellis token create --name <name> [--config <path>]
+                                            a named API token for scripts and mbc (printed once; never expires)
+  trellis token list [--config <path>]      named API tokens: name, created, last used (no secrets)
+  trellis token revoke <name> [--config <path>]
+                                            the token stops working at once (the daemon may be running)
   trellis --version
 
 The config path defaults to $TRELLIS_CONFIG or ./trellis.yaml.
@@ -124,8 +132,70 @@ async function readPassword(prompt: string): Promise<string> {
   }
 }
 
+const TOKEN_USAGE = 'usage: trellis token create --name <name> | trellis token list | trellis token revoke <name>  [--config <path>]';
+
+function formatTime(ms: number | null): string {
+  return ms === null ? 'never' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * `trellis token create|list|revoke`: named API tokens, written straight into
+ * the daemon's database (SQLite in WAL mode: the daemon may be running, and
+ * asks the database on every request, so no restart or reload is needed).
+ */
+async function tokenCommand(path: string, positionals: string[], name: string | undefined): Promise<void> {
+  const [sub, arg] = positionals;
+  if (!['create', 'list', 'revoke'].includes(sub ?? '')) fail(TOKEN_USAGE, 2);
+  let config;
+  try {
+    config = (await loadConfig(path)).config;
+  } catch (err) {
+    fail(err instanceof ConfigError ? err.message : `cannot load ${path}: ${errorMessage(err)}`, 2);
+  }
+  let storage;
+  try {
+    storage = await openStorage({ type: config.database.type, path: config.database.path, url: config.database.url, cryptoDir: join(config.data_dir, 'crypto') });
+  } catch (err) {
+    fail(errorMessage(err), 2);
+  }
+  const tokens = new ApiTokens(storage.apiTokens);
+  try {
+    if (sub === 'create') {
+      const tokenName = name ?? arg;
+      if (!tokenName) fail(TOKEN_USAGE, 2);
+      try {
+        const created = await tokens.create(tokenName);
+        // The token alone on stdout (for $(trellis token create …)); the words on stderr.
+        process.stdout.write(`${created.token}\n`);
+        process.stderr.write(
+          `created API token ${created.name}: it is shown only now and never expires (revoke: trellis token revoke ${created.name}).\n` +
+            'Send it as Authorization: Bearer <token> or ?access_token=<token>; for mbc, put it in ~/.config/maubot-cli.json (docs/maubot-compatibility.md).\n',
+        );
+      } catch (err) {
+        if (err instanceof TokenNameError) fail(err.message, err.reason === 'invalid' ? 2 : 1);
+        throw err;
+      }
+    } else if (sub === 'list') {
+      const list = await tokens.list();
+      if (list.length === 0) process.stderr.write('no API tokens; create one with: trellis token create --name <name>\n');
+      else {
+        const width = Math.max(4, ...list.map((t) => t.name.length));
+        process.stdout.write(`${'NAME'.padEnd(width)}  CREATED               LAST USED\n`);
+        for (const t of list) process.stdout.write(`${t.name.padEnd(width)}  ${formatTime(t.createdAt).padEnd(20)}  ${formatTime(t.lastUsedAt)}\n`);
+      }
+    } else {
+      const tokenName = arg ?? name;
+      if (!tokenName) fail(TOKEN_USAGE, 2);
+      if (!(await tokens.revoke(tokenName))) fail(`no API token named ${tokenName} (trellis token list shows them)`, 1);
+      process.stdout.write(`revoked API token ${tokenName}\n`);
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
-  const commands = ['start', 'init', 'plugin', 'hash-password', 'import-maubot', 'help'];
+  const commands = ['start', 'init', 'plugin', 'hash-password', 'import-maubot', 'token', 'help'];
   const command = argv[0] && commands.includes(argv[0]) ? argv[0] : 'start';
   const rest = command === 'start' && argv[0] !== 'start' ? argv : argv.slice(1);
   const { values, positionals } = parseArgs({
@@ -142,6 +212,7 @@ async function main(argv: string[]): Promise<void> {
       password: { type: 'string' },
       'maubot-config': { type: 'string' },
       'dry-run': { type: 'boolean' },
+      name: { type: 'string' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -191,6 +262,8 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case 'token':
+      return tokenCommand(configPath(values.config), positionals, values.name);
     case 'plugin': {
       const [sub, target] = positionals;
       if (sub === 'build' && target) {

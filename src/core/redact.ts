@@ -19,7 +19,7 @@ function refreshScrubOrder(): void {
 
 // Shapes that are secrets even when we never saw the value (e.g. a token in a homeserver's error text).
 const PATTERNS: RegExp[] = [
-  /\b(syt_[A-Za-z0-9_]+|mct_[A-Za-z0-9_]+|xox[abpr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)/g,
+  /\b(syt_[A-Za-z0-9_]+|mct_[A-Za-z0-9_]+|trellis_at_[A-Za-z0-9_-]{20,}|xox[abpr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)/g,
   /((?:access_token|password|shared_secret|registration_token|token_secret|pickle_key)["']?\s*[:=]\s*["']?)([^"'&\s,}]+)/gi,
   /(Bearer\s+)([A-Za-z0-9._~+/=-]+)/g,
 ];

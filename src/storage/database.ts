@@ -15,6 +15,7 @@ import { PluginStorageRepository } from './plugin-storage.ts';
 import { HandledEventRepository } from './handled-events.ts';
 import { LogRecordRepository } from './log-records.ts';
 import { RevokedTokenRepository } from './revoked-tokens.ts';
+import { ApiTokenRepository } from './api-tokens.ts';
 import { errorMessage } from '../shared/error-message.ts';
 
 export interface StorageOptions {
@@ -42,6 +43,7 @@ export interface Storage {
   readonly handledEvents: HandledEventRepository;
   readonly logs: LogRecordRepository;
   readonly revokedTokens: RevokedTokenRepository;
+  readonly apiTokens: ApiTokenRepository;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     handledEvents: new HandledEventRepository(db),
     logs: new LogRecordRepository(db, options.keepLogRecords ?? 5000),
     revokedTokens: new RevokedTokenRepository(db),
+    apiTokens: new ApiTokenRepository(db),
     close: () => db.destroy(),
   };
 }

@@ -105,6 +105,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('instances').addColumn('plugin_version', 'text').execute();
       },
     },
+    '0005_api_tokens': {
+      async up(db: Kysely<unknown>) {
+        // Named, long-lived management API tokens for scripts and mbc (`trellis token create`): only a hash is stored.
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+      },
+    },
   };
 }
 

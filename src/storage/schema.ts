@@ -75,6 +75,14 @@ export interface RevokedTokenTable {
   expires_at: number; // epoch seconds, the token's own expiry
 }
 
+/** Named, long-lived management API tokens (never expire; revoked by deleting the row). */
+export interface ApiTokenTable {
+  name: string;
+  hash: string; // SHA-256 (hex) of the token; the token itself is shown once and never stored
+  created_at: number; // epoch ms
+  last_used_at: number | null; // epoch ms, updated at most once a minute
+}
+
 export interface Database {
   clients: ClientTable;
   plugins: PluginTable;
@@ -83,4 +91,5 @@ export interface Database {
   handled_events: HandledEventTable;
   log_records: LogRecordTable;
   revoked_tokens: RevokedTokenTable;
+  api_tokens: ApiTokenTable;
 }

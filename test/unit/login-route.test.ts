@@ -34,7 +34,11 @@ async function setup() {
   // What server.ts's auth hook does, reduced to what these routes need.
   app.addHook('onRequest', async (req) => {
     const token = req.headers.authorization?.slice(7);
-    if (token && tokens.verify(token)) req.username = 'admin';
+    const owner = token ? await tokens.authenticate(token) : null;
+    if (token && owner) {
+      req.username = owner.username;
+      req.auth = { ...owner, token };
+    }
   });
   registerAuthRoutes(app, deps, {
     throttle: new LoginThrottle({ maxFailuresPerAddress: 3, windowMs: 60_000, freeFailuresPerUsername: 100, now: () => clock.now }),

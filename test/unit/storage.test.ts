@@ -50,7 +50,7 @@ describe('openStorage', () => {
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(s.db);
       assert.deepEqual(
         applied.rows.map((r) => r.name),
-        ['0001_initial', '0002_client_encryption', '0003_revoked_tokens', '0004_instance_plugin_version'],
+        ['0001_initial', '0002_client_encryption', '0003_revoked_tokens', '0004_instance_plugin_version', '0005_api_tokens'],
       );
     });
   });
@@ -70,7 +70,7 @@ describe('openStorage', () => {
       assert.equal(c?.accessToken, 'token-1');
       assert.equal(await second.pluginStorage.get('inst', 'k'), '"v"');
       const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(second.db);
-      assert.equal(Number(applied.rows[0].n), 4);
+      assert.equal(Number(applied.rows[0].n), 5);
     } finally {
       await second.close();
     }

@@ -1,11 +1,12 @@
-/** POST /auth/login (throttled), /auth/logout and /auth/ping. */
+/** POST /auth/login (throttled), /auth/logout, /auth/ping, GET /features and /debug/open (maubot's). */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { verifyPassword } from '../../config/password.ts';
 import { LoginThrottle } from '../login-throttle.ts';
 import type { ApiDeps } from '../deps.ts';
-import { ApiError, LoginBody, LoginResult, PingResult, errors, noContent } from '../schemas.ts';
+import { ApiError, DebugOpen, LoginBody, LoginResult, PingResult, PublicFeatures, errors, noContent } from '../schemas.ts';
+import { API_FEATURES } from '../features.ts';
 import type { ZodTypeProvider } from '../typed-routes.ts';
 import { errorMessage } from '../../shared/error-message.ts';
 
@@ -31,7 +32,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options:
         tags: ['auth'],
         security: [],
         body: LoginBody,
-        response: { 200: LoginResult, ...errors(400, 413, 415, 429, 500), 401: ApiError.meta({ description: 'Wrong username or password (errcode invalid_credentials)' }) },
+        response: { 200: LoginResult, ...errors(400, 413, 415, 429, 500), 401: ApiError.meta({ description: 'Wrong username or password (errcode invalid_auth)' }) },
       },
     },
     async (req, reply) => {
@@ -51,7 +52,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options:
       const passwordOk = await verify(admin.password_hash, password);
       if (!(passwordOk && username === admin.username)) {
         deps.log.warn('failed management login', { username: username.slice(0, 64), ip: req.ip });
-        return reply.code(401).send({ errcode: 'invalid_credentials', error: 'wrong username or password', problems: [] });
+        return reply.code(401).send({ errcode: 'invalid_auth', error: 'wrong username or password', problems: [] });
       }
       throttle.succeeded(req.ip, username);
       await removeInitialPassword(deps);
@@ -64,12 +65,31 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options:
     '/auth/logout',
     { schema: { summary: 'Revoke the bearer token of this request (it stays revoked after a restart)', tags: ['auth'], response: { 204: noContent('Logged out'), ...errors(401, 500) } } },
     async (req, reply) => {
-      await deps.tokens.revoke(bearerToken(req.headers.authorization) ?? '');
+      await deps.tokens.revoke(req.auth?.token ?? '');
       return reply.code(204).send();
     },
   );
 
-  api.post('/auth/ping', { schema: { summary: 'Check a token', tags: ['auth'], response: { 200: PingResult, ...errors(401, 500) } } }, async (req) => ({ username: req.username! }));
+  api.post('/auth/ping', { schema: { summary: 'Check a token: who it is for and the features (as maubot)', tags: ['auth'], response: { 200: PingResult, ...errors(401, 500) } } }, async (req) => ({
+    username: req.username!,
+    features: API_FEATURES,
+  }));
+
+  api.get(
+    '/features',
+    {
+      config: { public: true },
+      schema: { summary: "maubot's api_features: the full map with a valid token, {login} without one (never 401)", tags: ['auth'], security: [], response: { 200: PublicFeatures, ...errors(500) } },
+    },
+    async (req) => (req.username !== undefined ? API_FEATURES : { login: API_FEATURES.login }),
+  );
+
+  api.get('/debug/open', { schema: { summary: "maubot's open-in-editor helper: never enabled in Trellis", tags: ['system'], response: { 200: DebugOpen, ...errors(401, 500) } } }, async () => ({
+    enabled: false as const,
+  }));
+  api.post('/debug/open', { schema: { summary: "maubot's open-in-editor helper: not supported (501)", tags: ['system'], response: { ...errors(401, 500, 501) } } }, async (_req, reply) =>
+    reply.code(501).send({ errcode: 'not_supported', error: "Trellis has no open-in-editor development helper (maubot's dev_open)", problems: [] }),
+  );
 }
 
 export function bearerToken(header: string | undefined): string | null {
