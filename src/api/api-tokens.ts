@@ -107,8 +107,8 @@ export class ApiTokens {
       return null;
     }
     this.#known.set(hash, row.name);
-    const last = this.#touched.get(row.name) ?? row.lastUsedAt ?? 0;
-    if (now - last >= TOUCH_EVERY_MS) {
+    const last = this.#touched.get(row.name) ?? row.lastUsedAt;
+    if (last === null || now - last >= TOUCH_EVERY_MS) {
       this.#touched.set(row.name, now);
       await this.#store.touch(row.name, now).catch(() => undefined);
     }
