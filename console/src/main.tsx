@@ -12,6 +12,7 @@ import { Clients } from './views/clients.tsx';
 import { Plugins } from './views/plugins.tsx';
 import { Logs } from './views/logs.tsx';
 import { Database } from './views/database.tsx';
+import { Tokens } from './views/tokens.tsx';
 
 function Login() {
   const [username, setUsername] = useState('admin');
@@ -52,6 +53,7 @@ const NAV: Array<[string, string]> = [
   ['/bots', 'Bot accounts'],
   ['/plugins', 'Plugins'],
   ['/logs', 'Logs'],
+  ['/tokens', 'API tokens'],
 ];
 
 function Page() {
@@ -65,6 +67,7 @@ function Page() {
   if (match('/bots', p)) return <Clients />;
   if (match('/plugins', p)) return <Plugins />;
   if (match('/logs', p)) return <Logs />;
+  if (match('/tokens', p)) return <Tokens />;
   return (
     <section class="card">
       <h2>Not found</h2>

@@ -289,7 +289,9 @@ export const noContent = (description: string) => z.undefined().meta({ descripti
 
 export const Version = z.object({ version: z.string(), name: z.literal('trellis') }).meta({ description: 'The daemon version' });
 
-export const LoginResult = z.object({ token: z.string(), expires_at: z.number().meta({ description: 'Unix time in milliseconds' }) }).meta({ description: 'A bearer token' });
+export const LoginResult = z
+  .object({ token: z.string(), expires_at: z.number().meta({ description: 'Unix time in seconds' }) })
+  .meta({ description: 'A session token (expires; for a script use a named token: POST /tokens or trellis token create)' });
 /** maubot's api_features: which parts of maubot's management API are served (src/api/features.ts). */
 export const Features = z
   .object({

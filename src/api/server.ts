@@ -110,8 +110,8 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Trellis management API', version: deps.version, description: "Shape-compatible with maubot's management API where it covers the same thing." },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, access_token: { type: 'apiKey', in: 'query', name: 'access_token' } } },
+      security: [{ bearer: [] }, { access_token: [] }],
     },
   });
   await app.register(websocket, {

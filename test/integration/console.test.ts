@@ -239,6 +239,25 @@ describe('web console in headless Chromium', () => {
     await page.getByRole('heading', { name: /kv/ }).waitFor();
   });
 
+  it('creates an API token shown once, which works on the API, lists it and revokes it', async () => {
+    await page.goto(`${daemon.url}/tokens`);
+    await page.getByText('No API tokens yet.').waitFor();
+    await page.getByLabel('Name').fill('console-ci');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const shown = page.getByLabel('The token console-ci');
+    await shown.waitFor();
+    const token = await shown.inputValue();
+    assert.match(token, /^trellis_at_/);
+    assert.equal((await fetch(`${daemon.url}/_matrix/maubot/v1/instances?access_token=${token}`)).status, 200);
+    const row = page.locator('tr[data-token="console-ci"]');
+    await row.waitFor();
+    assert.ok(!((await row.textContent()) ?? '').includes(token), 'the list never shows the secret');
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.getByRole('button', { name: 'Yes, revoke' }).click();
+    await page.getByText('No API tokens yet.').waitFor();
+    assert.equal((await fetch(`${daemon.url}/_matrix/maubot/v1/instances?access_token=${token}`)).status, 401);
+  });
+
   it('lays out for a phone (390 px) and saves screenshots', async () => {
     await page.setViewportSize(NARROW);
     await page.goto(`${daemon.url}/`);

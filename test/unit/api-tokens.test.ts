@@ -39,6 +39,8 @@ describe('named API tokens', () => {
     assert.ok(!JSON.stringify(rows).includes(created.token.slice(API_TOKEN_PREFIX.length)), 'the secret is not stored');
     assert.deepEqual(await tokens.list(), [{ name: 'ci', createdAt: 1_000, lastUsedAt: null }]);
     assert.equal(redactText(`got ${created.token} here`), 'got [REDACTED] here', 'logs never show one');
+    assert.equal(redactText(`GET /plugins?access_token=${created.token}&x=1`), 'GET /plugins?access_token=[REDACTED]&x=1');
+    assert.equal(redactText('GET /plugins?access_token=eyJzdWIi.c2lnbmF0dXJl'), 'GET /plugins?access_token=[REDACTED]', 'a session token in a query too');
   });
 
   test('verification: the right token gives its name and records its use (at most once a minute)', async () => {
