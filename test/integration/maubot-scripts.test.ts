@@ -10,12 +10,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { ADMIN_PASSWORD, FIXTURE_PLUGINS, TestDaemon } from '../harness/daemon.ts';
 import { buildPlugin } from '../../src/plugin-package/build.ts';
+// The real mbc 0.6.0 (scripts/test.ts installs .venv-maubot for a test file that uses harness/maubot.ts).
+import { MAUBOT_VENV_DIR } from '../../scripts/python-tools.ts';
+import '../harness/maubot.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const API = '/_matrix/maubot/v1';
@@ -233,6 +237,32 @@ describe('maubot-style scripts and tools', { timeout: 120_000 }, () => {
     assert.deepEqual([refused.status, refused.body.errcode], [401, 'auth_token_invalid']);
     assert.equal((await trellis(['token', 'revoke', 'ci', ...config])).code, 1);
     assert.equal((await trellis(['token', 'frobnicate', ...config])).code, 2);
+  });
+
+  it("the mbc recipe: a named token in mbc's config file; mbc upload works with it", async () => {
+    const created = await trellis(['token', 'create', '--name', 'mbc', '--config', daemon.configPath]);
+    assert.equal(created.code, 0, created.stderr);
+    const token = created.stdout.trim();
+    secrets.push(token);
+    const home = await mkdtemp(join(tmpdir(), 'trellis-mbc-'));
+    try {
+      // What docs/maubot-compatibility.md tells mbc users to write.
+      await writeFile(join(home, 'maubot-cli.json'), JSON.stringify({ servers: { [daemon.url]: token }, aliases: {}, default_server: daemon.url }), { mode: 0o600 });
+      const built = await buildPlugin(join(FIXTURE_PLUGINS, 'hello'), { outFile: join(home, 'hello.zip') });
+      const mbc = spawn(join(MAUBOT_VENV_DIR, 'bin', 'mbc'), ['upload', '-s', daemon.url, built.file], {
+        env: { ...process.env, XDG_CONFIG_HOME: home, HOME: home },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      mbc.stdout.on('data', (d: Buffer) => (out += d));
+      mbc.stderr.on('data', (d: Buffer) => (out += d));
+      const code = await new Promise<number | null>((r) => mbc.on('exit', r));
+      assert.equal(code, 0, out);
+      // mbc colours its output.
+      assert.match(stripVTControlCharacters(out), new RegExp(`Plugin ${built.manifest.id.replaceAll('.', '\\.')} v${built.manifest.version} uploaded to .* successfully`));
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 
   it('never prints a token (header, query or CLI-made) in the daemon output', async () => {
