@@ -92,10 +92,6 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps, options:
   );
 }
 
-export function bearerToken(header: string | undefined): string | null {
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() : null;
-}
-
 /** The generated first-run password has served its purpose once the admin is in: do not leave it lying around. */
 async function removeInitialPassword(deps: ApiDeps): Promise<void> {
   const file = join(deps.config().data_dir, INITIAL_PASSWORD_FILE);
