@@ -114,6 +114,11 @@ export class TestMaubot {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The maubot process (for /proc readings in benchmarks), while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** maubot's console output (its log handler writes to stdout/stderr, captured here). */
   get logPath(): string {
     return join(this.dir, 'console.log');
