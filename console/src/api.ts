@@ -1,9 +1,24 @@
 /** The console's API client: fetch with the bearer token, errors, websocket URLs, and the API types (the server's). */
 import { signal } from '@preact/signals';
-import type { HealthReport, LiveHealth } from '../../src/api/schemas.ts';
+import type { Client, HealthReport, LiveHealth } from '../../src/api/schemas.ts';
 
 /** Shapes of the management API: the server's own schemas (src/api/schemas.ts; types only, nothing of it is bundled). */
 export type { Client, Instance, LiveMessage, LogEntry, LogRecord, LogStreamMessage, LogStreamRecord, Plugin } from '../../src/api/schemas.ts';
+
+/** maubot's `displayname` / `avatar_url` value for "not managed by Trellis": the homeserver's (`remote_*`) is what shows. */
+const UNMANAGED = 'disable';
+
+type Profile = Pick<Client, 'displayname' | 'avatar_url'> & Partial<Pick<Client, 'remote_displayname' | 'remote_avatar_url'>>;
+
+/** The display name to show: the one Trellis manages, else the homeserver's. */
+export function shownName(client: Profile): string | null {
+  return client.displayname !== UNMANAGED ? client.displayname : (client.remote_displayname ?? null);
+}
+
+/** The avatar (mxc://) to show: the one Trellis manages, else the homeserver's. */
+export function shownAvatar(client: Profile): string | null {
+  return client.avatar_url !== UNMANAGED ? client.avatar_url : (client.remote_avatar_url ?? null);
+}
 
 /** Daemon health as GET /health (with the token) or the live socket reports it. */
 export type Health = HealthReport | LiveHealth;

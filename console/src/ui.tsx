@@ -1,7 +1,7 @@
 /** Shared UI pieces: cards, badges, avatars, times and ages, confirm buttons, error boxes, async actions. */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { ApiError, type Client } from './api.ts';
+import { ApiError, shownAvatar, shownName, type Client } from './api.ts';
 
 export function ago(ms: number | null, nowMs: number): string {
   if (ms === null) return 'never';
@@ -27,11 +27,17 @@ export function LevelBadge({ level }: { level: string }) {
 }
 
 /** mxc → thumbnail on the bot's homeserver; falls back to initials when media needs auth or is missing. */
-export function Avatar({ client, size = 32 }: { client: Pick<Client, 'id' | 'displayname' | 'avatar_url' | 'homeserver'> | undefined; size?: number }) {
+export function Avatar({
+  client,
+  size = 32,
+}: {
+  client: (Pick<Client, 'id' | 'displayname' | 'avatar_url' | 'homeserver'> & Partial<Pick<Client, 'remote_displayname' | 'remote_avatar_url'>>) | undefined;
+  size?: number;
+}) {
   const [broken, setBroken] = useState(false);
-  const label = client?.displayname || client?.id || '?';
+  const label = (client && shownName(client)) || client?.id || '?';
   const initial = label.replace(/^@/, '').charAt(0).toUpperCase();
-  const m = client?.avatar_url?.match(/^mxc:\/\/([^/]+)\/(.+)$/);
+  const m = (client && shownAvatar(client))?.match(/^mxc:\/\/([^/]+)\/(.+)$/);
   if (m && client && !broken) {
     const src = `${client.homeserver.replace(/\/$/, '')}/_matrix/media/v3/thumbnail/${m[1]}/${m[2]}?width=${size * 2}&height=${size * 2}&method=crop`;
     return <img class="avatar" src={src} width={size} height={size} alt="" onError={() => setBroken(true)} />;

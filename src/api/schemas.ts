@@ -110,9 +110,13 @@ const AUTOJOIN_ALLOW = 'must be a list of user ids or server names';
 
 /** The settings of a bot account any of the client routes may set. */
 const clientSettings = {
-  displayname: z.string({ error: 'must be a string' }).nullable().optional().meta({ description: 'Display name (null: unchanged)' }),
+  displayname: z.string({ error: 'must be a string' }).nullable().optional().meta({ description: 'Display name (null: unchanged; "disable": not managed here)' }),
   display_name: z.string({ error: 'must be a string' }).nullable().optional().meta({ description: 'Same as displayname, read when that is absent' }),
-  avatar_url: z.string({ error: 'must be an mxc:// string' }).optional().meta({ description: 'An mxc:// URI (upload an image with PUT /client/{id}/avatar)' }),
+  avatar_url: z
+    .string({ error: 'must be an mxc:// string' })
+    .nullable()
+    .optional()
+    .meta({ description: 'An mxc:// URI (upload an image with PUT /client/{id}/avatar or the media proxy); null: unchanged; "disable": not managed here' }),
   autojoin: trueOrFalse().optional().meta({ description: 'Join rooms the bot is invited to' }),
   enabled: trueOrFalse().optional(),
   encryption: trueOrFalse().optional().meta({ description: 'End-to-end encryption (default on for a new account)' }),
@@ -126,6 +130,10 @@ const clientSettings = {
 export const ClientBody = jsonBody({
   homeserver: ifString('A configured homeserver name or a URL (to create the account)'),
   access_token: ifString("The bot's access token (to create the account or replace its token)"),
+  device_id: ifString('The device the access token must be for (checked, as maubot)'),
+  started: trueOrFalse().optional().meta({ description: 'Starts or stops syncing now, without changing enabled' }),
+  online: trueOrFalse().optional().meta({ description: 'Accepted and ignored (maubot: set presence); Trellis does not manage presence' }),
+  sync: trueOrFalse().optional().meta({ description: 'Accepted and ignored (maubot: sync on/off); an enabled Trellis account always syncs' }),
   ...clientSettings,
 }).register(requestError, { error: 'invalid bot account settings' });
 
@@ -133,6 +141,9 @@ export const ClientBody = jsonBody({
 export const NewClientBody = jsonBody({
   homeserver: ifString('A configured homeserver name or a URL'),
   access_token: ifString("The bot's access token"),
+  device_id: ifString('The device the access token must be for (checked, as maubot)'),
+  online: trueOrFalse().optional().meta({ description: 'Accepted and ignored (Trellis does not manage presence)' }),
+  sync: trueOrFalse().optional().meta({ description: 'Accepted and ignored (an enabled account always syncs)' }),
   ...clientSettings,
 })
   .transform((body, ctx) => {
@@ -184,6 +195,7 @@ export const ClientAuthSsoParams = z.object({ server: z.string(), id: z.string()
 export const ClientAuthSsoWaitBody = jsonBody({});
 
 export const PluginArchiveBody = rawBody('send the plugin archive (zip) as the raw request body with Content-Type: application/zip', 'The plugin archive (zip)');
+export const ProxyUploadBody = rawBody('send the file as the raw request body with its Content-Type', 'The file (an image)');
 export const AvatarBody = rawBody('send the image as the raw request body with its Content-Type', 'The image (PNG, JPEG, GIF or WebP)');
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'critical'] as const;
@@ -233,18 +245,51 @@ export const LogQuery = z
   }))
   .register(requestError, { error: 'invalid log query' });
 
-export const DatabaseQuery = z.object({ prefix: z.string({ error: 'must be a string' }).optional().meta({ description: 'Only keys starting with this' }) });
+/** `GET /instance/{id}/database/{table}` (maubot's order= and limit=; prefix= is Trellis's). */
+export const DatabaseTableQuery = z.object({
+  order: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((value) => (value === undefined ? [] : Array.isArray(value) ? value : [value]))
+    .meta({ description: 'column:asc or column:desc (repeatable)' }),
+  limit: wholeNumber(1, 1000).optional().meta({ type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+  prefix: z.string({ error: 'must be a string' }).optional().meta({ description: 'Trellis: only keys starting with this' }),
+  rows_as_dict: z
+    .string()
+    .optional()
+    .transform((value) => value === 'true')
+    .meta({ description: 'Trellis: "true" for rows as objects' }),
+});
+
+/** `POST /instance/{id}/database/query` */
+export const DatabaseQueryBody = jsonBody({
+  query: z.string({ error: 'must be a string' }).optional().meta({ description: 'A SELECT on the kv table (read-only here)' }),
+  rows_as_dict: trueOrFalse().optional().meta({ description: 'Rows as objects instead of lists' }),
+}).register(requestError, { error: 'invalid query' });
 
 export const UploadQuery = z.object({
   allow_override: z
     .string()
     .optional()
-    .transform((value) => value === 'true')
-    .meta({ description: '"true" replaces an installed plugin of the same version' }),
+    .transform((value) => value !== undefined && value !== '' && value !== 'false' && value !== '0')
+    .meta({ description: 'Any value but "false", "0" or empty: replace an installed plugin of the same id (without it, 409 plugin_exists)' }),
 });
 
 export const IdParams = z.object({ id: z.string() });
-export const InstanceActionParams = z.object({ id: z.string(), action: z.string().meta({ description: 'start, stop or restart' }) });
+/** An instance id in a path: lower-cased, as maubot does. */
+export const InstanceIdParams = z.object({ id: z.string().transform((id) => id.toLowerCase()) });
+export const InstanceTableParams = z.object({ id: z.string().transform((id) => id.toLowerCase()), table: z.string() });
+
+/** `/proxy/{id}/_matrix/…` media routes: the bot account, then the homeserver path's parts. */
+export const ProxyMediaParams = z.object({
+  id: z.string().meta({ description: 'The bot account (user id)' }),
+  version: z.string().meta({ description: 'v3 or r0' }),
+  kind: z.string().meta({ description: 'download or thumbnail' }),
+  server: z.string(),
+  media: z.string(),
+});
+export const ProxyFileName = { filename: z.string() };
+export const InstanceActionParams = z.object({ id: z.string().transform((id) => id.toLowerCase()), action: z.string().meta({ description: 'start, stop or restart' }) });
 export const ClientAuthParams = z.object({
   server: z.string().meta({ description: 'A homeserver name from the config' }),
   action: z.string().meta({ description: 'register or login' }),
@@ -256,7 +301,7 @@ export const ApiError = z
   .object({
     errcode: z.string().meta({
       description:
-        "bad_request, body_not_json, auth_token_missing, auth_token_invalid, invalid_auth, forbidden, not_found, resource_not_found, method_not_allowed, conflict, token_exists, token_not_found, too_large, rate_limited, not_supported, homeserver_error, internal_error (and the resources' own, as maubot's)",
+        "bad_request, body_not_json, auth_token_missing, auth_token_invalid, invalid_auth, forbidden, not_found, resource_not_found, method_not_allowed, conflict, token_exists, token_not_found, too_large, rate_limited, not_supported, homeserver_error, internal_error, and the resources' own, as maubot's: plugin_not_found, instance_not_found, client_not_found, plugin_in_use, client_in_use, plugin_exists, plugin_invalid, pid_mismatch, plugin_type_required, primary_user_required, primary_user_not_found, plugin_type_not_found, bad_client_access_token, bad_client_access_details, bad_client_connection_details, user_exists, mxid_mismatch, sql_error, read_only, table_not_found, query_missing, proxy_path_not_allowed",
     }),
     error: z.string().meta({ description: 'What went wrong, in words' }),
     problems: z.array(z.string()).meta({ description: 'For a 400: every problem, each starting with the field it is about' }),
@@ -269,7 +314,8 @@ const ERROR_MEANINGS = {
   401: 'No token (errcode auth_token_missing), or an invalid, expired or revoked one (auth_token_invalid)',
   403: 'Defined in the config file: change it there and send SIGHUP',
   404: 'Not found',
-  409: 'Conflict with the current state (in use, already installed)',
+  409: 'Conflict with the current state (already installed, account exists)',
+  412: 'Still in use: delete or move its instances first',
   413: 'Request body too large for this route',
   415: 'Unsupported Content-Type',
   429: 'Too many failed logins: wait for Retry-After seconds',
@@ -340,6 +386,7 @@ export const HealthReport = z.object({
     enabled: z.number(),
     running: z.number(),
     not_running: z.array(z.object({ id: z.string(), state: z.string(), last_error: z.string().nullable() })),
+    hearing_no_room: z.array(z.string()).meta({ description: 'Enabled instances with an empty room allowlist: they react in no room' }),
   }),
   clients: z.array(z.object({ id: z.string(), state: z.string(), last_sync_age_seconds: z.number().nullable(), last_error: z.string().nullable() })),
   errors_last_5m: z.number(),
@@ -350,33 +397,26 @@ export const Health = z.union([HealthReport, z.object({ status: HealthStatus })]
 
 export const Metrics = z.string().meta({ description: 'Prometheus metrics (text format)' });
 
-export const Plugin = z
-  .object({
-    id: z.string(),
-    version: z.string(),
-    name: z.string(),
-    description: z.string(),
-    source: z.enum(['bundled', 'uploaded']),
-    database: z.boolean().meta({ description: 'Whether the plugin uses per-instance storage' }),
-    config_schema: z.record(z.string(), z.unknown()).meta({ description: "The instance config's JSON Schema" }),
-    instances: z.array(z.string()).meta({ description: 'Ids of the instances running this plugin' }),
-  })
-  .meta({ title: 'Plugin', description: 'A plugin' });
-export type Plugin = z.infer<typeof Plugin>;
-
 export const INSTANCE_STATES = ['disabled', 'stopped', 'starting', 'running', 'failed', 'restarting'] as const;
 
+/** maubot's instance fields first (same names and types), then Trellis's. */
 export const Instance = z
   .object({
     id: z.string(),
     type: z.string().meta({ description: 'The plugin id' }),
-    primary_user: z.string().meta({ description: 'The bot account it runs on' }),
     enabled: z.boolean(),
     started: z.boolean(),
+    primary_user: z.string().meta({ description: 'The bot account it runs on' }),
+    config: z.string().meta({ description: 'The config as YAML (as maubot); secret (writeOnly) values are masked' }),
+    base_config: z.string().nullable().meta({ description: "YAML of the plugin config schema's defaults; null when the plugin has no config options" }),
+    database: z.boolean().meta({ description: 'Whether the plugin uses per-instance storage (browse it with /instance/{id}/database)' }),
+    database_interface: z.string().nullable().meta({ description: '"kv" (Trellis plugin storage, a key/value store) or null' }),
+    database_engine: z.enum(['sqlite', 'postgres']).nullable().meta({ description: "The daemon's database, or null when the plugin has no storage" }),
+    config_object: z.record(z.string(), z.unknown()).meta({ description: 'Trellis: the config as a JSON object; secret (writeOnly) values are masked' }),
     state: z.enum(INSTANCE_STATES),
     last_error: z.string().nullable(),
-    config: z.record(z.string(), z.unknown()).meta({ description: 'Secret (writeOnly) values are masked' }),
-    rooms: z.array(z.string()),
+    rooms: z.array(z.string()).meta({ description: 'The room allowlist; ["*"] is every room the bot is in' }),
+    hears_no_room: z.boolean().meta({ description: 'rooms is empty: the instance reacts in no room (direct messages aside, for plugins that take them)' }),
     managed_by: z.enum(['api', 'config']),
     events_handled: z.number(),
     errors_last_hour: z.number(),
@@ -384,6 +424,21 @@ export const Instance = z
   })
   .meta({ title: 'Instance', description: 'An instance: one plugin running on one bot account' });
 export type Instance = z.infer<typeof Instance>;
+
+export const Plugin = z
+  .object({
+    id: z.string(),
+    version: z.string(),
+    instances: z.array(Instance).meta({ description: 'The instances running this plugin' }),
+    path: z.string().meta({ description: 'Where its files are on the server' }),
+    name: z.string(),
+    description: z.string(),
+    source: z.enum(['bundled', 'uploaded']),
+    database: z.boolean().meta({ description: 'Whether the plugin uses per-instance storage' }),
+    config_schema: z.record(z.string(), z.unknown()).meta({ description: "The instance config's JSON Schema" }),
+  })
+  .meta({ title: 'Plugin', description: 'A plugin' });
+export type Plugin = z.infer<typeof Plugin>;
 
 export const CryptoStatus = z.union([
   z.object({
@@ -401,19 +456,30 @@ export type CryptoStatus = z.infer<typeof CryptoStatus>;
 
 export const SYNC_STATES = ['idle', 'syncing', 'backoff', 'stopped', 'failed'] as const;
 
+/** maubot's value of `displayname` / `avatar_url` for "not managed here" (the homeserver's profile stays as it is). */
+export const UNMANAGED = 'disable';
+
+/** maubot's client fields first (same names and types; never `access_token`), then Trellis's. */
 export const Client = z
   .object({
     id: z.string().meta({ description: 'The user id' }),
     homeserver: z.string().meta({ description: 'Its URL' }),
-    homeserver_name: z.string().nullable().meta({ description: 'Its name in the config, if it has one' }),
     device_id: z.string().nullable(),
-    displayname: z.string().nullable(),
-    avatar_url: z.string().nullable(),
-    autojoin: z.boolean(),
-    autojoin_allow: z.array(z.string()),
+    fingerprint: z.string().nullable().meta({ description: 'The device ed25519 key in groups of 4 characters; null while encryption is not ready' }),
     enabled: z.boolean(),
     started: z.boolean(),
-    sync: z.boolean(),
+    sync: z.boolean().meta({ description: 'Same as enabled: an enabled account always syncs' }),
+    sync_ok: z.boolean().meta({ description: 'Running and its last sync succeeded' }),
+    autojoin: z.boolean(),
+    online: z.boolean().meta({ description: 'Always true: Trellis does not manage presence' }),
+    displayname: z.string().meta({ description: 'The display name set here, or "disable" when it is not managed here' }),
+    avatar_url: z.string().meta({ description: 'The mxc:// avatar set here, or "disable" when it is not managed here' }),
+    remote_displayname: z.string().nullable().meta({ description: "The homeserver's display name (looked up at most every minute; null when unknown)" }),
+    remote_avatar_url: z.string().nullable().meta({ description: "The homeserver's avatar (as remote_displayname)" }),
+    instances: z.array(Instance).meta({ description: 'The instances running on this account' }),
+    trust_state: z.string().nullable().meta({ description: 'Always null (unverified): Trellis does not verify its own devices' }),
+    homeserver_name: z.string().nullable().meta({ description: 'Its name in the config, if it has one' }),
+    autojoin_allow: z.array(z.string()),
     sync_state: z.enum(SYNC_STATES),
     last_sync_at: z.number().nullable(),
     last_error: z.string().nullable(),
@@ -421,7 +487,6 @@ export const Client = z
     encryption: z.boolean(),
     crypto: CryptoStatus.nullable().meta({ description: 'End-to-end encryption state; null while the account is not running' }),
     managed_by: z.enum(['api', 'config']),
-    instances: z.array(z.string()).meta({ description: 'Ids of the instances running on this account' }),
   })
   .meta({ title: 'Client', description: 'A bot account (never with its access token)' });
 export type Client = z.infer<typeof Client>;
@@ -444,11 +509,31 @@ export const MatrixLogin = z
   .meta({ title: 'MatrixLogin', description: 'The account was logged in (or registered); nothing was saved' });
 export type MatrixLogin = z.infer<typeof MatrixLogin>;
 
+const DatabaseColumn = z.object({ type: z.string(), nullable: z.boolean(), default: z.unknown(), primary: z.boolean(), unique: z.boolean() });
+
 export const InstanceDatabase = z
+  .record(z.string(), z.object({ columns: z.record(z.string(), DatabaseColumn) }))
+  .meta({ description: "maubot's {table: {columns: {…}}}: the instance's plugin storage as one read-only table kv (key, value as JSON text, updated_at in Unix ms)" });
+
+export const DatabaseRows = z
   .object({
-    tables: z.array(z.object({ name: z.string(), columns: z.array(z.string()), rows: z.array(z.record(z.string(), z.unknown())) })),
+    ok: z.literal(true),
+    query: z.string().meta({ description: 'The query that was run' }),
+    columns: z.array(z.string()),
+    rows: z.union([z.array(z.array(z.unknown())), z.array(z.record(z.string(), z.unknown()))]).meta({ description: 'Lists of cells, or objects with rows_as_dict' }),
   })
-  .meta({ description: "The instance's plugin storage (table kv: key, value, updated_at)" });
+  .meta({ description: 'The rows (read-only)' });
+
+export const Success = z.object({ success: z.literal(true) }).meta({ description: 'Done' });
+
+/** `POST /client/{id}/verify` (maubot; not supported by Trellis). */
+export const VerifyBody = jsonBody({ recovery_key: ifString('The recovery key') });
+
+/** What the media proxy answers: the homeserver's response, passed on. */
+export const ProxiedMedia = z
+  .custom<Uint8Array>((value) => value instanceof Uint8Array)
+  .meta({ type: 'string', format: 'binary', description: "The homeserver's answer (status, content type and body), passed on" });
+export const ProxiedUpload = z.object({ content_uri: z.string() }).meta({ description: "The homeserver's answer: the uploaded file's mxc:// URI" });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

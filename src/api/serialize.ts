@@ -1,3 +1,4 @@
+import { stringify as stringifyYaml } from 'yaml';
 import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
 import type { LogRecord as StoredLogRecord } from '../storage/log-records.ts';
@@ -6,50 +7,90 @@ import type { LogEntry as HubLogEntry } from '../core/logging.ts';
 import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
 import type { Credentials } from '../matrix/types.ts';
 import type { ApiDeps } from './deps.ts';
-import { MAUBOT_LEVELS, type Client, type Instance, type LogEntry, type LogLevel, type LogRecord, type LogStreamRecord, type MatrixLogin, type Plugin } from './schemas.ts';
+import { MAUBOT_LEVELS, UNMANAGED, type Client, type Instance, type LogEntry, type LogLevel, type LogRecord, type LogStreamRecord, type MatrixLogin, type Plugin } from './schemas.ts';
 
 /*
- * API shapes (their schemas: schemas.ts). Field names follow maubot's
- * management API where it has the same concept (id, type, primary_user,
- * enabled, started, displayname, avatar_url, homeserver, device_id,
- * autojoin); extra fields are ours, snake_case like maubot's.
- * Access tokens are never serialised, except by apiMatrixLogin.
+ * API shapes (their schemas: schemas.ts). Every field of maubot's objects is
+ * there with maubot's name and type (`config` a YAML string, `instances`
+ * Instance objects, `"disable"` for an unmanaged profile field); Trellis's
+ * own fields come after them, snake_case like maubot's, and never rename one
+ * of maubot's. Access tokens are never serialised (maubot's Client has one),
+ * except by apiMatrixLogin.
  *
  * Each function is the one join of its object: the stored record with the
  * supervisor's runtime state and the plugin registry.
  */
 
-/** Where the joins look up runtime state: the daemon's supervisor and plugin registry. */
-export type Runtime = Pick<ApiDeps, 'supervisor' | 'registry'>;
+/** Where the joins look up runtime state: the daemon's supervisor, plugin registry and config. */
+export type Runtime = Pick<ApiDeps, 'supervisor' | 'registry' | 'config'>;
 
-export function apiPlugin(plugin: LoadedPlugin, { supervisor }: Runtime): Plugin {
+/** The `default`s of a config schema's properties (nested objects too), or null when it declares no properties. */
+export function schemaDefaults(schema: Record<string, unknown>): Record<string, unknown> | null {
+  const properties = schema.properties;
+  if (properties === null || typeof properties !== 'object' || Array.isArray(properties)) return null;
+  const defaults: Record<string, unknown> = {};
+  for (const [key, sub] of Object.entries(properties as Record<string, Record<string, unknown>>)) {
+    if (sub === null || typeof sub !== 'object') continue;
+    if (Object.hasOwn(sub, 'default')) defaults[key] = sub.default;
+    else {
+      const nested = schemaDefaults(sub);
+      if (nested && Object.keys(nested).length) defaults[key] = nested;
+    }
+  }
+  return defaults;
+}
+
+/** A config as maubot shows it: a YAML document ("" for an empty one). */
+function asYaml(config: Record<string, unknown>): string {
+  return Object.keys(config).length ? stringifyYaml(config) : '';
+}
+
+/** The ed25519 key in groups of 4 characters, as maubot shows a device fingerprint. */
+export function fingerprint(ed25519: string): string {
+  return ed25519.match(/.{1,4}/g)?.join(' ') ?? ed25519;
+}
+
+export function apiPlugin(plugin: LoadedPlugin, runtime: Runtime): Plugin {
   return {
     id: plugin.id,
     version: plugin.version,
+    instances: runtime.supervisor
+      .instanceRecords()
+      .filter((r) => r.pluginId === plugin.id)
+      .map((r) => apiInstance(r, runtime)),
+    path: plugin.dir,
     name: plugin.manifest.name ?? plugin.id,
     description: plugin.manifest.description ?? '',
     source: plugin.source,
     database: plugin.manifest.database,
     config_schema: plugin.manifest.configSchema,
-    instances: supervisor.instancesUsingPlugin(plugin.id),
   };
 }
 
 /** The instance with its supervisor status; its plugin's writeOnly config keys are shown masked. */
-export function apiInstance(record: InstanceRecord, { supervisor, registry }: Runtime): Instance {
+export function apiInstance(record: InstanceRecord, { supervisor, registry, config }: Runtime): Instance {
   const status = supervisor.instanceStatus(record.id);
   const plugin = registry.get(record.pluginId);
   const now = Date.now();
+  const masked = maskSecrets(record.config, plugin ? secretConfigKeys(plugin.manifest.configSchema) : []);
+  const defaults = plugin ? schemaDefaults(plugin.manifest.configSchema) : null;
+  const database = plugin?.manifest.database ?? false;
   return {
     id: record.id,
     type: record.pluginId,
-    primary_user: record.clientId,
     enabled: record.enabled,
     started: status?.state === 'running',
+    primary_user: record.clientId,
+    config: asYaml(masked),
+    base_config: defaults ? stringifyYaml(defaults) : null,
+    database,
+    database_interface: database ? 'kv' : null,
+    database_engine: database ? config().database.type : null,
+    config_object: masked,
     state: status?.state ?? (record.enabled ? 'stopped' : 'disabled'),
     last_error: status?.lastError ?? null,
-    config: maskSecrets(record.config, plugin ? secretConfigKeys(plugin.manifest.configSchema) : []),
     rooms: record.rooms,
+    hears_no_room: record.rooms.length === 0,
     managed_by: record.managedBy,
     events_handled: status?.eventsHandled ?? 0,
     errors_last_hour: status?.errorTimes.filter((t) => now - t < 3600_000).length ?? 0,
@@ -57,30 +98,48 @@ export function apiInstance(record: InstanceRecord, { supervisor, registry }: Ru
   };
 }
 
+/** The homeserver's view of an account's profile (maubot's remote_displayname / remote_avatar_url), when known. */
+export interface RemoteProfile {
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
 /** The bot account with its running state and the instances on it. */
-export function apiClient(record: AccountRecord, { supervisor }: Runtime): Client {
-  const runtime = supervisor.clients.get(record.id);
-  const status = runtime?.status;
+export function apiClient(record: AccountRecord, runtime: Runtime, remote: RemoteProfile | null = null): Client {
+  const { supervisor } = runtime;
+  const account = supervisor.clients.get(record.id);
+  const status = account?.status;
+  const crypto = account?.cryptoStatus ?? null;
+  const started = account?.running ?? false;
   return {
     id: record.id,
     homeserver: record.homeserverUrl,
-    homeserver_name: record.homeserver || null,
     device_id: record.deviceId,
-    displayname: record.displayName,
-    avatar_url: record.avatarUrl,
-    autojoin: record.autojoin,
-    autojoin_allow: record.autojoinAllow,
+    fingerprint: crypto?.state === 'ready' ? fingerprint(crypto.ed25519) : null,
     enabled: record.enabled,
-    started: runtime?.running ?? false,
+    started,
     sync: record.enabled,
+    sync_ok: started && (status?.consecutiveFailures ?? 0) === 0 && status?.state !== 'failed' && status?.state !== 'backoff',
+    autojoin: record.autojoin,
+    online: true,
+    displayname: record.displayName ?? UNMANAGED,
+    avatar_url: record.avatarUrl ?? UNMANAGED,
+    remote_displayname: remote?.displayname ?? null,
+    remote_avatar_url: remote?.avatar_url ?? null,
+    instances: supervisor
+      .instanceRecords()
+      .filter((r) => r.clientId === record.id)
+      .map((r) => apiInstance(r, runtime)),
+    trust_state: null,
+    homeserver_name: record.homeserver || null,
+    autojoin_allow: record.autojoinAllow,
     sync_state: status?.state ?? 'stopped',
     last_sync_at: status?.lastSuccessAt ?? null,
     last_error: status?.lastError ?? null,
-    rooms: runtime ? [...runtime.joinedRooms] : [],
+    rooms: account ? [...account.joinedRooms] : [],
     encryption: record.encryption ?? true,
-    crypto: runtime?.cryptoStatus ?? null,
+    crypto,
     managed_by: record.managedBy,
-    instances: supervisor.instancesUsingClient(record.id),
   };
 }
 

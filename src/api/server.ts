@@ -152,7 +152,7 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
   app.setErrorHandler((err: FastifyError | ManagementError | Error, req, reply) => {
     if (err instanceof ManagementError) {
       const redact = err instanceof RequestError ? (text: string) => text : redactText;
-      return reply.code(err.status).send({ errcode: codeFor(err.status), error: redact(err.message), problems: err.problems.map(redact) });
+      return reply.code(err.status).send({ errcode: err.errcode ?? codeFor(err.status), error: redact(err.message), problems: err.problems.map(redact) });
     }
     if (err instanceof BodyNotJson) return reply.code(400).send({ errcode: 'body_not_json', error: err.message, problems: [] });
     const status = (err as FastifyError).statusCode;

@@ -199,6 +199,12 @@ export const trellisConfigSchema = z.strictObject({
       homeserver,
     )
     .default({}),
+  /**
+   * The rooms of an instance created without `rooms` (through the API, as
+   * maubot's clients do): `all` (as maubot: every room its bot is in) or
+   * `none` (it hears no room until rooms are given).
+   */
+  instances_default_rooms: z.enum(['all', 'none'], { error: 'expected "all" (every room the bot is in, as maubot) or "none"' }).default('all'),
   logging: logging.prefault({}),
   notifications: notifications.optional(),
   crypto: crypto.prefault({}),

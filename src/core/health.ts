@@ -10,7 +10,13 @@ export interface HealthReport {
   /** Why it is degraded, in words an operator can act on; empty when ok. */
   reasons: string[];
   uptime_seconds: number;
-  instances: { enabled: number; running: number; not_running: Array<{ id: string; state: string; last_error: string | null }> };
+  instances: {
+    enabled: number;
+    running: number;
+    not_running: Array<{ id: string; state: string; last_error: string | null }>;
+    /** Enabled instances with an empty room allowlist: they react in no room (not a degradation: it may be wanted, see instances_default_rooms). */
+    hearing_no_room: string[];
+  };
   clients: Array<{ id: string; state: string; last_sync_age_seconds: number | null; last_error: string | null }>;
   errors_last_5m: number;
 }
@@ -69,7 +75,12 @@ export async function healthReport(deps: { storage: Storage; supervisor: Supervi
     status: reasons.length === 0 ? 'ok' : 'degraded',
     reasons,
     uptime_seconds: Math.round((now - deps.startedAt) / 1000),
-    instances: { enabled: enabled.length, running: enabled.length - notRunning.length, not_running: notRunning },
+    instances: {
+      enabled: enabled.length,
+      running: enabled.length - notRunning.length,
+      not_running: notRunning,
+      hearing_no_room: enabled.filter((i) => i.rooms.length === 0).map((i) => i.id),
+    },
     clients,
     errors_last_5m: deps.errors.since(5 * 60_000, now),
   };

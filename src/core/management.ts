@@ -23,11 +23,26 @@ import { errorMessage } from '../shared/error-message.ts';
 export class ManagementError extends Error {
   readonly status: number;
   readonly problems: string[];
-  constructor(status: number, message: string, problems: string[] = []) {
+  /** maubot's errcode for this error (e.g. `plugin_not_found`); without one the API derives a generic one from the status. */
+  readonly errcode: string | undefined;
+  constructor(status: number, message: string, problems: string[] = [], errcode?: string) {
     super(message);
     this.status = status;
     this.problems = problems;
+    this.errcode = errcode;
   }
+}
+
+/** A 404 with maubot's errcode for the kind of object. */
+export const notFound = {
+  plugin: (id: string) => new ManagementError(404, `plugin ${id} not found`, [], 'plugin_not_found'),
+  instance: (id: string) => new ManagementError(404, `instance ${id} not found`, [], 'instance_not_found'),
+  client: (id: string) => new ManagementError(404, `bot account ${id} not found`, [], 'client_not_found'),
+};
+
+/** What `instances_default_rooms` makes of an instance created without `rooms`. */
+export function defaultRooms(setting: 'all' | 'none'): string[] {
+  return setting === 'all' ? ['*'] : [];
 }
 
 /** Bound on an instance's room allowlist: each entry is checked and routed on every event. */
@@ -47,6 +62,9 @@ function roomsProblems(rooms: unknown): string[] {
   ];
 }
 
+/** maubot's instance errcodes with their statuses, in the order maubot checks them. */
+const INSTANCE_ERRCODES = { plugin_type_required: 400, primary_user_required: 400, primary_user_not_found: 404, plugin_type_not_found: 404 } as const;
+
 export interface InstanceInput {
   pluginId?: string;
   clientId?: string;
@@ -54,6 +72,9 @@ export interface InstanceInput {
   config?: Record<string, unknown>;
   rooms?: string[];
 }
+
+/** maubot's value of `displayname` / `avatar_url` for "not managed by the bot platform". */
+export const UNMANAGED = 'disable';
 
 export interface ClientProfileInput {
   displayName?: string | null;
@@ -100,14 +121,27 @@ export class Management {
     if (!INSTANCE_ID.test(id)) problems.push(`id: "${id}" must match ${INSTANCE_ID.source}`);
     const pluginId = input.pluginId ?? existing?.pluginId;
     const clientId = input.clientId ?? existing?.clientId;
-    const rooms = input.rooms ?? existing?.rooms ?? [];
+    const rooms = input.rooms ?? existing?.rooms ?? defaultRooms(this.#config.instances_default_rooms);
     const config = input.config ?? existing?.config ?? {};
     let plugin: LoadedPlugin | undefined;
-    if (!pluginId) problems.push('type: the plugin id is required');
+    // maubot's errcodes, picked in its order (INSTANCE_ERRCODES); the problems list names every problem.
+    const codes = new Set<keyof typeof INSTANCE_ERRCODES>();
+    if (!pluginId) {
+      problems.push('type: the plugin id is required');
+      codes.add('plugin_type_required');
+    }
     // A file-declared instance may name a plugin that is uploaded later: it is kept and shown as failed (and retried) instead of vanishing.
-    else if (!(plugin = this.#registry.get(pluginId)) && managedBy === 'api') problems.push(`type: plugin ${pluginId} is not installed`);
-    if (!clientId) problems.push('primary_user: the bot account (user id) is required');
-    else if (managedBy === 'api' && !(await this.#storage.clients.get(clientId))) problems.push(`primary_user: no bot account ${clientId}; add it first`);
+    else if (!(plugin = this.#registry.get(pluginId)) && managedBy === 'api') {
+      problems.push(`type: plugin ${pluginId} is not installed`);
+      codes.add('plugin_type_not_found');
+    }
+    if (!clientId) {
+      problems.push('primary_user: the bot account (user id) is required');
+      codes.add('primary_user_required');
+    } else if (managedBy === 'api' && !(await this.#storage.clients.get(clientId))) {
+      problems.push(`primary_user: no bot account ${clientId}; add it first`);
+      codes.add('primary_user_not_found');
+    }
     problems.push(...roomsProblems(rooms));
     let validatedConfig = config;
     const samePlugin = existing !== undefined && existing.pluginId === pluginId;
@@ -138,7 +172,10 @@ export class Management {
       // Stored is what the operator wrote, not the defaults: a plugin upgrade may change its defaults.
       if (!result.ok) problems.push(...result.problems.map((p) => `config.${p}`));
     }
-    if (problems.length) throw new ManagementError(400, `instance ${id} is invalid`, problems);
+    if (problems.length) {
+      const errcode = (Object.keys(INSTANCE_ERRCODES) as Array<keyof typeof INSTANCE_ERRCODES>).find((code) => codes.has(code));
+      throw new ManagementError(errcode ? INSTANCE_ERRCODES[errcode] : 400, `instance ${id} is invalid`, problems, errcode ?? 'instance_invalid');
+    }
     const record: InstanceRecord = {
       id,
       pluginId: pluginId!,
@@ -159,7 +196,7 @@ export class Management {
 
   async deleteInstance(id: string, managedBy: 'api' | 'config' = 'api'): Promise<void> {
     const existing = await this.#storage.instances.get(id);
-    if (!existing) throw new ManagementError(404, `instance ${id} not found`);
+    if (!existing) throw notFound.instance(id);
     if (existing.managedBy === 'config' && managedBy === 'api') throw new ManagementError(403, `instance ${id} is defined in the config file; remove it there and send SIGHUP`);
     await this.#supervisor.removeInstance(id);
     await this.#storage.instances.delete(id);
@@ -172,37 +209,55 @@ export class Management {
   /**
    * `expectedId`: the upload is for this plugin id (PUT /plugin/{id}). Every
    * refusal that does not need the plugin's code (archive, manifest, id,
-   * version conflict) happens before anything is written or imported.
+   * already installed) happens before anything is written or imported.
+   * As maubot: an installed id is only replaced with `allowOverride`,
+   * whatever the versions. `previous` is the plugin it replaced.
    */
-  async uploadPlugin(data: Buffer, allowOverride: boolean, expectedId?: string): Promise<LoadedPlugin> {
+  async uploadPlugin(data: Buffer, allowOverride: boolean, expectedId?: string): Promise<{ plugin: LoadedPlugin; previous?: LoadedPlugin }> {
     try {
       const { manifest } = await readPluginArchive(data);
       if (expectedId !== undefined && manifest.id !== expectedId) {
-        throw new ManagementError(400, `the archive is plugin ${manifest.id}, not ${expectedId}; nothing was installed`);
+        throw new ManagementError(400, `the archive is plugin ${manifest.id}, not ${expectedId}; nothing was installed`, [], 'pid_mismatch');
       }
       const installed = this.#registry.get(manifest.id);
-      if (installed && installed.version === manifest.version && !allowOverride) {
-        throw new PluginConflictError(`plugin ${manifest.id} ${manifest.version} is already installed; upload a new version or pass allow_override=true`);
+      if (installed && !allowOverride) {
+        throw new ManagementError(
+          409,
+          `plugin ${manifest.id} is already installed (version ${installed.version}); pass allow_override=true to replace it with ${manifest.version}`,
+          [],
+          'plugin_exists',
+        );
       }
       const { plugin, previous } = await this.#registry.install(data, { allowOverride });
       this.#log.info(`plugin ${plugin.id} ${plugin.version} installed${previous ? ` (replacing ${previous.version})` : ''}`);
       // Also for a first upload: file-declared instances may be waiting for this plugin.
       await this.#supervisor.restartPluginInstances(plugin.id);
-      return plugin;
+      return previous ? { plugin, previous } : { plugin };
     } catch (err) {
-      if (err instanceof PluginValidationError) throw new ManagementError(400, `invalid plugin archive: ${err.problems.join('; ')}`, err.problems);
-      if (err instanceof PluginConflictError) throw new ManagementError(409, err.message);
+      if (err instanceof PluginValidationError) throw new ManagementError(400, `invalid plugin archive: ${err.problems.join('; ')}`, err.problems, 'plugin_invalid');
+      if (err instanceof PluginConflictError) throw new ManagementError(409, err.message, [], 'plugin_exists');
       throw err;
     }
   }
 
   async deletePlugin(id: string): Promise<void> {
     const plugin = this.#registry.get(id);
-    if (!plugin) throw new ManagementError(404, `plugin ${id} not found`);
+    if (!plugin) throw notFound.plugin(id);
     const users = this.#supervisor.instancesUsingPlugin(id);
-    if (users.length) throw new ManagementError(409, `plugin ${id} is used by instance(s) ${users.join(', ')}; delete them first`);
-    if (plugin.source === 'bundled') throw new ManagementError(400, `plugin ${id} is bundled with Trellis and cannot be deleted`);
+    if (users.length) throw new ManagementError(412, `plugin ${id} is used by instance(s) ${users.join(', ')}; delete them first`, [], 'plugin_in_use');
+    if (plugin.source === 'bundled') throw new ManagementError(400, `plugin ${id} is bundled with Trellis and cannot be deleted`, [], 'plugin_bundled');
     await this.#registry.remove(id);
+  }
+
+  /** maubot's reload: Trellis restarts the plugin's instances (its code is reloaded by uploading it again). */
+  async reloadPlugin(id: string): Promise<void> {
+    if (!this.#registry.get(id)) throw notFound.plugin(id);
+    try {
+      await this.#supervisor.restartPluginInstances(id);
+    } catch (err) {
+      throw new ManagementError(500, `reloading plugin ${id} failed: ${errorMessage(err)}`, [], 'plugin_reload_fail');
+    }
+    this.#log.info(`plugin ${id} reloaded (its instances restarted)`);
   }
 
   // ---- clients ----
@@ -218,24 +273,63 @@ export class Management {
     throw new ManagementError(400, `unknown homeserver "${nameOrUrl}"; configured: ${known.length ? known.join(', ') : 'none (add one under homeservers:)'}, or pass a full URL`);
   }
 
-  async #reachable(url: string): Promise<void> {
+  async #reachable(url: string, errcode?: string): Promise<void> {
     try {
       await checkHomeserver(url);
     } catch (err) {
-      throw new ManagementError(502, errorMessage(err));
+      // maubot answers an unreachable homeserver of a token with 400 bad_client_connection_details.
+      throw errcode ? new ManagementError(400, errorMessage(err), [], errcode) : new ManagementError(502, errorMessage(err));
     }
   }
 
-  async addClientWithToken(homeserver: string, accessToken: string, profile: ClientProfileInput = {}, managedBy: 'api' | 'config' = 'api'): Promise<AccountRecord> {
-    const hs = this.homeserverUrl(homeserver);
-    await this.#reachable(hs.url);
+  /**
+   * Adds (or re-tokens) the account an access token belongs to. `check`:
+   * what the token must be for (maubot's `user_exists` / `mxid_mismatch`),
+   * checked before anything is saved.
+   */
+  async addClientWithToken(
+    homeserver: string,
+    accessToken: string,
+    profile: ClientProfileInput = {},
+    managedBy: 'api' | 'config' = 'api',
+    check: { mustBeNew?: boolean; userId?: string; deviceId?: string } = {},
+  ): Promise<AccountRecord> {
+    let hs: { name: string; url: string };
+    try {
+      hs = this.homeserverUrl(homeserver);
+    } catch (err) {
+      if (err instanceof ManagementError) throw new ManagementError(err.status, err.message, err.problems, 'bad_client_access_details');
+      throw err;
+    }
+    await this.#reachable(hs.url, 'bad_client_connection_details');
     let creds: Credentials;
     try {
       creds = await loginWithToken(hs.url, accessToken);
     } catch (err) {
-      throw new ManagementError(400, `the access token was not accepted by ${hs.url}: ${errorMessage(err)}`);
+      throw new ManagementError(400, `the access token was not accepted by ${hs.url}: ${errorMessage(err)}`, [], 'bad_client_access_token');
+    }
+    if (check.userId !== undefined && creds.userId !== check.userId) {
+      throw new ManagementError(400, `the access token belongs to ${creds.userId}, not ${check.userId}; nothing was saved`, [], 'mxid_mismatch');
+    }
+    if (check.deviceId && creds.deviceId && creds.deviceId !== check.deviceId) {
+      throw new ManagementError(400, `the access token is for device ${creds.deviceId}, not ${check.deviceId}; nothing was saved`, [], 'mxid_mismatch');
+    }
+    if (check.mustBeNew && (await this.#storage.clients.get(creds.userId))) {
+      throw new ManagementError(409, `there is already a bot account ${creds.userId}; change it with PUT /client/${creds.userId}`, [], 'user_exists');
     }
     return this.#saveClient(hs, creds, profile, managedBy);
+  }
+
+  /** maubot's clearcache: forgets the account's sync token, so its next sync starts afresh (events already handled are not handled again). */
+  async clearClientCache(id: string): Promise<void> {
+    const record = await this.#storage.clients.get(id);
+    if (!record) throw notFound.client(id);
+    const runtime = this.#supervisor.clients.get(id);
+    const wasRunning = runtime?.running ?? false;
+    if (runtime) await runtime.stop();
+    await this.#storage.clients.setSyncToken(id, null);
+    if (wasRunning) runtime?.start();
+    this.#log.info(`bot account ${id}: sync cache cleared`, { client: id });
   }
 
   async loginClient(homeserver: string, username: string, password: string, profile: ClientProfileInput = {}): Promise<AccountRecord> {
@@ -338,17 +432,26 @@ export class Management {
 
   async updateClient(id: string, input: ClientProfileInput, managedBy: 'api' | 'config' = 'api'): Promise<AccountRecord> {
     const record = await this.#storage.clients.get(id);
-    if (!record) throw new ManagementError(404, `bot account ${id} not found`);
-    if (record.managedBy === 'config' && managedBy === 'api' && (input.autojoin !== undefined || input.autojoinAllow !== undefined || input.enabled !== undefined || input.encryption !== undefined)) {
+    if (!record) throw notFound.client(id);
+    // A client sending the whole object back (maubot's web app) repeats the file's values: only a change is refused.
+    const changes =
+      (input.autojoin !== undefined && input.autojoin !== record.autojoin) ||
+      (input.autojoinAllow !== undefined && !isDeepStrictEqual(input.autojoinAllow, record.autojoinAllow)) ||
+      (input.enabled !== undefined && input.enabled !== record.enabled) ||
+      (input.encryption !== undefined && input.encryption !== (record.encryption ?? true));
+    if (record.managedBy === 'config' && managedBy === 'api' && changes) {
       throw new ManagementError(403, `bot account ${id} is defined in the config file; change autojoin/enabled/encryption there`);
     }
     const matrix = new MatrixClient({ homeserverUrl: record.homeserverUrl, userId: record.id, accessToken: record.accessToken, deviceId: record.deviceId ?? '' });
     try {
-      if (input.displayName !== undefined && input.displayName !== null && input.displayName !== record.displayName) {
+      // "disable" (maubot's sentinel): the profile field is no longer managed; the homeserver's value stays as it is.
+      if (input.displayName === UNMANAGED) record.displayName = null;
+      else if (input.displayName !== undefined && input.displayName !== null && input.displayName !== record.displayName) {
         await matrix.setDisplayName(input.displayName);
         record.displayName = input.displayName;
       }
-      if (input.avatarUrl !== undefined && input.avatarUrl !== null && input.avatarUrl !== record.avatarUrl) {
+      if (input.avatarUrl === UNMANAGED) record.avatarUrl = null;
+      else if (input.avatarUrl !== undefined && input.avatarUrl !== null && input.avatarUrl !== record.avatarUrl) {
         if (!input.avatarUrl.startsWith('mxc://')) throw new ManagementError(400, 'avatar_url must be an mxc:// URI (upload the image with PUT /client/{id}/avatar)');
         await matrix.setAvatarUrl(input.avatarUrl);
         record.avatarUrl = input.avatarUrl;
@@ -368,7 +471,7 @@ export class Management {
 
   async setClientAvatar(id: string, image: Buffer, contentType: string): Promise<AccountRecord> {
     const record = await this.#storage.clients.get(id);
-    if (!record) throw new ManagementError(404, `bot account ${id} not found`);
+    if (!record) throw notFound.client(id);
     if (!contentType.startsWith('image/')) throw new ManagementError(400, `avatar must be an image (got ${contentType || 'no content type'})`);
     const matrix = new MatrixClient({ homeserverUrl: record.homeserverUrl, userId: record.id, accessToken: record.accessToken, deviceId: record.deviceId ?? '' });
     const mxc = await matrix.uploadMedia(image, { contentType, filename: 'avatar' });
@@ -377,10 +480,10 @@ export class Management {
 
   async deleteClient(id: string, managedBy: 'api' | 'config' = 'api'): Promise<void> {
     const record = await this.#storage.clients.get(id);
-    if (!record) throw new ManagementError(404, `bot account ${id} not found`);
+    if (!record) throw notFound.client(id);
     if (record.managedBy === 'config' && managedBy === 'api') throw new ManagementError(403, `bot account ${id} is defined in the config file; remove it there and send SIGHUP`);
     const users = this.#supervisor.instancesUsingClient(id);
-    if (users.length) throw new ManagementError(409, `bot account ${id} is used by instance(s) ${users.join(', ')}; delete or move them first`);
+    if (users.length) throw new ManagementError(412, `bot account ${id} is used by instance(s) ${users.join(', ')}; delete or move them first`, [], 'client_in_use');
     await this.#supervisor.removeClient(id);
     await this.#storage.clients.delete(id);
   }

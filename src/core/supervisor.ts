@@ -150,6 +150,18 @@ export class Supervisor {
     return this.#instances.get(id)?.status;
   }
 
+  /** The record of every instance the supervisor manages (what the API lists with plugins and accounts). */
+  instanceRecords(): InstanceRecord[] {
+    return [...this.#instances.values()].map((m) => m.record);
+  }
+
+  /** Enabled instances whose room allowlist is empty: they react in no room. */
+  instancesHearingNoRoom(): string[] {
+    return this.instanceRecords()
+      .filter((r) => r.enabled && r.rooms.length === 0)
+      .map((r) => r.id);
+  }
+
   instancesUsingPlugin(pluginId: string): string[] {
     return [...this.#instances.values()].filter((m) => m.record.pluginId === pluginId).map((m) => m.record.id);
   }
@@ -174,11 +186,25 @@ export class Supervisor {
     }
     managed.record = record;
     managed.attempts = 0;
+    this.#warnIfDeaf(record);
     if (!record.enabled) {
       this.#setState(managed, 'disabled');
       return;
     }
     await this.#start(managed);
+  }
+
+  readonly #warnedDeaf = new Set<string>();
+
+  /** An enabled instance with an empty room allowlist reacts in no room: said once (per instance and daemon run), as /health and the console show it. */
+  #warnIfDeaf(record: InstanceRecord): void {
+    if (record.rooms.length > 0 || !record.enabled) {
+      this.#warnedDeaf.delete(record.id);
+      return;
+    }
+    if (this.#warnedDeaf.has(record.id)) return;
+    this.#warnedDeaf.add(record.id);
+    this.#log.warn(`instance ${record.id} hears no room: its rooms list is empty; give room ids, or ["*"] for every room its bot is in`, { instance: record.id });
   }
 
   /** Applies a config change without a restart when only the config changed. */
@@ -194,6 +220,7 @@ export class Supervisor {
       // The same config (rooms or nothing changed, e.g. a SIGHUP): the running one stays, upgraded or not.
       const sameConfig = isDeepStrictEqual(managed.record.config, record.config);
       managed.record = record;
+      this.#warnIfDeaf(record);
       const plugin = this.#registry.get(record.pluginId);
       const validated = sameConfig ? undefined : plugin?.validateConfig(record.config);
       if (sameConfig || validated?.ok) {

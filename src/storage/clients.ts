@@ -80,7 +80,7 @@ export class ClientRepository {
       .execute();
   }
 
-  async setSyncToken(id: string, token: string): Promise<void> {
+  async setSyncToken(id: string, token: string | null): Promise<void> {
     await this.#db.updateTable('clients').set({ sync_token: token }).where('id', '=', id).execute();
   }
 

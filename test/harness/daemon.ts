@@ -210,7 +210,7 @@ export class TestDaemon {
         await this.login();
         res = await this.api('POST', '/plugins/upload?allow_override=true', undefined, { raw });
       }
-      if (res.status !== 200) throw new Error(`uploading fixture ${name} failed: HTTP ${res.status} ${res.text}`);
+      if (res.status !== 200 && res.status !== 201) throw new Error(`uploading fixture ${name} failed: HTTP ${res.status} ${res.text}`);
     } finally {
       await rm(work, { recursive: true, force: true });
     }

@@ -171,8 +171,8 @@ describe('platform core through a real homeserver', () => {
     assert.equal((await daemon.api('GET', '/instance/bad-config')).status, 404);
     const update = await daemon.api<{ problems: string[] }>('PUT', '/instance/ping-main', { config: { pong_text: 5 } });
     assert.equal(update.status, 400);
-    const kept = await daemon.api<{ config: { pong_text: string } }>('GET', '/instance/ping-main');
-    assert.equal(kept.body.config.pong_text, 'Pong from Trellis!', 'the old config stays');
+    const kept = await daemon.api<{ config_object: { pong_text: string } }>('GET', '/instance/ping-main');
+    assert.equal(kept.body.config_object.pong_text, 'Pong from Trellis!', 'the old config stays');
   });
 
   it('rejects invalid plugin archives with a 400 that says why and changes nothing', async () => {

@@ -16,7 +16,7 @@ interface ApiInstance {
   id: string;
   state: string;
   managed_by: string;
-  config: Record<string, unknown>;
+  config_object: Record<string, unknown>;
 }
 interface ApiClient {
   id: string;
@@ -93,7 +93,7 @@ describe('declarative clients and instances', () => {
     assert.equal(del.status, 403, del.text);
     assert.match(del.body.error, /config file.*SIGHUP/);
     const kept = (await api<ApiInstance>('GET', '/instance/decl-ping')).body;
-    assert.equal(kept.config.pong_text, 'Declared!');
+    assert.equal(kept.config_object.pong_text, 'Declared!');
   });
 
   it('applies a changed and an added instance on SIGHUP', async () => {
@@ -133,7 +133,7 @@ describe('declarative clients and instances', () => {
     assert.equal(record.level, 'error');
     assert.equal(record.msg, `instances.decl-ping in ${daemon.configPath} was not applied: config.pong_txt: unknown key`);
     assert.match(await pingAnswer(), /^Reloaded! \d+ ms$/);
-    assert.deepEqual((await api<ApiInstance>('GET', '/instance/decl-ping')).body.config, { pong_text: 'Reloaded!' });
+    assert.deepEqual((await api<ApiInstance>('GET', '/instance/decl-ping')).body.config_object, { pong_text: 'Reloaded!' });
   });
 
   it('refuses an invalid config on SIGHUP and keeps the running setup', async () => {

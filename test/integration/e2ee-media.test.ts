@@ -84,7 +84,7 @@ describe('end-to-end encryption: media, the encryption switch, pending events, k
     alice = await E2eeUser.create(hs, 'alice');
     const built = await buildPlugin(FIXTURE, { outFile: join(workDir, 'filer.zip') });
     const upload = await daemon.api('POST', '/plugins/upload', undefined, { raw: readFileSync(built.file) });
-    assert.equal(upload.status, 200, upload.text);
+    assert.equal(upload.status, 201, upload.text);
   });
 
   after(async () => {

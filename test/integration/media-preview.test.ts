@@ -325,8 +325,8 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
   });
 
   it('keeps a link that was waiting across a daemon restart and answers it after', async () => {
-    const current = await daemon.api<{ config: Record<string, unknown> }>('GET', '/instance/preview');
-    const put = await daemon.api('PUT', '/instance/preview', { config: { ...current.body.config, cooldown_seconds: 120 } });
+    const current = await daemon.api<{ config_object: Record<string, unknown> }>('GET', '/instance/preview');
+    const put = await daemon.api('PUT', '/instance/preview', { config: { ...current.body.config_object, cooldown_seconds: 120 } });
     assert.equal(put.status, 200, put.text);
     await daemon.waitFor('instance running again', async () => (await daemon.api<ApiInstance>('GET', '/instance/preview')).body.state === 'running' || undefined);
     ig.addPost(post('RESTARTED01', [img(20, 10)]));

@@ -141,8 +141,8 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
       'the password is not logged',
     );
     // The API never returns it (writeOnly in the plugin's schema).
-    const shown = await daemon.api<ApiInstance & { config: Record<string, unknown> }>('GET', '/instance/mc');
-    assert.equal(shown.body.config.password, '********');
+    const shown = await daemon.api<ApiInstance & { config_object: Record<string, unknown> }>('GET', '/instance/mc');
+    assert.equal(shown.body.config_object.password, '********');
     assert.ok(!shown.text.includes('wrong-rcon-password'));
   });
 
@@ -177,10 +177,10 @@ describe('minecraft plugin through a real homeserver and a fake RCON server', ()
   it('keeps running after the failures, which did not use up the cooldown', async () => {
     // An inline password round-trips through the API masked: sending the mask back keeps the stored value.
     await configure({ ...baseConfig(), password_file: '', password: PASSWORD, min_power_level: 0 });
-    const shown = await daemon.api<ApiInstance & { config: Record<string, unknown> }>('GET', '/instance/mc');
-    assert.equal(shown.body.config.password, '********');
+    const shown = await daemon.api<ApiInstance & { config_object: Record<string, unknown> }>('GET', '/instance/mc');
+    assert.equal(shown.body.config_object.password, '********');
     assert.ok(!shown.text.includes(PASSWORD));
-    await configure(shown.body.config);
+    await configure(shown.body.config_object);
     assert.equal((await daemon.api<ApiInstance>('GET', '/instance/mc')).body.state, 'running');
     assert.equal(await ask(member, '!minecraft Alex_2'), "Alex_2 is now on the Minecraft server's whitelist.");
     assert.equal(rcon.commands.at(-1)?.command, 'whitelist add Alex_2');

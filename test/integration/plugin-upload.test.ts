@@ -20,14 +20,14 @@ interface ApiPlugin {
   id: string;
   version: string;
   source: string;
-  instances: string[];
+  instances: Array<{ id: string }>;
 }
 interface ApiInstance {
   id: string;
   state: string;
   started_at: number | null;
   last_error: string | null;
-  config: Record<string, unknown>;
+  config_object: Record<string, unknown>;
 }
 interface Health {
   uptime_seconds: number;
@@ -121,7 +121,7 @@ describe('plugin upload', () => {
     assert.match(manifest, /^version: 1\.2\.0$/m);
     const built = await buildPlugin(FIXTURE, { outFile: join(workDir, 'hello-v1.zip') });
     const res = await upload(readFileSync(built.file));
-    assert.equal(res.status, 200, res.text);
+    assert.equal(res.status, 201, res.text);
     assert.equal(res.body.id, PLUGIN_ID);
     assert.equal(res.body.version, '1.2.0');
     assert.equal(res.body.source, 'uploaded');
@@ -147,7 +147,11 @@ describe('plugin upload', () => {
     // Uptime is in whole seconds: let it advance so "kept growing" is observable.
     await new Promise((r) => setTimeout(r, 1100));
 
-    const res = await upload(readFileSync(built.file));
+    // Like maubot, an installed plugin is only replaced with allow_override, whatever the version.
+    const refused = await upload(readFileSync(built.file));
+    assert.equal(refused.status, 409, refused.text);
+    assert.equal((refused.body as unknown as { errcode: string }).errcode, 'plugin_exists');
+    const res = await upload(readFileSync(built.file), '?allow_override=true');
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.version, '2.0.0');
     const after = await daemon.waitFor('hello-1 restarted', async () => {
@@ -162,7 +166,7 @@ describe('plugin upload', () => {
     assert.equal(daemon.output.filter((l) => l.includes('listening on')).length, 1, 'the daemon did not restart');
   });
 
-  it('refuses the same version again unless allow_override=true', async () => {
+  it('refuses an installed plugin again (409 plugin_exists) unless allow_override=true', async () => {
     const archive = readFileSync(join(workDir, 'hello-v2.zip'));
     const again = await upload(archive);
     assert.equal(again.status, 409, again.text);
@@ -173,8 +177,9 @@ describe('plugin upload', () => {
   });
 
   it('refuses to delete a plugin that an instance uses', async () => {
-    const res = await daemon.api<{ error: string }>('DELETE', `/plugin/${PLUGIN_ID}`);
-    assert.equal(res.status, 409, res.text);
+    const res = await daemon.api<{ error: string; errcode: string }>('DELETE', `/plugin/${PLUGIN_ID}`);
+    assert.equal(res.status, 412, res.text);
+    assert.equal(res.body.errcode, 'plugin_in_use');
     assert.match(res.body.error, /hello-1/);
     assert.equal((await daemon.api('GET', `/plugin/${PLUGIN_ID}`)).status, 200);
   });
@@ -204,14 +209,14 @@ describe('plugin upload', () => {
       });
     const install = async (source: string, version: string) => {
       const built = await buildPlugin(source, { outFile: join(workDir, `hello-v${version}.zip`) });
-      const res = await upload(readFileSync(built.file));
+      const res = await upload(readFileSync(built.file), '?allow_override=true');
       assert.equal(res.status, 200, res.text);
       assert.equal(res.body.version, version);
     };
 
     it("runs the plugin's upgradeConfig: a renamed key keeps its value, and the API shows the upgraded config", async () => {
       const before = await instance();
-      assert.deepEqual(before.config, { greeting: 'Hi' });
+      assert.deepEqual(before.config_object, { greeting: 'Hi' });
       const source = helloVersion(
         workDir,
         '3.0.0',
@@ -242,7 +247,7 @@ export default definePlugin<HelloConfig>({
       await install(source, '3.0.0');
       const after = await restarted(before);
       assert.equal(after.state, 'running', `hello-1 did not start: ${after.last_error}`);
-      assert.deepEqual(after.config, { salutation: 'Hi' });
+      assert.deepEqual(after.config_object, { salutation: 'Hi' });
       assert.equal(await hello('world'), 'Hi, world!');
       assert.ok(
         daemon.output.some((l) => l.includes('config upgraded for org.example.hello 3.0.0 (it was written for 2.0.0)') && l.includes('removed greeting, added salutation')),
@@ -277,7 +282,7 @@ export default definePlugin<HelloConfig>({
       await install(source, '4.0.0');
       const after = await restarted(before);
       assert.equal(after.state, 'running', `hello-1 did not start: ${after.last_error}`);
-      assert.deepEqual(after.config, {});
+      assert.deepEqual(after.config_object, {});
       assert.equal(await hello('world'), 'Hello, world!');
       const warnings = daemon.output.filter((l) => l.includes('"level":"warn"') && l.includes('config keys salutation are not known to org.example.hello 4.0.0 and were dropped'));
       assert.equal(warnings.length, 1, 'one WARN names the dropped key');

@@ -221,7 +221,7 @@ describe('resilience', () => {
       writeFileSync(join(source, 'plugin.yaml'), readFileSync(join(source, 'plugin.yaml'), 'utf8').replace(/^id: .*$/m, 'id: org.example.missing'));
       const built = await buildPlugin(source, { outFile: join(workDir, 'missing.zip') });
       const res = await daemon.api('POST', '/plugins/upload', undefined, { raw: readFileSync(built.file) });
-      assert.equal(res.status, 200, res.text);
+      assert.equal(res.status, 201, res.text);
       // Started by the upload itself, not by its next backoff retry (minutes away after a few failures).
       const ghost = (await daemon.api<ApiInstance>('GET', '/instance/ghost')).body;
       assert.equal(ghost.state, 'running', `right after the upload: ${JSON.stringify(ghost)}`);

@@ -302,6 +302,7 @@ describe('security of the management API', () => {
 
     const wrongId = await req('PUT', `${API}/plugin/org.example.hello`, authed({ headers: { 'content-type': 'application/zip' }, body: archiveB }));
     assert.equal(wrongId.status, 400, wrongId.text);
+    assert.equal((JSON.parse(wrongId.text) as { errcode: string }).errcode, 'pid_mismatch');
     assert.match(wrongId.text, /the archive is plugin org\.example\.marker-b, not org\.example\.hello; nothing was installed/);
     const notZip = await req('POST', `${API}/plugins/upload`, authed({ headers: { 'content-type': 'application/zip' }, body: Buffer.from('not a zip') }));
     assert.equal(notZip.status, 400);
@@ -317,7 +318,7 @@ describe('security of the management API', () => {
 
     // Installed for real, its code runs once; the same version again is a 409 that runs nothing.
     const installed = await req('POST', `${API}/plugins/upload`, authed({ headers: { 'content-type': 'application/zip' }, body: archiveB }));
-    assert.equal(installed.status, 200, installed.text);
+    assert.equal(installed.status, 201, installed.text);
     assert.equal(runs(marker), 1);
     const treeInstalled = tree(pluginsDir());
     const again = await req('POST', `${API}/plugins/upload`, authed({ headers: { 'content-type': 'application/zip' }, body: archiveB }));
@@ -391,7 +392,7 @@ describe('security of the management API', () => {
   it('never returns a writeOnly value, whichever plugin the instance is switched to', async () => {
     const SECRET = 'hunter2-' + randomBytes(8).toString('hex');
     const upload = async (archive: Buffer) =>
-      assert.equal((await req('POST', `${API}/plugins/upload?allow_override=true`, authed({ headers: { 'content-type': 'application/zip' }, body: archive }))).status, 200);
+      assert.equal((await req('POST', `${API}/plugins/upload?allow_override=true`, authed({ headers: { 'content-type': 'application/zip' }, body: archive }))).status, 201);
     await upload(await plainPlugin('org.example.secret-x', '{ type: object, properties: { password: { type: string, writeOnly: true } } }'));
     await upload(await plainPlugin('org.example.plain-y', '{ type: object }'));
     await upload(await plainPlugin('org.example.plain-z', '{ type: object, properties: { password: { type: string } } }'));

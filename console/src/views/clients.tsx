@@ -1,6 +1,6 @@
 /** Bot accounts page: the accounts with their state, and adding one (registration, login, access token). */
 import { useState } from 'preact/hooks';
-import { api, type Client } from '../api.ts';
+import { api, shownName, type Client } from '../api.ts';
 import { clients, now, refreshClients } from '../state.ts';
 import { Avatar, Card, ConfirmButton, ErrorBox, ago, useAction } from '../ui.tsx';
 
@@ -108,7 +108,7 @@ function AddClient() {
 }
 
 function ClientCard({ client, nowMs }: { client: Client; nowMs: number }) {
-  const [name, setName] = useState(client.displayname ?? '');
+  const [name, setName] = useState(shownName(client) ?? '');
   const action = useAction();
   const readOnly = client.managed_by === 'config';
   const crypto = client.crypto;
@@ -119,7 +119,7 @@ function ClientCard({ client, nowMs }: { client: Client; nowMs: number }) {
       <div class="who">
         <Avatar client={client} size={48} />
         <div class="names">
-          <strong>{client.displayname || client.id}</strong>
+          <strong>{shownName(client) || client.id}</strong>
           <span class="mono small">{client.id}</span>
         </div>
       </div>
@@ -136,7 +136,7 @@ function ClientCard({ client, nowMs }: { client: Client; nowMs: number }) {
         <dt>Homeserver</dt>
         <dd class="mono">{client.homeserver_name ?? client.homeserver}</dd>
         <dt>Instances</dt>
-        <dd>{client.instances.length ? client.instances.join(', ') : 'none'}</dd>
+        <dd>{client.instances.length ? client.instances.map((i) => i.id).join(', ') : 'none'}</dd>
         <dt>Rooms</dt>
         <dd>{client.rooms.length}</dd>
       </dl>

@@ -1,5 +1,5 @@
 /** Dashboard: every instance with its bot and state, daemon health, warnings and errors. */
-import type { Client, Instance, LogEntry } from '../api.ts';
+import { shownName, type Client, type Instance, type LogEntry } from '../api.ts';
 import { clients, health, instances, notifications, now } from '../state.ts';
 import { Avatar, Card, LevelBadge, StateBadge, ago, time } from '../ui.tsx';
 
@@ -43,17 +43,17 @@ function HealthCard() {
 }
 
 function InstanceRow({ inst, client, nowMs }: { inst: Instance; client: Client | undefined; nowMs: number }) {
-  const rooms = inst.rooms.includes('*') ? 'all rooms' : `${inst.rooms.length} room${inst.rooms.length === 1 ? '' : 's'}`;
+  const rooms = inst.rooms.includes('*') ? 'all rooms' : inst.hears_no_room ? 'none (hears nothing)' : `${inst.rooms.length} room${inst.rooms.length === 1 ? '' : 's'}`;
   return (
     <li class={`instance-row state-row-${inst.state}`} data-instance={inst.id} data-state={inst.state}>
       <div class="who">
-        <Avatar client={client ?? { id: inst.primary_user, displayname: null, avatar_url: null, homeserver: '' }} />
+        <Avatar client={client ?? { id: inst.primary_user, displayname: 'disable', avatar_url: 'disable', homeserver: '' }} />
         <div class="names">
           <a href={`/instances/${encodeURIComponent(inst.id)}`} class="instance-id">
             {inst.id}
           </a>
           <span class="muted small">
-            {inst.type} · {client?.displayname ? `${client.displayname} ` : ''}
+            {inst.type} · {client && shownName(client) ? `${shownName(client)} ` : ''}
             <span class="mono">{inst.primary_user}</span>
           </span>
         </div>

@@ -1,4 +1,4 @@
-/** Read-only view of an instance's plugin storage. */
+/** Read-only view of an instance's plugin storage: its one table kv (key, value as JSON text, updated_at). */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { Card, ErrorBox, useAction } from '../ui.tsx';
@@ -22,8 +22,9 @@ export function Database({ id }: { id: string }) {
   const action = useAction();
   const load = () =>
     action.run(async () => {
-      const res = await api<{ tables: Table[] }>('GET', `/instance/${encodeURIComponent(id)}/database${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ''}`);
-      setTables(res.tables);
+      const query = `rows_as_dict=true&limit=1000&order=key:asc${prefix ? `&prefix=${encodeURIComponent(prefix)}` : ''}`;
+      const res = await api<{ columns: string[]; rows: Array<Record<string, unknown>> }>('GET', `/instance/${encodeURIComponent(id)}/database/kv?${query}`);
+      setTables([{ name: 'kv', columns: res.columns, rows: res.rows }]);
     });
   useEffect(() => {
     void load();

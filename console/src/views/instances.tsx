@@ -1,6 +1,6 @@
 /** Instances list and editor: plugin, bot account, rooms, config (form or YAML), start/stop/delete. */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError, type Instance, type JsonSchema } from '../api.ts';
+import { api, ApiError, shownName, type Instance, type JsonSchema } from '../api.ts';
 import { clients, instances, plugins, refreshInstances } from '../state.ts';
 import { navigate } from '../router.ts';
 import { Card, ConfirmButton, ErrorBox, StateBadge, useAction } from '../ui.tsx';
@@ -48,6 +48,11 @@ export function InstanceList() {
                   <td class="mono">{i.primary_user}</td>
                   <td>
                     <StateBadge state={i.state} />
+                    {i.hears_no_room && (
+                      <span class="badge level-warn" title="Its rooms list is empty: it reacts in no room" data-hears-no-room>
+                        hears no room
+                      </span>
+                    )}
                   </td>
                   <td>{i.managed_by === 'config' ? 'config file' : 'API'}</td>
                 </tr>
@@ -147,7 +152,7 @@ export function InstanceEditor({ id }: { id: string | null }) {
       setClientId(current.primary_user);
       setEnabled(current.enabled);
       setRooms(current.rooms);
-      setConfig(current.config);
+      setConfig(current.config_object);
       setLoadedFor(current.id);
     }
   }, [current, loadedFor]);
@@ -188,8 +193,8 @@ export function InstanceEditor({ id }: { id: string | null }) {
       if (!instanceId) throw new ApiError(400, 'Give the instance an id', ['id: required (letters, digits, "-", "_", ".")']);
       const body = { type: pluginId, primary_user: clientId, enabled, rooms, config: mode === 'yaml' ? yamlText : config };
       const res = await api<Instance>('PUT', `/instance/${encodeURIComponent(instanceId)}`, { body });
-      setConfig(res.config);
-      if (mode === 'yaml') setYamlText((await loadYaml()).stringify(res.config));
+      setConfig(res.config_object);
+      if (mode === 'yaml') setYamlText((await loadYaml()).stringify(res.config_object));
       await refreshInstances();
       setSaved(true);
       if (isNew) navigate(`/instances/${encodeURIComponent(res.id)}`);
@@ -279,7 +284,7 @@ export function InstanceEditor({ id }: { id: string | null }) {
               {(clients.value ?? []).length === 0 && <option value="">No bot accounts; add one first</option>}
               {(clients.value ?? []).map((c) => (
                 <option key={c.id} value={c.id}>
-                  {c.displayname ? `${c.displayname} (${c.id})` : c.id}
+                  {shownName(c) ? `${shownName(c)} (${c.id})` : c.id}
                 </option>
               ))}
             </select>
@@ -293,6 +298,11 @@ export function InstanceEditor({ id }: { id: string | null }) {
         </fieldset>
         <RoomsEditor clientId={clientId} rooms={rooms} disabled={readOnly} onChange={setRooms} />
         {fieldProblem('rooms') && <p class="field-error">{fieldProblem('rooms')}</p>}
+        {rooms.length === 0 && (
+          <p class="note-box" role="note" data-hears-no-room>
+            No room is selected: this instance hears nothing. Pick rooms, or "every room the bot is in".
+          </p>
+        )}
       </Card>
       <Card
         id="config-title"

@@ -52,7 +52,7 @@ function Upload() {
         />
         <label class="check">
           <input type="checkbox" checked={override} onChange={(e) => setOverride(e.currentTarget.checked)} />
-          Replace a plugin that has the same version
+          Replace an installed plugin with the same id
         </label>
       </div>
       {action.busy && <p role="status">Uploading and validating…</p>}
@@ -78,7 +78,7 @@ function PluginRow({ plugin }: { plugin: Plugin }) {
       <p class="small">
         Used by:{' '}
         {plugin.instances.length
-          ? plugin.instances.map((id, i) => (
+          ? plugin.instances.map(({ id }, i) => (
               <span key={id}>
                 {i > 0 && ', '}
                 <a href={`/instances/${encodeURIComponent(id)}`}>{id}</a>

@@ -1,9 +1,9 @@
 /** Plugin routes: /plugins, /plugin/{id}, uploads (raw zip bodies). */
 import type { FastifyInstance } from 'fastify';
-import { ManagementError } from '../../core/management.ts';
+import { notFound } from '../../core/management.ts';
 import { apiPlugin } from '../serialize.ts';
 import { BODY_LIMITS, type ApiDeps } from '../deps.ts';
-import { IdParams, Plugin, PluginArchiveBody, UploadQuery, errors, noContent } from '../schemas.ts';
+import { IdParams, Plugin, PluginArchiveBody, Success, UploadQuery, errors, noContent } from '../schemas.ts';
 import { asBuffer, type ZodTypeProvider } from '../typed-routes.ts';
 
 const ARCHIVE_TYPES = ['application/zip', 'application/octet-stream', 'application/x-zip-compressed'];
@@ -12,7 +12,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
   const api = app.withTypeProvider<ZodTypeProvider>();
   const view = (id: string) => {
     const plugin = deps.registry.get(id);
-    if (!plugin) throw new ManagementError(404, `plugin ${id} not found`);
+    if (!plugin) throw notFound.plugin(id);
     return apiPlugin(plugin, deps);
   };
 
@@ -22,7 +22,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
   api.get('/plugin/:id', { schema: { summary: 'Get a plugin', tags: ['plugins'], params: IdParams, response: { 200: Plugin, ...errors(401, 404, 500) } } }, async (req) => view(req.params.id));
   api.delete(
     '/plugin/:id',
-    { schema: { summary: 'Delete a plugin (refused while in use)', tags: ['plugins'], params: IdParams, response: { 204: noContent('Deleted'), ...errors(400, 401, 404, 409, 500) } } },
+    { schema: { summary: 'Delete a plugin (refused while in use)', tags: ['plugins'], params: IdParams, response: { 204: noContent('Deleted'), ...errors(400, 401, 404, 412, 500) } } },
     async (req, reply) => {
       await deps.management.deletePlugin(req.params.id);
       return reply.code(204).send();
@@ -38,12 +38,12 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
         consumes: ARCHIVE_TYPES,
         querystring: UploadQuery,
         body: PluginArchiveBody,
-        response: { 200: Plugin, ...errors(400, 401, 409, 413, 415, 500) },
+        response: { 200: Plugin.meta({ description: 'Replaced (allow_override)' }), 201: Plugin.meta({ description: 'Installed' }), ...errors(400, 401, 409, 413, 415, 500) },
       },
     },
-    async (req) => {
-      const plugin = await deps.management.uploadPlugin(asBuffer(req.body), req.query.allow_override);
-      return view(plugin.id);
+    async (req, reply) => {
+      const { plugin, previous } = await deps.management.uploadPlugin(asBuffer(req.body), req.query.allow_override);
+      return reply.code(previous ? 200 : 201).send(view(plugin.id));
     },
   );
   api.put(
@@ -56,12 +56,27 @@ export function registerPluginRoutes(app: FastifyInstance, deps: ApiDeps): void 
         consumes: ARCHIVE_TYPES,
         params: IdParams,
         body: PluginArchiveBody,
-        response: { 200: Plugin, ...errors(400, 401, 409, 413, 415, 500) },
+        response: { 200: Plugin.meta({ description: 'Replaced' }), 201: Plugin.meta({ description: 'Installed' }), ...errors(400, 401, 413, 415, 500) },
+      },
+    },
+    async (req, reply) => {
+      const { plugin, previous } = await deps.management.uploadPlugin(asBuffer(req.body), true, req.params.id);
+      return reply.code(previous ? 200 : 201).send(view(plugin.id));
+    },
+  );
+  api.post(
+    '/plugin/:id/reload',
+    {
+      schema: {
+        summary: "Restart the plugin's instances (maubot's reload; new code comes with an upload)",
+        tags: ['plugins'],
+        params: IdParams,
+        response: { 200: Success, ...errors(401, 404, 500) },
       },
     },
     async (req) => {
-      const plugin = await deps.management.uploadPlugin(asBuffer(req.body), true, req.params.id);
-      return view(plugin.id);
+      await deps.management.reloadPlugin(req.params.id);
+      return { success: true as const };
     },
   );
 }
