@@ -164,6 +164,11 @@ crypto:
 #     autojoin: true
 #     autojoin_allow: ["@admin:example.org", "example.org"]   # empty = anyone
 
+# Rooms of an instance created through the API without "rooms" (as maubot's
+# clients do): all = every room its bot is in (as maubot), none = no room until
+# rooms are given (the bot then answers only in rooms you designate).
+instances_default_rooms: all
+
 # Plugin instances declared here are reconciled at start and on SIGHUP.
 # rooms lists the only rooms the instance sees; "*" = every room the bot is in.
 # instances:
