@@ -177,8 +177,9 @@ describe('resilience', () => {
 
   it('suggests 127.0.0.1 when localhost refuses the connection', async () => {
     const port = await freePort();
-    const res = await daemon.api<{ error: string }>('POST', '/client/new', { homeserver: `http://localhost:${port}`, access_token: 'syt_not_a_real_token_abcdef' });
-    assert.equal(res.status, 502, res.text);
+    const res = await daemon.api<{ error: string; errcode: string }>('POST', '/client/new', { homeserver: `http://localhost:${port}`, access_token: 'syt_not_a_real_token_abcdef' });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.errcode, 'bad_client_connection_details', "maubot's errcode");
     assert.match(res.body.error, new RegExp(`try http://127\\.0\\.0\\.1:${port}`));
     assert.doesNotMatch(res.text, /syt_not_a_real_token/);
   });
