@@ -164,6 +164,10 @@ describe("maubot's object shapes, errcodes and routes", () => {
     assert.equal(down.status, 200);
     assert.deepEqual(Buffer.from(await down.arrayBuffer()), PNG, 'downloaded with the bot token (authenticated media)');
     assert.match(down.headers.get('content-security-policy') ?? '', /sandbox/);
+    // maubot's web app shows avatars with <img src="…?access_token=<its token>">: that token is not passed on.
+    const img = await fetch(`${daemon.url}/_matrix/maubot/v1${base}/_matrix/client/v1/media/thumbnail/${server}/${media}?width=64&height=64&access_token=${await daemon.login()}`);
+    assert.equal(img.status, 200, await img.clone().text());
+    assert.match(img.headers.get('content-type') ?? '', /^image\//);
 
     const refused = await daemon.api<ApiError>('GET', `${base}/_matrix/media/v3/upload/x/y`);
     assert.equal(refused.status, 403, refused.text);
