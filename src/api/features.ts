@@ -8,11 +8,11 @@ export const API_FEATURES = {
   plugin: true,
   plugin_upload: true,
   instance: true,
-  /** maubot's table browser and SQL query routes (GET /instance/{id}/database in maubot's shape, POST …/database/query). */
-  instance_database: false,
+  /** maubot's table browser and SQL query routes (GET /instance/{id}/database in maubot's shape, POST …/database/query), read-only here over the instance's key/value table. */
+  instance_database: true,
   client: true,
-  /** maubot's /proxy/{id}/_matrix/… passthrough (avatars in maubot's UI). */
-  client_proxy: false,
+  /** maubot's /proxy/{id}/_matrix/… passthrough, here media download, thumbnail and upload only (avatars in maubot's UI). */
+  client_proxy: true,
   client_auth: true,
   /** maubot's development "open in editor": never in Trellis (GET /debug/open says enabled: false). */
   dev_open: false,
