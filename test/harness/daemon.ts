@@ -36,6 +36,18 @@ export interface ApiResponse<T = unknown> {
 
 type ConfigPatch = (config: Record<string, unknown>) => void;
 
+/** A management API answer: the body parsed as JSON, or kept as text (Prometheus text and the like). */
+export async function apiResponse<T>(res: Response): Promise<ApiResponse<T>> {
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed as T, text };
+}
+
 export class TestDaemon {
   readonly dir: string;
   readonly configPath: string;
@@ -187,15 +199,7 @@ export class TestDaemon {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body);
     }
-    const res = await fetch(url, { method, headers, body: payload });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // Prometheus text and the like stay strings.
-    }
-    return { status: res.status, body: parsed as T, text };
+    return apiResponse<T>(await fetch(url, { method, headers, body: payload }));
   }
 
   /** Builds a fixture plugin (test/fixtures/plugins/<name>) and uploads it (replacing an older upload). */

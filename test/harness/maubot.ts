@@ -14,7 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { MAUBOT_VENV_DIR, MAUBOT_VENV_PYTHON, MAUBOT_VERSION, installedVersion } from '../../scripts/python-tools.ts';
-import { freePort, type ApiResponse } from './daemon.ts';
+import { apiResponse, freePort, type ApiResponse } from './daemon.ts';
+import { killOnExit } from './synapse.ts';
 
 /** maubot plugin sources the tests build into `.mbp` archives with the real `mbc build`. */
 export const MAUBOT_FIXTURE_PLUGINS = resolve(fileURLToPath(import.meta.url), '../../fixtures/maubot-plugins');
@@ -24,18 +25,6 @@ export const MAUBOT_ADMIN_PASSWORD = 'maubot-admin-password-123';
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** A crashed or interrupted test run must not leave maubot behind. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
-}
 
 /** Same as Synapse's launcher: the kernel sends maubot SIGTERM if the test process dies without exit hooks. */
 const LAUNCHER = [
@@ -177,11 +166,9 @@ export class TestMaubot {
     } finally {
       closeSync(out);
     }
-    installExitHook();
-    running.add(child);
+    killOnExit(child);
     this.#child = child;
     this.#exit = new Promise((r) => child.once('exit', () => r()));
-    void this.#exit.then(() => running.delete(child));
     const deadline = Date.now() + READY_TIMEOUT_MS;
     let last = 'no answer yet';
     while (Date.now() < deadline) {
@@ -250,15 +237,7 @@ export class TestMaubot {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body);
     }
-    const res = await fetch(`${this.url}/_matrix/maubot/v1${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(30_000) });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body: parsed as T, text };
+    return apiResponse<T>(await fetch(`${this.url}/_matrix/maubot/v1${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(30_000) }));
   }
 
   /** Builds a fixture plugin (test/fixtures/maubot-plugins/<name>) with `mbc build` and uploads it. */

@@ -54,13 +54,16 @@ const HIGH = { per_second: 10_000, burst_count: 100_000 };
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** A test run that crashes or is interrupted must not leave Synapse behind. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
+/** A test run that crashes or is interrupted must not leave a child (Synapse, maubot) behind: it is killed when this process exits. */
+export function killOnExit(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const c of running) c.kill('SIGKILL');
+    });
+  }
+  running.add(child);
+  child.once('exit', () => running.delete(child));
 }
 
 async function freePort(): Promise<number> {
@@ -213,9 +216,7 @@ function spawnSynapse(dataDir: string, configPath: string): ChildProcess {
       stdio: ['ignore', out, out],
       env: { ...process.env, TRELLIS_PARENT_PID: String(process.pid), PYTHONUNBUFFERED: '1' },
     });
-    installExitHook();
-    running.add(child);
-    child.on('exit', () => running.delete(child));
+    killOnExit(child);
     return child;
   } finally {
     closeSync(out);
