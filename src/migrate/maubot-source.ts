@@ -4,6 +4,9 @@
  * `instance` tables of its database. Read-only: maubot's files are never
  * written. Every failure is a {@link MaubotImportError} whose message says
  * what to do.
+ *
+ * PostgreSQL is read with the `pg` package, loaded only when maubot's
+ * database is PostgreSQL (a dynamic import: the daemon never loads it).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -209,5 +212,149 @@ export function readMaubotSqlite(path: string): MaubotData {
     }
   } finally {
     db.close();
+  }
+}
+
+/** How long a connection attempt to maubot's PostgreSQL may take, and each query. */
+const PG_CONNECT_TIMEOUT_MS = 10_000;
+const PG_QUERY_TIMEOUT_MS = 30_000;
+
+/** The password in a PostgreSQL URL (decoded), or null; for scrubbing it from messages. */
+export function databaseUrlPassword(url: string): string | null {
+  try {
+    const password = new URL(url).password;
+    return password ? decodeURIComponent(password) : null;
+  } catch {
+    const match = /\/\/[^:/@]+:([^@/]*)@/.exec(url);
+    return match?.[1] ? match[1] : null;
+  }
+}
+
+/**
+ * maubot connects with asyncpg, which reads `sslmode` as libpq does
+ * (`require`: encrypted, certificate not checked). `pg` 8 reads
+ * `require` as `verify-full` unless told to follow libpq, so a URL that
+ * works for maubot could fail here: ask for libpq's meaning.
+ */
+function asMaubotConnects(url: string): string {
+  if (!/[?&]sslmode=/i.test(url) || /[?&]uselibpqcompat=/i.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
+}
+
+/** Where the client connects (URL, then PG* environment, then defaults), for messages: never the password. */
+function pgTarget(client: { host: string; port: number; database?: string | undefined; user?: string | undefined }): string {
+  const where = client.host.startsWith('/') ? `socket ${client.host}/.s.PGSQL.${client.port}` : `${client.host}:${client.port}`;
+  return `${where}, database "${client.database ?? ''}"${client.user ? `, user "${client.user}"` : ''}`;
+}
+
+/** A `pg` failure as what a sysadmin does about it (SQLSTATE codes: PostgreSQL's errcodes appendix). */
+function pgProblem(err: unknown, source: string, target: string): string {
+  const e = (err ?? {}) as { code?: string; message?: string };
+  const message = errorMessage(err);
+  const check = `check the database: line of maubot's config`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `cannot connect to maubot's PostgreSQL (${target}): connection refused. Is PostgreSQL running and listening there? Run the import where maubot's database is reachable, or ${check}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot connect to maubot's PostgreSQL (${target}): the host name does not resolve here; run the import on maubot's machine (or in its Docker network), or ${check}`;
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `cannot connect to maubot's PostgreSQL (${target}): ${message}; check the host, the port and the firewall`;
+    case 'ENOENT':
+      return `cannot connect to maubot's PostgreSQL (${target}): no socket there. Is PostgreSQL running on this machine? Check the database: line of maubot's config`;
+    case '28P01':
+      return `maubot's PostgreSQL (${target}) refused the password; use the user and password of maubot's database: line (run the import with the config maubot runs with)`;
+    case '28000':
+      return `maubot's PostgreSQL (${target}) refused the login: ${message}. Check pg_hba.conf allows this host, user and database; if the server requires SSL, add ?sslmode=require to the URL`;
+    case '3D000':
+      return `maubot's PostgreSQL (${target}) has no such database (${message}); ${check}`;
+    case '42501':
+      return `${source}: permission denied (${message}); the user in maubot's database: line owns maubot's tables, so use that one, or GRANT SELECT ON client, instance, version TO the user you connect as`;
+    case '57P03':
+      return `maubot's PostgreSQL (${target}) is starting up or shutting down; try again in a moment`;
+    case '53300':
+      return `maubot's PostgreSQL (${target}) has too many connections; try again when fewer clients are connected`;
+  }
+  if (/password must be a string|no password was provided|client password/i.test(message)) {
+    return `maubot's PostgreSQL (${target}) asks for a password and the URL has none; use maubot's database: line with its password (or put it in ~/.pgpass or PGPASSWORD)`;
+  }
+  if (/SSL|TLS|certificate/i.test(message)) {
+    return `cannot connect to maubot's PostgreSQL (${target}) over SSL/TLS: ${message}. Check the URL's sslmode (require: encrypted without checking the certificate; disable: no SSL)`;
+  }
+  if (/timeout/i.test(message)) return `maubot's PostgreSQL (${target}) did not answer in time (${message}); check the host, the port and the firewall`;
+  return `cannot read maubot's PostgreSQL database (${target}): ${message}`;
+}
+
+/**
+ * Reads maubot's PostgreSQL database (the URL of maubot's `database:` line:
+ * postgres:// or postgresql://, with the query options `pg` understands,
+ * e.g. ?sslmode=require or ?host=/run/postgresql), in a read-only
+ * transaction. The password never appears in a message.
+ */
+export async function readMaubotPostgres(url: string): Promise<MaubotData> {
+  const source = safeDatabaseUrl(url);
+  const password = databaseUrlPassword(url);
+  const scrub = (text: string) => (password ? text.split(password).join('***') : text);
+  const fail = (text: string) => new MaubotImportError(scrub(text));
+
+  const { default: pg } = await import('pg');
+  type Client = InstanceType<typeof pg.Client>;
+  const open = async (connectionString: string): Promise<Client> => {
+    let client: Client;
+    try {
+      client = new pg.Client({ connectionString, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS, application_name: 'trellis import-maubot' });
+    } catch (err) {
+      throw fail(`maubot's database URL ${source} is not a PostgreSQL URL (${errorMessage(err)}); it should look like postgresql://user:password@host:5432/maubot`);
+    }
+    // A connection that breaks later emits 'error' on the client; the pending query rejects with it too.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw Object.assign(new Error(pgProblem(err, `maubot database ${source}`, pgTarget(client))), { sslRefused: /does not support SSL/i.test(errorMessage(err)) });
+    }
+  };
+  let client: Client;
+  try {
+    client = await open(asMaubotConnects(url));
+  } catch (err) {
+    if (err instanceof MaubotImportError) throw err;
+    // sslmode prefer/allow (asyncpg, like libpq): SSL if the server has it, else plain; pg has no such mode, so try again without.
+    const fallback = (err as { sslRefused?: boolean }).sslRefused && /[?&]sslmode=(prefer|allow)(&|$)/i.test(url);
+    if (!fallback) throw fail(errorMessage(err));
+    try {
+      client = await open(url.replace(/([?&]sslmode=)(prefer|allow)(?=&|$)/i, '$1disable'));
+    } catch (again) {
+      throw again instanceof MaubotImportError ? again : fail(errorMessage(again));
+    }
+  }
+  const label = `maubot database ${source}`;
+  try {
+    await client.query('BEGIN TRANSACTION READ ONLY');
+    const tableRows = (await client.query<{ name: string }>('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()')).rows;
+    const tables = new Set(tableRows.map((r) => r.name));
+    const owner = tables.has('database_owner') ? ((await client.query<Row>('SELECT owner FROM database_owner LIMIT 1')).rows[0]?.owner ?? null) : null;
+    const version = tables.has('version') ? Number((await client.query<Row>('SELECT version FROM version LIMIT 1')).rows[0]?.version ?? 0) : null;
+    const schemaVersion = checkSchema(label, tables, owner === null ? null : String(owner), version);
+    let clients: Row[];
+    let instances: Row[];
+    try {
+      clients = (await client.query<Row>('SELECT id, homeserver, access_token, device_id, enabled, sync, autojoin, online, displayname, avatar_url FROM client')).rows;
+      instances = (await client.query<Row>('SELECT id, type, enabled, primary_user, config FROM instance')).rows;
+    } catch (err) {
+      if ((err as { code?: string }).code === '42703') throw fail(`${label} (schema version ${schemaVersion}) does not have the expected columns: ${errorMessage(err)}`);
+      throw err;
+    }
+    await client.query('COMMIT');
+    return toMaubotData(source, schemaVersion, clients, instances);
+  } catch (err) {
+    if (err instanceof MaubotImportError) throw fail(err.message);
+    throw fail(pgProblem(err, label, pgTarget(client)));
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

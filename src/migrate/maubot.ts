@@ -29,7 +29,17 @@ import { Management, ManagementError } from '../core/management.ts';
 import { redactText, registerSecret } from '../core/redact.ts';
 import { loginWithToken } from '../matrix/auth.ts';
 import { errorMessage } from '../shared/error-message.ts';
-import { MaubotImportError, readMaubotConfig, readMaubotSqlite, safeDatabaseUrl, type MaubotClient, type MaubotData, type MaubotDatabaseLocation, type MaubotInstance } from './maubot-source.ts';
+import {
+  databaseUrlPassword,
+  MaubotImportError,
+  readMaubotConfig,
+  readMaubotPostgres,
+  readMaubotSqlite,
+  type MaubotClient,
+  type MaubotData,
+  type MaubotDatabaseLocation,
+  type MaubotInstance,
+} from './maubot-source.ts';
 
 export { MaubotImportError } from './maubot-source.ts';
 
@@ -165,10 +175,8 @@ export interface ImportResult {
 
 async function readMaubotDatabase(location: MaubotDatabaseLocation, configPath: string): Promise<MaubotData> {
   if (location.kind === 'postgres') {
-    throw new MaubotImportError(
-      `maubot's database is PostgreSQL (${safeDatabaseUrl(location.url)}); importing from PostgreSQL is not supported yet. ` +
-        'Copy its two tables into a SQLite file and point a copy of the config at it — see "Migrating from maubot" in docs/maubot-compatibility.md',
-    );
+    registerSecret(databaseUrlPassword(location.url));
+    return readMaubotPostgres(location.url);
   }
   if (!existsSync(location.path)) {
     throw new MaubotImportError(

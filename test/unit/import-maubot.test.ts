@@ -3,11 +3,14 @@
  * database, the checks on its schema, the plan (mapping, renames, skips) and
  * the refusals. The database is test/fixtures/maubot/maubot.db, written by
  * the real maubot 0.6.0 daemon (test/fixtures/maubot/generate.ts; only the
- * access tokens were replaced by placeholders). The whole import against a
- * real maubot and Synapse is test/integration/import-maubot.test.ts.
+ * access tokens were replaced by placeholders). The PostgreSQL reader runs
+ * against a real PostgreSQL (test/harness/postgres.ts) holding the same rows
+ * in maubot's schema. The whole import against a real maubot (on SQLite and
+ * on PostgreSQL) and Synapse is test/integration/import-maubot.test.ts.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,9 +22,10 @@ import { writeInitialConfig } from '../../src/config/init.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openStorage } from '../../src/storage/database.ts';
 import { createConfigValidator, parseManifest } from '../../src/plugin-package/manifest.ts';
-import { MaubotImportError, readMaubotConfig, readMaubotSqlite, safeDatabaseUrl } from '../../src/migrate/maubot-source.ts';
+import { MaubotImportError, readMaubotConfig, readMaubotPostgres, readMaubotSqlite, safeDatabaseUrl } from '../../src/migrate/maubot-source.ts';
 import { importMaubot, parseInstanceConfig, PLUGIN_EQUIVALENTS, planImport, trellisInstanceId, type TrellisState } from '../../src/migrate/maubot.ts';
 import { freePort } from '../harness/daemon.ts';
+import { startPostgres, type TestPostgres } from '../harness/postgres.ts';
 
 const FIXTURE = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/maubot');
 const REPO = resolve(FIXTURE, '../../..');
@@ -285,11 +289,18 @@ describe('trellis import-maubot, refusing and reporting without a homeserver', (
       importMaubot({ maubotConfig: maubotConfig(freshDir(), 'sqlite:gone.db'), trellisConfig: config, out: () => undefined }),
       /maubot database not found: .* says database: sqlite:gone\.db, and there is no such file at .*run this command from there/,
     );
-    await assert.rejects(importMaubot({ maubotConfig: maubotConfig(freshDir(), 'postgresql://maubot:hunter22@db/maubot'), trellisConfig: config, out: () => undefined }), (err: Error) => {
-      assert.match(err.message, /PostgreSQL \(postgresql:\/\/maubot:\*\*\*@db\/maubot\).*not supported yet/);
-      assert.doesNotMatch(err.message, /hunter22/);
-      return true;
-    });
+    const deadPort = await freePort();
+    await assert.rejects(
+      importMaubot({ maubotConfig: maubotConfig(freshDir(), `postgresql://maubot:hunter22@127.0.0.1:${deadPort}/maubot`), trellisConfig: config, out: () => undefined }),
+      (err: Error) => {
+        assert.ok(err instanceof MaubotImportError);
+        assert.match(err.message, new RegExp(`cannot connect to maubot's PostgreSQL \\(127\\.0\\.0\\.1:${deadPort}, database "maubot", user "maubot"\\): connection refused`));
+        assert.doesNotMatch(err.message, /hunter22/);
+        return true;
+      },
+    );
+    const loaded = await loadConfig(config);
+    assert.equal(existsSync(loaded.config.database.path), false, 'Trellis was not touched');
   });
 
   test('an unreachable homeserver fails each account with the reason, never printing a token; a re-run is safe', async () => {
@@ -394,6 +405,156 @@ describe('trellis import-maubot against a loopback homeserver that knows the fix
       hs.close();
     }
   });
+});
+
+describe("maubot's database on PostgreSQL (a real server)", () => {
+  const PASSWORD = 'pg-secret-Zq7w';
+  let pg: TestPostgres;
+  let url: string;
+  let copies = 0;
+  const sqlite = readMaubotSqlite(join(FIXTURE, 'maubot.db'));
+
+  /** maubot 0.6's tables as mautrix creates them on PostgreSQL, with the fixture's rows. */
+  async function loadFixture(database: string): Promise<void> {
+    const text = (v: unknown) => (v === null || v === undefined ? 'NULL' : `'${String(v).replaceAll("'", "''")}'`);
+    const fixture = new DatabaseSync(join(FIXTURE, 'maubot.db'), { readOnly: true });
+    const clients = fixture.prepare('SELECT * FROM client').all();
+    const instances = fixture.prepare('SELECT * FROM instance').all();
+    fixture.close();
+    await pg.sql(
+      database,
+      `SET ROLE maubot;
+      CREATE TABLE database_owner (key INTEGER PRIMARY KEY DEFAULT 0, owner TEXT NOT NULL); INSERT INTO database_owner (owner) VALUES ('maubot');
+      CREATE TABLE version (version INTEGER PRIMARY KEY); INSERT INTO version VALUES (2);
+      CREATE TABLE client (id TEXT PRIMARY KEY, homeserver TEXT NOT NULL, access_token TEXT NOT NULL, device_id TEXT NOT NULL, enabled BOOLEAN NOT NULL,
+        next_batch TEXT NOT NULL, filter_id TEXT NOT NULL, sync BOOLEAN NOT NULL, autojoin BOOLEAN NOT NULL, online BOOLEAN NOT NULL, displayname TEXT NOT NULL, avatar_url TEXT NOT NULL);
+      CREATE TABLE instance (id TEXT PRIMARY KEY, type TEXT NOT NULL, enabled BOOLEAN NOT NULL, primary_user TEXT NOT NULL, config TEXT NOT NULL, database_engine TEXT,
+        FOREIGN KEY (primary_user) REFERENCES client(id) ON DELETE RESTRICT ON UPDATE CASCADE);
+      ${clients
+        .map(
+          (c) =>
+            `INSERT INTO client VALUES (${[c.id, c.homeserver, c.access_token, c.device_id].map(text).join(', ')}, ${Boolean(c.enabled)}, ${text(c.next_batch)}, ${text(c.filter_id)}, ` +
+            `${Boolean(c.sync)}, ${Boolean(c.autojoin)}, ${Boolean(c.online)}, ${text(c.displayname)}, ${text(c.avatar_url)});`,
+        )
+        .join('\n')}
+      ${instances.map((i) => `INSERT INTO instance VALUES (${text(i.id)}, ${text(i.type)}, ${Boolean(i.enabled)}, ${text(i.primary_user)}, ${text(i.config)}, ${text(i.database_engine)});`).join('\n')}`,
+    );
+  }
+
+  /** A database of its own (a copy of the loaded one) that a test may change. */
+  async function copy(): Promise<{ name: string; url: string }> {
+    const name = `maubot_copy_${++copies}`;
+    await pg.sql('postgres', `CREATE DATABASE ${name} TEMPLATE maubot OWNER maubot`);
+    return { name, url: pg.url(name, 'maubot', PASSWORD) };
+  }
+
+  before(async () => {
+    pg = await startPostgres();
+    url = await pg.createDatabase('maubot', 'maubot', PASSWORD);
+    await loadFixture('maubot');
+  });
+  after(() => pg?.stop());
+
+  /** The error is a MaubotImportError matching `message`, and no password is in it. */
+  const refusal = (message: RegExp) => (err: Error) => {
+    assert.ok(err instanceof MaubotImportError, String(err));
+    assert.match(err.message, message);
+    assert.doesNotMatch(err.message, new RegExp(`${PASSWORD}|${pg.superuserPassword}|wrong-pass-Zq7w`));
+    return true;
+  };
+
+  test('reads the same clients and instances as from SQLite (booleans as booleans), in the URL forms maubot takes', async () => {
+    for (const form of [url, url.replace(/^postgresql:/, 'postgres:'), `${url}?sslmode=disable`, `${url}?sslmode=prefer&application_name=maubot`]) {
+      const data = await readMaubotPostgres(form);
+      assert.deepEqual({ ...data, source: '' }, { ...sqlite, source: '' }, form);
+      assert.equal(data.source, safeDatabaseUrl(form));
+      assert.doesNotMatch(data.source, new RegExp(PASSWORD));
+    }
+  });
+
+  const refusals: Array<[string, string, RegExp]> = [
+    ['a newer schema', 'UPDATE version SET version = 3', /schema version 3, newer than maubot 0\.6's \(2\).*upgrade Trellis/],
+    ['no schema version', 'DROP TABLE version', /no maubot schema version .*start maubot 0\.6 on it once/],
+    ['an alembic (maubot 0.2) database', 'CREATE TABLE alembic_version (version_num TEXT)', /maubot 0\.2 or older .*start maubot 0\.6 on it once/],
+    ["another program's database", "UPDATE database_owner SET owner = 'mautrix-telegram'", /belongs to mautrix-telegram, not maubot/],
+    ['missing tables', 'DROP TABLE instance', /not maubot's database, or maubot never started on it/],
+    ['a missing column', 'ALTER TABLE client DROP COLUMN autojoin', /schema version 2\) does not have the expected columns: column "autojoin" does not exist/],
+  ];
+  for (const [what, sql, message] of refusals) {
+    test(`refuses ${what} and says what to do`, async () => {
+      const db = await copy();
+      await pg.sql(db.name, `SET ROLE maubot; ${sql}`);
+      await assert.rejects(readMaubotPostgres(db.url), refusal(message));
+    });
+  }
+
+  test('an empty database, a missing one, a wrong password, no password, a refused connection, a bad URL: each says what to do', async () => {
+    await pg.sql('postgres', 'CREATE DATABASE empty OWNER maubot');
+    await assert.rejects(readMaubotPostgres(pg.url('empty', 'maubot', PASSWORD)), refusal(/postgresql:\/\/maubot:\*\*\*@127\.0\.0\.1:\d+\/empty has no maubot client and instance tables/));
+    await assert.rejects(
+      readMaubotPostgres(pg.url('nope', 'maubot', PASSWORD)),
+      refusal(/\(127\.0\.0\.1:\d+, database "nope", user "maubot"\) has no such database \(database "nope" does not exist\); check the database: line/),
+    );
+    await assert.rejects(readMaubotPostgres(pg.url('maubot', 'maubot', 'wrong-pass-Zq7w')), refusal(/refused the password; use the user and password of maubot's database: line/));
+    await assert.rejects(readMaubotPostgres(pg.url('maubot', 'nobody-here', 'wrong-pass-Zq7w')), refusal(/refused the password/));
+    await assert.rejects(readMaubotPostgres(`postgresql://maubot@127.0.0.1:${pg.port}/maubot`), refusal(/asks for a password and the URL has none/));
+    const deadPort = await freePort();
+    await assert.rejects(readMaubotPostgres(`postgresql://maubot:${PASSWORD}@127.0.0.1:${deadPort}/maubot`), refusal(/connection refused\. Is PostgreSQL running and listening there\?/));
+    await assert.rejects(
+      readMaubotPostgres(`postgresql://maubot:${PASSWORD}@127.0.0.1:99999/maubot`),
+      refusal(/database URL postgresql:\/\/maubot:\*\*\*@127\.0\.0\.1:99999\/maubot is not a PostgreSQL URL/),
+    );
+    await assert.rejects(
+      readMaubotPostgres(`postgresql://maubot:${PASSWORD}@127.0.0.1:${pg.port}/maubot?sslmode=require`),
+      refusal(/over SSL\/TLS: The server does not support SSL connections\. Check the URL's sslmode/),
+    );
+  });
+
+  test('trellis import-maubot with a wrong password stops before Trellis is touched, naming no password; with the right one it reads PostgreSQL', async () => {
+    const dir = freshDir();
+    const trellisPath = join(dir, 'trellis.yaml');
+    await writeInitialConfig({ path: trellisPath, adminUser: 'admin', adminPassword: 'a long admin password', port: await freePort() });
+    const trellisDb = (await loadConfig(trellisPath)).config.database.path;
+    const lines: string[] = [];
+    const wrong = maubotConfig(freshDir(), pg.url('maubot', 'maubot', 'wrong-pass-Zq7w'));
+    await assert.rejects(importMaubot({ maubotConfig: wrong, trellisConfig: trellisPath, out: (l) => lines.push(l) }), refusal(/refused the password/));
+    assert.equal(lines.length, 0, 'nothing reported as done');
+    assert.equal(existsSync(trellisDb), false, 'Trellis was not touched');
+
+    // A dry run against the right URL reads it (the fixture's homeserver is not there: the accounts fail, nothing is written).
+    const right = maubotConfig(freshDir(), url);
+    const result = await importMaubot({ maubotConfig: right, trellisConfig: trellisPath, dryRun: true, out: (l) => lines.push(l) });
+    const text = lines.join('\n');
+    assert.match(
+      text,
+      /^Dry run \(nothing is changed\): importing from maubot database postgresql:\/\/maubot:\*\*\*@127\.0\.0\.1:\d+\/maubot \(schema version 2\): 2 bot account\(s\), 4 instance\(s\)/,
+    );
+    assert.equal(result.instances.notImported, 1, text);
+    assert.doesNotMatch(text, new RegExp(`${PASSWORD}|syt_fixture_token`));
+    assert.equal(existsSync(trellisDb), false, 'a dry run creates no database');
+  });
+});
+
+test('the PostgreSQL client is loaded only when a maubot database is PostgreSQL, never on the daemon start path', () => {
+  // Every module the CLI entry (which imports the import command) and the daemon pull in, recorded by a resolve hook.
+  const probe = `
+    import { registerHooks } from 'node:module';
+    const seen = [];
+    registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
+    await import(${JSON.stringify(join(REPO, 'src/migrate/maubot.ts'))});
+    await import(${JSON.stringify(join(REPO, 'src/daemon.ts'))});
+    console.log(JSON.stringify(seen));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const seen = JSON.parse(run.stdout) as string[];
+  assert.ok(
+    seen.some((u) => u.endsWith('/src/migrate/maubot-source.ts')),
+    'the probe saw the import code',
+  );
+  assert.deepEqual(
+    seen.filter((u) => /\/node_modules\/(pg|pg-[a-z-]+)\//.test(u)),
+    [],
+  );
 });
 
 describe('the PostgreSQL export recipe (docs/maubot-compatibility.md)', () => {
