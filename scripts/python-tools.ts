@@ -32,7 +32,9 @@ export const MAUBOT_VENV_PYTHON = join(MAUBOT_VENV_DIR, 'bin', 'python');
  * maubot 0.6.0's dependency tree, resolved once and pinned so a new release
  * of any of them cannot change what the tests run; every one installs from a
  * wheel on CPython 3.11–3.13 (no compiler; the `encryption` and `legacydb`
- * extras, which would need one, are not installed).
+ * extras, which would need one, are not installed). asyncpg is one of
+ * maubot 0.6.0's own dependencies: the import tests run maubot on
+ * PostgreSQL with it.
  */
 export const MAUBOT_CONSTRAINTS = [
   'mautrix==0.21.1',

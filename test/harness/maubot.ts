@@ -1,8 +1,9 @@
 /**
  * The real maubot 0.6.0 daemon for tests and benchmarks (`trellis
  * import-maubot` is tested against what maubot itself wrote): a generated
- * config (SQLite database in a temp dir, management API on a free loopback
- * port, one admin), `python -m maubot -c <config>` from `.venv-maubot` (see
+ * config (SQLite database in a temp dir, or the PostgreSQL URL given as
+ * `database`, which maubot reaches with its asyncpg; management API on a
+ * free loopback port, one admin), `python -m maubot -c <config>` from `.venv-maubot` (see
  * scripts/python-tools.ts `installMaubot`; scripts/test.ts installs it when
  * a test file needing it runs), and a small client for its management API.
  */
@@ -78,7 +79,10 @@ export async function buildMaubotPlugin(sourceDir: string): Promise<Buffer> {
 }
 
 export interface MaubotOptions {
-  /** The `database` line of maubot's config (default `sqlite:maubot.db`, relative to maubot's working directory, which is the config's folder). */
+  /**
+   * The `database` line of maubot's config: default `sqlite:maubot.db`, relative to maubot's working directory (the config's folder),
+   * or a PostgreSQL URL such as `postgresql://maubot:pw@127.0.0.1:5432/maubot` (test/harness/postgres.ts makes one).
+   */
   database?: string;
 }
 
