@@ -231,14 +231,39 @@ export function databaseUrlPassword(url: string): string | null {
 }
 
 /**
- * maubot connects with asyncpg, which reads `sslmode` as libpq does
- * (`require`: encrypted, certificate not checked). `pg` 8 reads
- * `require` as `verify-full` unless told to follow libpq, so a URL that
- * works for maubot could fail here: ask for libpq's meaning.
+ * The `sslmode` maubot's asyncpg uses for this URL: the URL's, else
+ * `PGSSLMODE`, else `prefer` (asyncpg's default, as libpq's).
  */
-function asMaubotConnects(url: string): string {
-  if (!/[?&]sslmode=/i.test(url) || /[?&]uselibpqcompat=/i.test(url)) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
+export function maubotSslMode(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  const fromUrl = new URLSearchParams(query).get('sslmode');
+  return (fromUrl ?? env.PGSSLMODE ?? 'prefer').toLowerCase();
+}
+
+/**
+ * The URL with this `sslmode`, read as libpq (and asyncpg) read it:
+ * `require` encrypts without checking the certificate. `pg` 8 alone reads
+ * `require` as `verify-full`, hence `uselibpqcompat=true`.
+ */
+function withSslMode(url: string, mode: string): string {
+  const at = url.indexOf('?');
+  const base = at < 0 ? url : url.slice(0, at);
+  const kept = (at < 0 ? [] : url.slice(at + 1).split('&')).filter((p) => p !== '' && !/^(sslmode|uselibpqcompat)=/i.test(p));
+  return `${base}?${[...kept, `sslmode=${mode}`, 'uselibpqcompat=true'].join('&')}`;
+}
+
+/**
+ * The connections to try, in order, for maubot's sslmode: `pg` has no
+ * `prefer` (SSL when the server has it, else plain) nor `allow` (plain,
+ * else SSL), so those are two tries; the second only when the first failed
+ * for want of (or because of) SSL.
+ */
+function connectionAttempts(url: string): Array<{ url: string; retryIf?: (err: unknown) => boolean }> {
+  const mode = maubotSslMode(url);
+  const code = (err: unknown) => (err as { code?: string } | null)?.code;
+  if (mode === 'prefer') return [{ url: withSslMode(url, 'prefer'), retryIf: (err) => /does not support SSL/i.test(errorMessage(err)) }, { url: withSslMode(url, 'disable') }];
+  if (mode === 'allow') return [{ url: withSslMode(url, 'disable'), retryIf: (err) => code(err) === '28000' }, { url: withSslMode(url, 'require') }];
+  return [{ url: withSslMode(url, mode) }];
 }
 
 /** Where the client connects (URL, then PG* environment, then defaults), for messages: never the password. */
@@ -315,23 +340,21 @@ export async function readMaubotPostgres(url: string): Promise<MaubotData> {
       return client;
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw Object.assign(new Error(pgProblem(err, `maubot database ${source}`, pgTarget(client))), { sslRefused: /does not support SSL/i.test(errorMessage(err)) });
+      throw Object.assign(err instanceof Error ? err : new Error(String(err)), { target: pgTarget(client) });
     }
   };
-  let client: Client;
-  try {
-    client = await open(asMaubotConnects(url));
-  } catch (err) {
-    if (err instanceof MaubotImportError) throw err;
-    // sslmode prefer/allow (asyncpg, like libpq): SSL if the server has it, else plain; pg has no such mode, so try again without.
-    const fallback = (err as { sslRefused?: boolean }).sslRefused && /[?&]sslmode=(prefer|allow)(&|$)/i.test(url);
-    if (!fallback) throw fail(errorMessage(err));
+  let client: Client | undefined;
+  for (const attempt of connectionAttempts(url)) {
     try {
-      client = await open(url.replace(/([?&]sslmode=)(prefer|allow)(?=&|$)/i, '$1disable'));
-    } catch (again) {
-      throw again instanceof MaubotImportError ? again : fail(errorMessage(again));
+      client = await open(attempt.url);
+      break;
+    } catch (err) {
+      if (err instanceof MaubotImportError) throw err;
+      if (attempt.retryIf?.(err)) continue;
+      throw fail(pgProblem(err, `maubot database ${source}`, (err as { target?: string }).target ?? source));
     }
   }
+  if (!client) throw fail(`cannot connect to maubot's PostgreSQL ${source}`); // not reached: the last attempt throws
   const label = `maubot database ${source}`;
   try {
     await client.query('BEGIN TRANSACTION READ ONLY');

@@ -78,7 +78,12 @@ function runOnce(command: string, args: string[], options: { uid?: number; gid?:
   });
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+export interface PostgresOptions {
+  /** SSL only, as a server that requires it: a self-signed certificate (openssl), `hostssl` lines alone in pg_hba.conf. */
+  ssl?: boolean;
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'trellis-postgres-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
@@ -108,6 +113,17 @@ export async function startPostgres(): Promise<TestPostgres> {
     ids,
   );
   rmSync(pwfile);
+  const sslArgs: string[] = [];
+  if (options.ssl) {
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    await runOnce('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], {});
+    chmodSync(key, 0o600);
+    if (asRoot) for (const f of [cert, key]) chownSync(f, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
+    // Only SSL connections get in; a plain one is refused by pg_hba.conf ("no encryption").
+    writeFileSync(join(data, 'pg_hba.conf'), 'hostssl all all 127.0.0.1/32 scram-sha-256\n');
+    sslArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${cert}`, '-c', `ssl_key_file=${key}`);
+  }
 
   const port = await freePort();
   const child: ChildProcess = spawn(
@@ -130,6 +146,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       'full_page_writes=off',
       '-c',
       'max_connections=30',
+      ...sslArgs,
     ],
     { ...ids, stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -146,7 +163,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const url = (database: string, user = SUPERUSER, password = superuserPassword) =>
     `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`;
   const sql = async (database: string, text: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: url(database), connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({ connectionString: url(database), connectionTimeoutMillis: 5000, ssl: options.ssl ? { rejectUnauthorized: false } : false });
     await client.connect();
     try {
       await client.query(text);

@@ -464,7 +464,8 @@ describe("maubot's database on PostgreSQL (a real server)", () => {
   };
 
   test('reads the same clients and instances as from SQLite (booleans as booleans), in the URL forms maubot takes', async () => {
-    for (const form of [url, url.replace(/^postgresql:/, 'postgres:'), `${url}?sslmode=disable`, `${url}?sslmode=prefer&application_name=maubot`]) {
+    // No sslmode is asyncpg's prefer: this server has no SSL, so plain TCP (as for prefer and allow).
+    for (const form of [url, url.replace(/^postgresql:/, 'postgres:'), `${url}?sslmode=disable`, `${url}?sslmode=prefer&application_name=maubot`, `${url}?sslmode=allow`]) {
       const data = await readMaubotPostgres(form);
       assert.deepEqual({ ...data, source: '' }, { ...sqlite, source: '' }, form);
       assert.equal(data.source, safeDatabaseUrl(form));
@@ -532,6 +533,44 @@ describe("maubot's database on PostgreSQL (a real server)", () => {
     assert.equal(result.instances.notImported, 1, text);
     assert.doesNotMatch(text, new RegExp(`${PASSWORD}|syt_fixture_token`));
     assert.equal(existsSync(trellisDb), false, 'a dry run creates no database');
+  });
+});
+
+describe("maubot's database on a PostgreSQL that requires SSL", () => {
+  const PASSWORD = 'pg-ssl-secret-Kx2';
+  let pg: TestPostgres;
+  let url: string;
+
+  before(async () => {
+    pg = await startPostgres({ ssl: true });
+    url = await pg.createDatabase('maubot', 'maubot', PASSWORD);
+    await pg.sql(
+      'maubot',
+      "SET ROLE maubot; CREATE TABLE version (version INTEGER PRIMARY KEY); INSERT INTO version VALUES (2); CREATE TABLE client (id TEXT PRIMARY KEY, homeserver TEXT NOT NULL, access_token TEXT NOT NULL, device_id TEXT NOT NULL, enabled BOOLEAN NOT NULL, sync BOOLEAN NOT NULL, autojoin BOOLEAN NOT NULL, online BOOLEAN NOT NULL, displayname TEXT NOT NULL, avatar_url TEXT NOT NULL); CREATE TABLE instance (id TEXT PRIMARY KEY, type TEXT NOT NULL, enabled BOOLEAN NOT NULL, primary_user TEXT NOT NULL, config TEXT NOT NULL); INSERT INTO client VALUES ('@bot:example.org', 'https://matrix.example.org', 'syt_x', 'DEV', true, true, false, true, 'Bot', 'disable');",
+    );
+  });
+  after(() => pg?.stop());
+
+  test('no sslmode (asyncpg: prefer), prefer, require and allow connect over SSL without checking the certificate, as maubot does', async () => {
+    for (const form of [url, `${url}?sslmode=prefer`, `${url}?sslmode=require`, `${url}?sslmode=allow`]) {
+      const data = await readMaubotPostgres(form);
+      assert.deepEqual(
+        data.clients.map((c) => [c.id, c.enabled, c.autojoin, c.displayName]),
+        [['@bot:example.org', true, false, 'Bot']],
+        form,
+      );
+    }
+  });
+
+  test('verify-full refuses the self-signed certificate, disable is refused by the server: both say what to do', async () => {
+    const noSecret = (message: RegExp) => (err: Error) => {
+      assert.ok(err instanceof MaubotImportError, String(err));
+      assert.match(err.message, message);
+      assert.doesNotMatch(err.message, new RegExp(PASSWORD));
+      return true;
+    };
+    await assert.rejects(readMaubotPostgres(`${url}?sslmode=verify-full`), noSecret(/over SSL\/TLS: self[- ]signed certificate.*Check the URL's sslmode/));
+    await assert.rejects(readMaubotPostgres(`${url}?sslmode=disable`), noSecret(/refused the login: no pg_hba\.conf entry .*no encryption.*add \?sslmode=require/));
   });
 });
 
