@@ -596,11 +596,11 @@ test('the PostgreSQL client is loaded only when a maubot database is PostgreSQL,
   );
 });
 
-describe('the PostgreSQL export recipe (docs/maubot-compatibility.md)', () => {
-  test("the SQLite file it builds from psql's CSV is read like maubot's own", () => {
+describe('a SQLite copy made by hand from a PostgreSQL maubot (the export older Trellis versions documented)', () => {
+  test("booleans as text '0'/'1', as psql's CSV and sqlite3's .import leave them, are read like maubot's own", () => {
     const dir = freshDir();
     const db = new DatabaseSync(join(dir, 'maubot-export.db'));
-    // The recipe's statements; the rows as \copy … CSV and sqlite3's .import leave them (booleans as 0/1).
+    // The old recipe's statements; the rows as \copy … CSV and sqlite3's .import leave them (booleans as 0/1).
     db.exec(`CREATE TABLE version (version INTEGER PRIMARY KEY); INSERT INTO version VALUES (2);
       CREATE TABLE client (id TEXT PRIMARY KEY, homeserver TEXT, access_token TEXT, device_id TEXT, enabled BOOLEAN, sync BOOLEAN, autojoin BOOLEAN, online BOOLEAN, displayname TEXT, avatar_url TEXT);
       CREATE TABLE instance (id TEXT PRIMARY KEY, type TEXT, enabled BOOLEAN, primary_user TEXT, config TEXT);`);
