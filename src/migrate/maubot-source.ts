@@ -74,14 +74,15 @@ function plainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A postgres URL with its password hidden, for messages. */
+/** A postgres URL with its password hidden (in the user part and a `password=` option), for messages. */
 export function safeDatabaseUrl(url: string): string {
+  const masked = url.replace(/([?&]password=)[^&#]*/gi, '$1***');
   try {
-    const parsed = new URL(url);
+    const parsed = new URL(masked);
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+    return masked.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
   }
 }
 
@@ -219,15 +220,23 @@ export function readMaubotSqlite(path: string): MaubotData {
 const PG_CONNECT_TIMEOUT_MS = 10_000;
 const PG_QUERY_TIMEOUT_MS = 30_000;
 
-/** The password in a PostgreSQL URL (decoded), or null; for scrubbing it from messages. */
-export function databaseUrlPassword(url: string): string | null {
-  try {
-    const password = new URL(url).password;
-    return password ? decodeURIComponent(password) : null;
-  } catch {
-    const match = /\/\/[^:/@]+:([^@/]*)@/.exec(url);
-    return match?.[1] ? match[1] : null;
+/** The passwords in a PostgreSQL URL (the user part's and a `password=` option's; as written and decoded), for scrubbing them from messages. */
+export function databaseUrlPasswords(url: string): string[] {
+  const raw: string[] = [];
+  const userPart = /^[a-z0-9+]+:\/\/[^:/@?#]*:([^@/?#]*)@/i.exec(url)?.[1] ?? /\/\/[^:/@]+:([^@/]*)@/.exec(url)?.[1];
+  if (userPart) raw.push(userPart);
+  for (const match of url.matchAll(/[?&]password=([^&#]*)/gi)) if (match[1]) raw.push(match[1]);
+  const all = new Set<string>();
+  for (const value of raw) {
+    all.add(value);
+    try {
+      all.add(decodeURIComponent(value.replaceAll('+', ' ')));
+      all.add(decodeURIComponent(value));
+    } catch {
+      // not percent-encoded as it should be: the raw form is enough
+    }
   }
+  return [...all].filter((p) => p !== '').sort((a, b) => b.length - a.length);
 }
 
 /**
@@ -320,8 +329,8 @@ function pgProblem(err: unknown, source: string, target: string): string {
  */
 export async function readMaubotPostgres(url: string): Promise<MaubotData> {
   const source = safeDatabaseUrl(url);
-  const password = databaseUrlPassword(url);
-  const scrub = (text: string) => (password ? text.split(password).join('***') : text);
+  const passwords = databaseUrlPasswords(url);
+  const scrub = (text: string) => passwords.reduce((t, p) => t.split(p).join('***'), text);
   const fail = (text: string) => new MaubotImportError(scrub(text));
 
   const { default: pg } = await import('pg');

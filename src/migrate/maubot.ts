@@ -30,7 +30,7 @@ import { redactText, registerSecret } from '../core/redact.ts';
 import { loginWithToken } from '../matrix/auth.ts';
 import { errorMessage } from '../shared/error-message.ts';
 import {
-  databaseUrlPassword,
+  databaseUrlPasswords,
   MaubotImportError,
   readMaubotConfig,
   readMaubotPostgres,
@@ -175,7 +175,7 @@ export interface ImportResult {
 
 async function readMaubotDatabase(location: MaubotDatabaseLocation, configPath: string): Promise<MaubotData> {
   if (location.kind === 'postgres') {
-    registerSecret(databaseUrlPassword(location.url));
+    for (const password of databaseUrlPasswords(location.url)) registerSecret(password);
     return readMaubotPostgres(location.url);
   }
   if (!existsSync(location.path)) {

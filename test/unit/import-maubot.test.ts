@@ -22,7 +22,7 @@ import { writeInitialConfig } from '../../src/config/init.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openStorage } from '../../src/storage/database.ts';
 import { createConfigValidator, parseManifest } from '../../src/plugin-package/manifest.ts';
-import { MaubotImportError, readMaubotConfig, readMaubotPostgres, readMaubotSqlite, safeDatabaseUrl } from '../../src/migrate/maubot-source.ts';
+import { databaseUrlPasswords, MaubotImportError, readMaubotConfig, readMaubotPostgres, readMaubotSqlite, safeDatabaseUrl } from '../../src/migrate/maubot-source.ts';
 import { importMaubot, parseInstanceConfig, PLUGIN_EQUIVALENTS, planImport, trellisInstanceId, type TrellisState } from '../../src/migrate/maubot.ts';
 import { freePort } from '../harness/daemon.ts';
 import { startPostgres, type TestPostgres } from '../harness/postgres.ts';
@@ -95,6 +95,10 @@ describe("maubot's config", () => {
     assert.deepEqual(pick('postgresql://maubot:secret@db.example/maubot'), { kind: 'postgres', url: 'postgresql://maubot:secret@db.example/maubot' });
     assert.equal(pick('postgres://u:p@h/d').kind, 'postgres');
     assert.equal(safeDatabaseUrl('postgresql://maubot:secret@db.example/maubot'), 'postgresql://maubot:***@db.example/maubot');
+    assert.equal(safeDatabaseUrl('postgresql://maubot@db.example/maubot?sslmode=require&password=s3cr%40t'), 'postgresql://maubot@db.example/maubot?sslmode=require&password=***');
+    assert.equal(safeDatabaseUrl('postgresql://maubot:p%40ss@[bad/maubot'), 'postgresql://maubot:***@[bad/maubot');
+    assert.deepEqual(databaseUrlPasswords('postgresql://maubot:p%40ss@db/maubot?password=other'), ['p%40ss', 'other', 'p@ss']);
+    assert.deepEqual(databaseUrlPasswords('postgresql://maubot@db/maubot'), []);
   });
 
   test('clear errors: missing file, not YAML, not a mapping, no database line, unknown scheme', () => {
@@ -499,6 +503,8 @@ describe("maubot's database on PostgreSQL (a real server)", () => {
     await assert.rejects(readMaubotPostgres(pg.url('maubot', 'maubot', 'wrong-pass-Zq7w')), refusal(/refused the password; use the user and password of maubot's database: line/));
     await assert.rejects(readMaubotPostgres(pg.url('maubot', 'nobody-here', 'wrong-pass-Zq7w')), refusal(/refused the password/));
     await assert.rejects(readMaubotPostgres(`postgresql://maubot@127.0.0.1:${pg.port}/maubot`), refusal(/asks for a password and the URL has none/));
+    await assert.rejects(readMaubotPostgres(`postgresql://maubot@127.0.0.1:${pg.port}/maubot?password=wrong-pass-Zq7w`), refusal(/refused the password/));
+    assert.equal((await readMaubotPostgres(`postgresql://maubot@127.0.0.1:${pg.port}/maubot?password=${PASSWORD}`)).source, `postgresql://maubot@127.0.0.1:${pg.port}/maubot?password=***`);
     const deadPort = await freePort();
     await assert.rejects(readMaubotPostgres(`postgresql://maubot:${PASSWORD}@127.0.0.1:${deadPort}/maubot`), refusal(/connection refused\. Is PostgreSQL running and listening there\?/));
     await assert.rejects(
