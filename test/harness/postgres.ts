@@ -117,7 +117,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   if (options.ssl) {
     const cert = join(dir, 'server.crt');
     const key = join(dir, 'server.key');
-    await runOnce('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], {});
+    await runOnce('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], {}).catch((err: Error) => {
+      throw new Error(`${err.message}\nA test PostgreSQL with SSL needs the openssl command: install the system packages once with scripts/system-packages.sh`);
+    });
     chmodSync(key, 0o600);
     if (asRoot) for (const f of [cert, key]) chownSync(f, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
     // Only SSL connections get in; a plain one is refused by pg_hba.conf ("no encryption").
