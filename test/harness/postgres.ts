@@ -15,10 +15,12 @@
  *   …
  *   await pg.stop();
  *
- * The server is killed and its folder removed when the test process exits.
+ * The server is killed and its folder removed when the test process exits;
+ * if it is killed outright, the kernel stops the server (setpriv
+ * --pdeathsig) and only the temp folder stays behind.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +33,7 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 /** Who runs PostgreSQL when we are root: `nobody`, which every Debian/Ubuntu image has. */
 const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+const SETPRIV = '/usr/bin/setpriv';
 
 export const SUPERUSER = 'postgres';
 
@@ -128,9 +131,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   }
 
   const port = await freePort();
+  // setpriv (util-linux) asks the kernel to stop postgres (SIGINT: fast shutdown) if the test process dies without exit hooks, e.g. kill -9.
+  const deathSignal = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'INT'] : [];
   const child: ChildProcess = spawn(
-    join(native, 'bin', 'postgres'),
+    deathSignal[0] ?? join(native, 'bin', 'postgres'),
     [
+      ...(deathSignal.length > 0 ? [...deathSignal.slice(1), join(native, 'bin', 'postgres')] : []),
       '-D',
       data,
       '-p',
