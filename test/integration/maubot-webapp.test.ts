@@ -1,0 +1,221 @@
+/**
+ * maubot's own management web app (the build shipped in maubot 0.6.0's PyPI
+ * package) against Trellis's API, in headless Chromium: served as maubot
+ * serves it (test/harness/maubot-webapp.ts, same origin, API and log
+ * websocket passed through to a real daemon on a real Synapse), it logs in,
+ * lists instances and clients, creates an instance, edits its YAML config and
+ * shows live logs, and no API request of the app fails.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { parse } from 'yaml';
+import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
+import { TestUser } from '../harness/matrix-user.ts';
+import { ADMIN_PASSWORD, TestDaemon } from '../harness/daemon.ts';
+import { launchChromium, screenshot } from '../harness/browser.ts';
+import { maubotWebAppDir } from '../harness/maubot.ts';
+import { API_PATH, type MaubotWebApp, serveMaubotWebApp } from '../harness/maubot-webapp.ts';
+
+type Json = Record<string, unknown>;
+
+const WIDE = { width: 1366, height: 900 };
+/** A 1×1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+describe("maubot's web app against Trellis, in headless Chromium", () => {
+  let hs: HomeserverInfo & { release(): Promise<void> };
+  let daemon: TestDaemon;
+  let app: MaubotWebApp;
+  let browser: Browser;
+  let page: Page;
+  let bot: TestUser;
+  /** Every API answer the app got: method, path and status. */
+  const answers: { method: string; path: string; status: number }[] = [];
+  /** The websockets the app opened. */
+  const sockets: string[] = [];
+  /** Console errors and uncaught exceptions of the page. */
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    hs = await sharedOrOwnHomeserver();
+    daemon = await TestDaemon.create(hs);
+    bot = await TestUser.create(hs, 'mbwebbot');
+    const client = await daemon.api('POST', '/client/new', { homeserver: hs.url, access_token: bot.accessToken, device_id: bot.deviceId });
+    assert.equal(client.status, 201, client.text);
+    await daemon.uploadFixture('hello');
+    const existing = await daemon.api('PUT', '/instance/existing-hello', { type: 'org.example.hello', primary_user: bot.userId, config: 'greeting: hey\n' });
+    assert.equal(existing.status, 201, existing.text);
+
+    app = await serveMaubotWebApp(daemon.url, maubotWebAppDir());
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: WIDE })).newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('response', (res) => {
+      const url = new URL(res.url());
+      if (url.pathname.startsWith(API_PATH)) answers.push({ method: res.request().method(), path: url.pathname, status: res.status() });
+    });
+    page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
+    page.on('console', (msg) => msg.type() === 'error' && pageErrors.push(msg.text()));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await daemon?.dispose();
+    await hs?.release();
+  });
+
+  it('serves the app, paths.json and the API on one origin, as maubot does', async () => {
+    const index = await fetch(app.url);
+    assert.equal(index.status, 200);
+    assert.match(await index.text(), /<title>Maubot Manager<\/title>/);
+    assert.deepEqual(await (await fetch(`${app.url}paths.json`)).json(), { api_path: API_PATH });
+    const deep = await fetch(`${app.url}some/client/route`);
+    assert.match(await deep.text(), /Maubot Manager/, 'unknown paths under the base are the app');
+    assert.equal((await fetch(`${app.origin}${API_PATH}/instances`)).status, 401, 'the API is passed through');
+  });
+
+  it("logs in through maubot's login form", async () => {
+    await page.goto(app.url);
+    await page.locator('form.login input[name="username"]').fill('admin');
+    await page.locator('form.login input[name="password"]').fill('wrong password');
+    await page.locator('form.login button[type="submit"]').click();
+    await page.locator('form.login .error').waitFor();
+    await screenshot(page, 'maubot-webapp-login-refused');
+    await page.locator('form.login input[name="password"]').fill(ADMIN_PASSWORD);
+    await page.locator('form.login button[type="submit"]').click();
+    await page.locator('.dashboard .user').filter({ hasText: 'admin' }).waitFor();
+    await screenshot(page, 'maubot-webapp-dashboard');
+    // The token in localStorage is checked with POST /auth/ping after a reload.
+    await page.reload();
+    await page.locator('.dashboard .user').filter({ hasText: 'admin' }).waitFor();
+  });
+
+  it('lists the instances, clients and plugins', async () => {
+    await page.locator('.instances.list a.instance.entry').filter({ hasText: 'existing-hello' }).waitFor();
+    const client = page.locator(`.clients.list a.client.entry[href="#/client/${bot.userId}"]`);
+    await client.waitFor();
+    await page.locator('.plugins.list').getByText('org.example.hello').waitFor();
+    await client.click();
+    assert.equal(await page.locator('.client input.id').inputValue(), bot.userId, "the client's page shows its user id");
+    await screenshot(page, 'maubot-webapp-client');
+    await page.locator('.instances.list a.instance.entry').filter({ hasText: 'existing-hello' }).click();
+    assert.equal(await page.locator('.instance input[name="id"]').inputValue(), 'existing-hello');
+    await page.locator('.instance .ace_content').filter({ hasText: 'greeting: hey' }).waitFor();
+    await screenshot(page, 'maubot-webapp-instance');
+  });
+
+  it("uploads the client's avatar through the media proxy and saves it; the list shows it", async () => {
+    await page.locator(`.clients.list a.client.entry[href="#/client/${bot.userId}"]`).click();
+    await page.locator('.client input.file-selector').setInputFiles({ name: 'avatar.png', mimeType: 'image/png', buffer: PNG });
+    const preview = page.locator('.client .avatar-container img.avatar');
+    await preview.waitFor();
+    await page.locator('.client .buttons button.save').click();
+    const listed = page.locator(`.clients.list a.client.entry[href="#/client/${bot.userId}"] img.avatar`);
+    await listed.waitFor();
+    // Loaded through the proxy (<img src="…/proxy/…/download/…?access_token=…">): the 1×1 PNG.
+    await page.waitForFunction("(() => { const img = document.querySelector('.clients.list img.avatar'); return img !== null && img.complete && img.naturalWidth === 1; })()");
+    await screenshot(page, 'maubot-webapp-client-avatar');
+    const saved = await daemon.api<Json>('GET', `/client/${encodeURIComponent(bot.userId)}`);
+    assert.match(String(saved.body.avatar_url), /^mxc:\/\//);
+    assert.equal(saved.body.displayname, 'disable', 'the display name stays unmanaged');
+  });
+
+  it('creates an instance (plugin, primary user, id) and edits its YAML config', async () => {
+    await page.locator('.instances.list .title a').click();
+    await page.locator('.instance input[name="id"]').fill('webapp-hello');
+    await page.locator('.instance .select').nth(0).click();
+    await page
+      .locator('[id*="-option-"]')
+      .filter({ hasText: bot.userId.slice(1, bot.userId.indexOf(':')) })
+      .first()
+      .click();
+    await page.locator('.instance .select').nth(1).click();
+    await page.locator('[id*="-option-"]').filter({ hasText: 'org.example.hello' }).click();
+    await screenshot(page, 'maubot-webapp-new-instance');
+    await page.locator('.instance button.save').click();
+    await page.waitForURL(/#\/instance\/webapp-hello$/);
+    await page.locator('.instances.list a.instance.entry').filter({ hasText: 'webapp-hello' }).waitFor();
+    const created = await daemon.api<Json>('GET', '/instance/webapp-hello');
+    assert.equal(created.status, 200, created.text);
+    assert.equal(created.body.type, 'org.example.hello');
+    assert.equal(created.body.primary_user, bot.userId);
+
+    // The config editor (Ace) shows the instance's YAML (empty: Trellis stores what the operator gave,
+    // not the plugin's defaults); write the config and save.
+    const editor = page.locator('.instance .ace_editor');
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText('greeting: Howdy from maubot\n');
+    await page.locator('.instance button.save').click();
+    await page.locator('.instance button.save').filter({ hasText: 'Save' }).waitFor();
+    assert.equal(await page.locator('.instance .error').textContent(), '', 'no error under the form');
+    await screenshot(page, 'maubot-webapp-config-saved');
+    const saved = await daemon.api<Json>('GET', '/instance/webapp-hello');
+    assert.deepEqual(saved.body.config_object, { greeting: 'Howdy from maubot' });
+    assert.deepEqual(parse(String(saved.body.config)), { greeting: 'Howdy from maubot' });
+  });
+
+  it('stops an instance with the Running switch and deletes one', async () => {
+    await page.locator('.instances.list a.instance.entry').filter({ hasText: 'webapp-hello' }).click();
+    await page.locator('.instance .switch').nth(1).click();
+    await page.locator('.instance button.save').click();
+    await daemon.waitFor('webapp-hello stopped', async () => (await daemon.api<Json>('GET', '/instance/webapp-hello')).body.state === 'stopped' || undefined);
+    await page.locator('.instance .switch').nth(1).click();
+    await page.locator('.instance button.save').click();
+    await daemon.waitFor('webapp-hello running', async () => (await daemon.api<Json>('GET', '/instance/webapp-hello')).body.state === 'running' || undefined);
+    assert.equal(await page.locator('.instance .error').textContent(), '');
+
+    await page.locator('.instances.list a.instance.entry').filter({ hasText: 'existing-hello' }).click();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('.instance button.delete').click();
+    await page.waitForURL(/#\/$/);
+    await page.locator('.instances.list a.instance.entry').filter({ hasText: 'existing-hello' }).waitFor({ state: 'detached' });
+    assert.equal((await daemon.api('GET', '/instance/existing-hello')).status, 404);
+  });
+
+  it('shows live log records in the log view', async () => {
+    await page.locator('nav.sidebar button.open-log').click();
+    const rows = page.locator('.modal .log .row');
+    // The history: the instance created in the app, with a link to its page.
+    const started = rows.filter({ hasText: 'instance started' }).filter({ has: page.locator('a[href="#/instance/webapp-hello"]') });
+    await started.first().waitFor();
+    const before = await started.count();
+    // Something that logs while the view is open: the instance restarted through the API.
+    assert.equal((await daemon.api('PUT', '/instance/webapp-hello', { started: false })).status, 200);
+    assert.equal((await daemon.api('PUT', '/instance/webapp-hello', { started: true })).status, 200);
+    await started.nth(before).waitFor({ timeout: 15_000 });
+    assert.match((await rows.last().textContent()) ?? '', /INFO.*instance/, 'the new record is at the bottom');
+    await screenshot(page, 'maubot-webapp-logs');
+  });
+
+  it('no API request of the app failed, and the page logged no error', () => {
+    const called = new Set(answers.map((a) => `${a.method} ${a.path.replace(/^\/_matrix\/maubot\/v1/, '').replace(/\/proxy\/[^/]+\/.*\/(upload|download)(\/.*)?$/, '/proxy/…/$1')}`));
+    for (const route of [
+      'GET /features',
+      'POST /auth/login',
+      'POST /auth/ping',
+      'GET /instances',
+      'GET /clients',
+      'GET /plugins',
+      'GET /client/auth/servers',
+      'GET /debug/open',
+      'POST /proxy/…/upload',
+      'GET /proxy/…/download',
+      'PUT /instance/webapp-hello',
+      'DELETE /instance/existing-hello',
+    ]) {
+      assert.ok(called.has(route), `the app called ${route} (called: ${[...called].join(', ')})`);
+    }
+    const failed = answers.filter((a) => a.status >= 400 && !(a.method === 'POST' && a.path === `${API_PATH}/auth/login` && a.status === 401));
+    assert.deepEqual(failed, [], 'API answers of 400 and above (a wrong password at login expected)');
+    assert.deepEqual([...new Set(sockets)], [`${API_PATH}/logs`], 'the log websocket went through');
+    assert.deepEqual(
+      pageErrors.filter((e) => !e.includes('401')),
+      [],
+      'console errors',
+    );
+  });
+});
