@@ -8,11 +8,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { parse } from 'yaml';
+import { buildPlugin } from '../../src/plugin-package/build.ts';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { TestUser } from '../harness/matrix-user.ts';
-import { ADMIN_PASSWORD, TestDaemon } from '../harness/daemon.ts';
+import { ADMIN_PASSWORD, FIXTURE_PLUGINS, TestDaemon } from '../harness/daemon.ts';
 import { launchChromium, screenshot } from '../harness/browser.ts';
 import { maubotWebAppDir } from '../harness/maubot.ts';
 import { API_PATH, type MaubotWebApp, serveMaubotWebApp } from '../harness/maubot-webapp.ts';
@@ -30,6 +34,8 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
   let browser: Browser;
   let page: Page;
   let bot: TestUser;
+  let bot2: TestUser;
+  let faultyArchive: Buffer;
   /** Every API answer the app got: method, path and status. */
   const answers: { method: string; path: string; status: number }[] = [];
   /** The websockets the app opened. */
@@ -41,6 +47,13 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     hs = await sharedOrOwnHomeserver();
     daemon = await TestDaemon.create(hs);
     bot = await TestUser.create(hs, 'mbwebbot');
+    bot2 = await TestUser.create(hs, 'mbwebnew');
+    const work = await mkdtemp(join(tmpdir(), 'trellis-mbweb-'));
+    try {
+      faultyArchive = await readFile((await buildPlugin(join(FIXTURE_PLUGINS, 'faulty'), { outFile: join(work, 'faulty.zip') })).file);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
     const client = await daemon.api('POST', '/client/new', { homeserver: hs.url, access_token: bot.accessToken, device_id: bot.deviceId });
     assert.equal(client.status, 201, client.text);
     await daemon.uploadFixture('hello');
@@ -121,6 +134,38 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     const saved = await daemon.api<Json>('GET', `/client/${encodeURIComponent(bot.userId)}`);
     assert.match(String(saved.body.avatar_url), /^mxc:\/\//);
     assert.equal(saved.body.displayname, 'disable', 'the display name stays unmanaged');
+  });
+
+  it('adds a client with an access token in the new-client form; it starts and syncs', async () => {
+    await page.locator('.clients.list .title a').click();
+    await page.locator('.client input[name="id"]').fill(bot2.userId);
+    await page.locator('.client .select').click();
+    await page.locator('[id*="-option-"]').filter({ hasText: 'main' }).click();
+    await page.locator('.client input[name="access_token"]').fill(bot2.accessToken);
+    await page.locator('.client input[name="device_id"]').fill(bot2.deviceId);
+    await screenshot(page, 'maubot-webapp-new-client');
+    await page.locator('.client .buttons button.save').click();
+    await page.waitForURL(new RegExp(`#/client/${bot2.userId.replace(/[.]/g, '\\.')}$`));
+    await page.locator(`.clients.list a.client.entry[href="#/client/${bot2.userId}"]`).waitFor();
+    const created = await daemon.waitFor('the new client syncing', async () => {
+      const c = (await daemon.api<Json>('GET', `/client/${encodeURIComponent(bot2.userId)}`)).body;
+      return c.sync_ok === true ? c : undefined;
+    });
+    assert.equal(created.homeserver, hs.url);
+    assert.equal(created.device_id, bot2.deviceId);
+    assert.equal(created.enabled, true);
+    await page.locator('.client .started-container').filter({ hasText: 'Started' }).waitFor();
+    await screenshot(page, 'maubot-webapp-client-added');
+  });
+
+  it('uploads a plugin archive in the plugin view', async () => {
+    await page.locator('.plugins.list .title a').click();
+    await page.locator('.plugin input.file-selector').setInputFiles({ name: 'faulty.zip', mimeType: 'application/zip', buffer: faultyArchive });
+    await page.waitForURL(/#\/plugin\/org\.example\.faulty$/);
+    await page.locator('.plugins.list a.plugin.entry').filter({ hasText: 'org.example.faulty' }).waitFor();
+    assert.equal(await page.locator('.plugin input.id').inputValue(), 'org.example.faulty');
+    await screenshot(page, 'maubot-webapp-plugin-uploaded');
+    assert.equal((await daemon.api('GET', '/plugin/org.example.faulty')).status, 200);
   });
 
   it('creates an instance (plugin, primary user, id) and edits its YAML config', async () => {
@@ -205,6 +250,7 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
       'POST /proxy/…/upload',
       'GET /proxy/…/download',
       'PUT /instance/webapp-hello',
+      'POST /plugins/upload',
       'DELETE /instance/existing-hello',
     ]) {
       assert.ok(called.has(route), `the app called ${route} (called: ${[...called].join(', ')})`);
