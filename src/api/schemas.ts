@@ -407,7 +407,10 @@ export const Instance = z
     enabled: z.boolean(),
     started: z.boolean(),
     primary_user: z.string().meta({ description: 'The bot account it runs on' }),
-    config: z.string().meta({ description: 'The config as YAML (as maubot); secret (writeOnly) values are masked' }),
+    config: z.string().meta({
+      description:
+        "The config the instance runs with, as YAML (as maubot): the stored config with the schema's defaults filled in; secret (writeOnly) values are masked. The stored config alone is config_object",
+    }),
     base_config: z.string().nullable().meta({ description: "YAML of the plugin config schema's defaults; null when the plugin has no config options" }),
     database: z.boolean().meta({ description: 'Whether the plugin uses per-instance storage (browse it with /instance/{id}/database)' }),
     database_interface: z.string().nullable().meta({ description: '"kv" (Trellis plugin storage, a key/value store) or null' }),

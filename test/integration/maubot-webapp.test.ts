@@ -188,9 +188,12 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     assert.equal(created.body.type, 'org.example.hello');
     assert.equal(created.body.primary_user, bot.userId);
 
-    // The config editor (Ace) shows the instance's YAML (empty: Trellis stores what the operator gave,
-    // not the plugin's defaults); write the config and save.
+    // As in maubot, `config` is what the instance runs with: the plugin's defaults, the stored config stays empty.
+    assert.deepEqual(parse(String(created.body.config)), { greeting: 'hi' });
+    assert.deepEqual(created.body.config_object, {});
+    // The config editor (Ace) shows the plugin's options; replace them and save.
     const editor = page.locator('.instance .ace_editor');
+    await editor.locator('.ace_content').filter({ hasText: 'greeting: hi' }).waitFor();
     await editor.click();
     await page.keyboard.press('Control+A');
     await page.keyboard.insertText('greeting: Howdy from maubot\n');
