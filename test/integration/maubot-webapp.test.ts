@@ -35,6 +35,7 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
   let page: Page;
   let bot: TestUser;
   let bot2: TestUser;
+  let human: TestUser;
   let faultyArchive: Buffer;
   /** Every API answer the app got: method, path and status. */
   const answers: { method: string; path: string; status: number }[] = [];
@@ -48,6 +49,7 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     daemon = await TestDaemon.create(hs);
     bot = await TestUser.create(hs, 'mbwebbot');
     bot2 = await TestUser.create(hs, 'mbwebnew');
+    human = await TestUser.create(hs, 'mbwebhuman');
     const work = await mkdtemp(join(tmpdir(), 'trellis-mbweb-'));
     try {
       faultyArchive = await readFile((await buildPlugin(join(FIXTURE_PLUGINS, 'faulty'), { outFile: join(work, 'faulty.zip') })).file);
@@ -59,6 +61,9 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     await daemon.uploadFixture('hello');
     const existing = await daemon.api('PUT', '/instance/existing-hello', { type: 'org.example.hello', primary_user: bot.userId, config: 'greeting: hey\n' });
     assert.equal(existing.status, 201, existing.text);
+    // A plugin with storage, for the database view.
+    const wordle = await daemon.api('PUT', '/instance/wordle', { type: 'org.trellis.wordle', primary_user: bot.userId, config: 'seed: maubot-webapp\n' });
+    assert.equal(wordle.status, 201, wordle.text);
 
     app = await serveMaubotWebApp(daemon.url, maubotWebAppDir());
     browser = await launchChromium();
@@ -239,6 +244,34 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     await screenshot(page, 'maubot-webapp-logs');
   });
 
+  it("browses an instance's storage in the database view (the read-only kv table), sorted by a column", async () => {
+    const room = await human.createRoom({ name: 'maubot web app', invite: [bot.userId] });
+    await human.waitForMembership(room, bot.userId, 'join', 20_000);
+    await daemon.waitFor('wordle running', async () => (await daemon.api<Json>('GET', '/instance/wordle')).body.state === 'running' || undefined);
+    await human.sendText(room, '!wordle');
+    const stored = await daemon.waitFor('a stored row', async () => {
+      const res = await daemon.api<{ rows: unknown[][] }>('POST', '/instance/wordle/database/query', { query: 'SELECT key FROM kv' });
+      return res.body.rows.length > 0 ? res.body.rows : undefined;
+    });
+
+    // The log view closes with a click beside it (wide window).
+    await page.mouse.click(5, 5);
+    await page.locator('.modal .log').waitFor({ state: 'detached' });
+    await page.locator('.instances.list a.instance.entry').filter({ hasText: 'wordle' }).click();
+    await page.locator('.instance a.open-database').click();
+    await page.locator('.instance-database .tables a').filter({ hasText: 'kv' }).click();
+    const table = page.locator('.instance-database .table table');
+    await table.locator('tbody tr').first().waitFor();
+    assert.deepEqual(await table.locator('thead td strong').allTextContents(), ['key', 'value', 'updated_at']);
+    assert.equal(await table.locator('tbody tr').count(), stored.length);
+    await table.locator('thead td span').filter({ hasText: 'key' }).click();
+    await page.locator('.instance-database .query input[name="query"]').and(page.locator('[value*="ORDER BY key DESC"]')).waitFor();
+    const keys = await table.locator('tbody tr td:first-child').allTextContents();
+    assert.deepEqual(keys, [...keys].sort().reverse(), 'sorted by key, descending');
+    assert.equal(await page.locator('.instance-database .error').count(), 0);
+    await screenshot(page, 'maubot-webapp-database');
+  });
+
   it('no API request of the app failed, and the page logged no error', () => {
     const called = new Set(answers.map((a) => `${a.method} ${a.path.replace(/^\/_matrix\/maubot\/v1/, '').replace(/\/proxy\/[^/]+\/.*\/(upload|download)(\/.*)?$/, '/proxy/…/$1')}`));
     for (const route of [
@@ -255,6 +288,8 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
       'PUT /instance/webapp-hello',
       'POST /plugins/upload',
       'DELETE /instance/existing-hello',
+      'GET /instance/wordle/database',
+      'POST /instance/wordle/database/query',
     ]) {
       assert.ok(called.has(route), `the app called ${route} (called: ${[...called].join(', ')})`);
     }
