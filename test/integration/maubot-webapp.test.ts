@@ -36,6 +36,7 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
   let bot: TestUser;
   let bot2: TestUser;
   let human: TestUser;
+  let room: string;
   let faultyArchive: Buffer;
   /** Every API answer the app got: method, path and status. */
   const answers: { method: string; path: string; status: number }[] = [];
@@ -245,7 +246,7 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
   });
 
   it("browses an instance's storage in the database view (the read-only kv table), sorted by a column", async () => {
-    const room = await human.createRoom({ name: 'maubot web app', invite: [bot.userId] });
+    room = await human.createRoom({ name: 'maubot web app', invite: [bot.userId] });
     await human.waitForMembership(room, bot.userId, 'join', 20_000);
     await daemon.waitFor('wordle running', async () => (await daemon.api<Json>('GET', '/instance/wordle')).body.state === 'running' || undefined);
     await human.sendText(room, '!wordle');
@@ -270,6 +271,22 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     assert.deepEqual(keys, [...keys].sort().reverse(), 'sorted by key, descending');
     assert.equal(await page.locator('.instance-database .error').count(), 0);
     await screenshot(page, 'maubot-webapp-database');
+  });
+
+  it('shows an error of a failing handler with its stack trace in the log view', async () => {
+    const put = await daemon.api('PUT', '/instance/ping-fail', { type: 'org.example.faulty', primary_user: bot.userId, rooms: [room], config: { fail_on: 'ping' } });
+    assert.equal(put.status, 201, put.text);
+    await daemon.waitFor('ping-fail running', async () => (await daemon.api<Json>('GET', '/instance/ping-fail')).body.state === 'running' || undefined);
+    await page.locator('nav.sidebar button.open-log').click();
+    await human.sendText(room, '!ping');
+    const error = page.locator('.modal .log .row.error').filter({ hasText: 'ping failed on purpose' });
+    await error.first().waitFor();
+    assert.match((await error.first().locator('.logger').textContent()) ?? '', /^instance\/ping-fail$/);
+    // The stack trace is the row after it.
+    const trace = page.locator('.modal .log .row.error').filter({ hasText: /Error: ping failed on purpose[\s\S]*\bat\b/ });
+    await trace.first().waitFor();
+    await screenshot(page, 'maubot-webapp-log-error');
+    await page.mouse.click(5, 5);
   });
 
   it('no API request of the app failed, and the page logged no error', () => {
