@@ -164,6 +164,26 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     await screenshot(page, 'maubot-webapp-client-added');
   });
 
+  it('stops and starts a client with its button, clears its cache, and deletes it', async () => {
+    const path = `/client/${encodeURIComponent(bot2.userId)}`;
+    const status = page.locator('.client .started-container');
+    await page.locator('.client .sidebar button.save').filter({ hasText: 'Stop' }).click();
+    await status.filter({ hasText: 'Stopped' }).waitFor();
+    assert.equal((await daemon.api<Json>('GET', path)).body.started, false);
+    await page.locator('.client .sidebar button.save').filter({ hasText: 'Start' }).click();
+    await status.filter({ hasText: 'Started' }).waitFor();
+    await daemon.waitFor('the client syncing again', async () => (await daemon.api<Json>('GET', path)).body.sync_ok === true || undefined);
+    const cleared = page.waitForResponse((res) => res.url().endsWith('/clearcache'));
+    await page.locator('.client .sidebar button.clearcache').click();
+    assert.deepEqual(await (await cleared).json(), { success: true });
+    assert.equal(await page.locator('.client .error').first().textContent(), '');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('.client button.delete').click();
+    await page.waitForURL(/#\/$/);
+    await page.locator(`.clients.list a.client.entry[href="#/client/${bot2.userId}"]`).waitFor({ state: 'detached' });
+    assert.equal((await daemon.api('GET', path)).status, 404);
+  });
+
   it('uploads a plugin archive in the plugin view', async () => {
     await page.locator('.plugins.list .title a').click();
     await page.locator('.plugin input.file-selector').setInputFiles({ name: 'faulty.zip', mimeType: 'application/zip', buffer: faultyArchive });
@@ -305,6 +325,8 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
       'PUT /instance/webapp-hello',
       'POST /plugins/upload',
       'DELETE /instance/existing-hello',
+      `DELETE /client/${bot2.userId}`,
+      `POST /client/${bot2.userId}/clearcache`,
       'GET /instance/wordle/database',
       'POST /instance/wordle/database/query',
     ]) {
