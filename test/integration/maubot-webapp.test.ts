@@ -220,6 +220,16 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     // The config editor (Ace) shows the plugin's options; replace them and save.
     const editor = page.locator('.instance .ace_editor');
     await editor.locator('.ace_content').filter({ hasText: 'greeting: hi' }).waitFor();
+    // A config the plugin refuses: the app shows the server's error under the form.
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText('greeting: [1, 2]\n');
+    await page.locator('.instance button.save').click();
+    const refused = page.locator('.instance .error');
+    await refused.filter({ hasText: /./ }).waitFor();
+    assert.match((await refused.textContent()) ?? '', /^instance webapp-hello is invalid: config\.greeting: /, 'the error names the problem');
+    assert.deepEqual((await daemon.api<Json>('GET', '/instance/webapp-hello')).body.config_object, {}, 'nothing saved');
+    await screenshot(page, 'maubot-webapp-config-refused');
     await editor.click();
     await page.keyboard.press('Control+A');
     await page.keyboard.insertText('greeting: Howdy from maubot\n');
@@ -332,11 +342,14 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     ]) {
       assert.ok(called.has(route), `the app called ${route} (called: ${[...called].join(', ')})`);
     }
-    const failed = answers.filter((a) => a.status >= 400 && !(a.method === 'POST' && a.path === `${API_PATH}/auth/login` && a.status === 401));
-    assert.deepEqual(failed, [], 'API answers of 400 and above (a wrong password at login expected)');
+    const expected = [`POST ${API_PATH}/auth/login 401`, `PUT ${API_PATH}/instance/webapp-hello 400`];
+    const failed = answers.filter((a) => a.status >= 400 && !expected.includes(`${a.method} ${a.path} ${a.status}`));
+    assert.deepEqual(failed, [], 'API answers of 400 and above (expected: the wrong password, the refused config)');
+    assert.equal(answers.filter((a) => a.status >= 400).length, 2, 'each expected failure once');
     assert.deepEqual([...new Set(sockets)], [`${API_PATH}/logs`], 'the log websocket went through');
     assert.deepEqual(
-      pageErrors.filter((e) => !e.includes('401')),
+      // Chromium logs each 4xx answer as "Failed to load resource"; those are checked above.
+      pageErrors.filter((e) => !e.startsWith('Failed to load resource: the server responded with a status of 4')),
       [],
       'console errors',
     );
