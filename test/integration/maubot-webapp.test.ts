@@ -3,8 +3,10 @@
  * package) against Trellis's API, in headless Chromium: served as maubot
  * serves it (test/harness/maubot-webapp.ts, same origin, API and log
  * websocket passed through to a real daemon on a real Synapse), it logs in,
- * lists instances and clients, creates an instance, edits its YAML config and
- * shows live logs, and no API request of the app fails.
+ * lists instances and clients, creates an instance, edits its YAML config,
+ * shows live logs, and does the rest of what the app offers (avatars through
+ * the media proxy, new client, plugin upload, database view); no API request
+ * of the app fails but the expected ones. Screenshots: maubot-webapp-*.png.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,7 +106,7 @@ describe("maubot's web app against Trellis, in headless Chromium", () => {
     await page.locator('form.login input[name="username"]').fill('admin');
     await page.locator('form.login input[name="password"]').fill('wrong password');
     await page.locator('form.login button[type="submit"]').click();
-    await page.locator('form.login .error').waitFor();
+    await page.locator('form.login .error').filter({ hasText: 'wrong username or password' }).waitFor();
     await screenshot(page, 'maubot-webapp-login-refused');
     await page.locator('form.login input[name="password"]').fill(ADMIN_PASSWORD);
     await page.locator('form.login button[type="submit"]').click();
