@@ -80,7 +80,7 @@ async function main(): Promise<number> {
   // The media-preview tests run the real yt-dlp.
   await installYtDlp({ log: (line) => console.log(`test: ${line}`) });
   const testFiles = patterns.flatMap((p) => globSync(p, { cwd: REPO_ROOT }));
-  if (testFiles.some((f) => /console|e2e-browser/.test(f))) requireChromium();
+  if (testFiles.some((f) => /console|e2e-browser|maubot-webapp/.test(f))) requireChromium();
   // The real maubot (its own .venv-maubot) only for the tests that run it: those using its harness.
   if (testFiles.some((f) => f.endsWith('.ts') && readFileSync(join(REPO_ROOT, f), 'utf8').includes('harness/maubot.ts'))) {
     await installMaubot({ log: (line) => console.log(`test: ${line}`) });

@@ -96,7 +96,11 @@ export async function api<T>(method: string, path: string, options: RequestOptio
     const err = (data ?? {}) as { error?: string; problems?: string[] };
     // An expired session sends the operator back to the login form.
     if (res.status === 401 && path !== '/auth/login') setToken(null);
-    throw new ApiError(res.status, err.error ?? `HTTP ${res.status}`, Array.isArray(err.problems) ? err.problems : []);
+    const problems = Array.isArray(err.problems) ? err.problems : [];
+    // The API's `error` ends with the problems (for maubot's clients, which show only `error`); the console lists them.
+    const suffix = problems.length ? `: ${problems.join('; ')}` : '';
+    const message = err.error ?? `HTTP ${res.status}`;
+    throw new ApiError(res.status, suffix && message.endsWith(suffix) ? message.slice(0, -suffix.length) : message, problems);
   }
   return data as T;
 }

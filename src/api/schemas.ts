@@ -303,7 +303,7 @@ export const ApiError = z
       description:
         "bad_request, body_not_json, auth_token_missing, auth_token_invalid, invalid_auth, forbidden, not_found, resource_not_found, method_not_allowed, conflict, token_exists, token_not_found, too_large, rate_limited, not_supported, homeserver_error, internal_error, and the resources' own, as maubot's: plugin_not_found, instance_not_found, client_not_found, plugin_in_use, client_in_use, plugin_exists, plugin_invalid, pid_mismatch, plugin_type_required, primary_user_required, primary_user_not_found, plugin_type_not_found, bad_client_access_token, bad_client_access_details, bad_client_connection_details, user_exists, mxid_mismatch, sql_error, read_only, table_not_found, query_missing, proxy_path_not_allowed",
     }),
-    error: z.string().meta({ description: 'What went wrong, in words' }),
+    error: z.string().meta({ description: "What went wrong, in words; ends with the problems (': a; b') when there are any, as maubot's clients show only this" }),
     problems: z.array(z.string()).meta({ description: 'For a 400: every problem, each starting with the field it is about' }),
   })
   .meta({ title: 'Error' });
@@ -407,7 +407,10 @@ export const Instance = z
     enabled: z.boolean(),
     started: z.boolean(),
     primary_user: z.string().meta({ description: 'The bot account it runs on' }),
-    config: z.string().meta({ description: 'The config as YAML (as maubot); secret (writeOnly) values are masked' }),
+    config: z.string().meta({
+      description:
+        "The config the instance runs with, as YAML (as maubot): the stored config with the schema's defaults filled in; secret (writeOnly) values are masked. The stored config alone is config_object",
+    }),
     base_config: z.string().nullable().meta({ description: "YAML of the plugin config schema's defaults; null when the plugin has no config options" }),
     database: z.boolean().meta({ description: 'Whether the plugin uses per-instance storage (browse it with /instance/{id}/database)' }),
     database_interface: z.string().nullable().meta({ description: '"kv" (Trellis plugin storage, a key/value store) or null' }),

@@ -40,6 +40,26 @@ export function schemaDefaults(schema: Record<string, unknown>): Record<string, 
   return defaults;
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * A config with the schema defaults filled in where it has no value (nested
+ * objects key by key): what the instance runs with, and what maubot's
+ * `config` shows once an instance has started (its base config merged with
+ * what the operator gave), so maubot's web app opens a new instance's
+ * editor with the plugin's options in it. The stored config stays as given.
+ */
+export function withDefaults(defaults: Record<string, unknown>, config: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(defaults)) {
+    if (!Object.hasOwn(config, key)) merged[key] = structuredClone(value);
+    else if (isPlainObject(value) && isPlainObject(config[key])) merged[key] = withDefaults(value, config[key]);
+    else merged[key] = config[key];
+  }
+  for (const [key, value] of Object.entries(config)) if (!Object.hasOwn(merged, key)) merged[key] = value;
+  return merged;
+}
+
 /** A config as maubot shows it: a YAML document ("" for an empty one). */
 function asYaml(config: Record<string, unknown>): string {
   return Object.keys(config).length ? stringifyYaml(config) : '';
@@ -81,7 +101,7 @@ export function apiInstance(record: InstanceRecord, { supervisor, registry, conf
     enabled: record.enabled,
     started: status?.state === 'running',
     primary_user: record.clientId,
-    config: asYaml(masked),
+    config: asYaml(defaults ? withDefaults(defaults, masked) : masked),
     base_config: defaults ? stringifyYaml(defaults) : null,
     database,
     database_interface: database ? 'kv' : null,

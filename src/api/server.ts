@@ -65,6 +65,14 @@ function isWebsocketHandshake(req: FastifyRequest): boolean {
 }
 
 /** The token a request carries: `Authorization: Bearer …`, else `?access_token=` (as maubot; e.g. an <img> URL). */
+/**
+ * An error's `error` text names its problems too ("invalid instance: config.greeting: must be string"):
+ * maubot's web app and `mbc` show only `error`. `problems` keeps them one by one (the console lists them).
+ */
+export function errorWithProblems(message: string, problems: readonly string[]): string {
+  return problems.length ? `${message}: ${problems.join('; ')}` : message;
+}
+
 export function requestToken(req: FastifyRequest): string | null {
   const header = req.headers.authorization;
   if (header?.startsWith('Bearer ')) return header.slice(7).trim() || null;
@@ -152,7 +160,7 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
   app.setErrorHandler((err: FastifyError | ManagementError | Error, req, reply) => {
     if (err instanceof ManagementError) {
       const redact = err instanceof RequestError ? (text: string) => text : redactText;
-      return reply.code(err.status).send({ errcode: err.errcode ?? codeFor(err.status), error: redact(err.message), problems: err.problems.map(redact) });
+      return reply.code(err.status).send({ errcode: err.errcode ?? codeFor(err.status), error: redact(errorWithProblems(err.message, err.problems)), problems: err.problems.map(redact) });
     }
     if (err instanceof BodyNotJson) return reply.code(400).send({ errcode: 'body_not_json', error: err.message, problems: [] });
     const status = (err as FastifyError).statusCode;

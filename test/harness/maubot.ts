@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,15 @@ function runToCompletion(command: string, args: string[], env: NodeJS.ProcessEnv
     child.on('error', (err) => reject(new Error(`${what}: ${err.message}`)));
     child.on('close', (code) => (code === 0 ? resolveRun(output) : reject(new Error(`${what} failed (exit ${code}):\n${output.trim().slice(-3000)}`))));
   });
+}
+
+/** maubot's built management web app in its package in `.venv-maubot` (index.html, static/…); throws if maubot is not installed there. */
+export function maubotWebAppDir(): string {
+  ensureMaubotInstalled();
+  const lib = join(MAUBOT_VENV_DIR, 'lib');
+  const python = readdirSync(lib).find((d) => d.startsWith('python3'));
+  if (!python) throw new Error(`no python3.* in ${lib}; run \`node scripts/python-tools.ts maubot\``);
+  return join(lib, python, 'site-packages', 'maubot', 'management', 'frontend', 'build');
 }
 
 /**

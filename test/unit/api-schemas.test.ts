@@ -134,7 +134,7 @@ describe('request checks', () => {
     const res = await send('PUT', '/instance/x', { type: 5, primary_user: ['@a:b'], enabled: 'yes', rooms: '!r:x', config: 'a: [', started: 1, unknown_field: true });
     assert.equal(res.status, 400);
     assert.equal(res.body.errcode, 'bad_request');
-    assert.equal(res.body.error, 'invalid instance');
+    assert.equal(res.body.error, `invalid instance: ${res.body.problems.join('; ')}`, "the error names the problems (maubot's web app and mbc show only it)");
     assert.deepEqual(res.body.problems.slice(0, 4), ['type: must be a plugin id string', 'primary_user: must be a user id string', 'enabled: must be true or false', 'rooms: must be a list']);
     assert.match(res.body.problems[4], /^config: not valid YAML: /);
     assert.equal(res.body.problems[5], 'started: must be true or false');
@@ -148,7 +148,7 @@ describe('request checks', () => {
   test('bot accounts: settings, and the fields each way of adding one needs', async () => {
     const res = await send('PUT', '/client/@bot:x', { displayname: 5, avatar_url: 5, autojoin: 'y', enabled: 1, encryption: 'yes', autojoin_allow: ['@a:b', 3, false] });
     assert.equal(res.status, 400);
-    assert.equal(res.body.error, 'invalid bot account settings');
+    assert.match(res.body.error, /^invalid bot account settings: displayname: must be a string; /);
     assert.deepEqual(res.body.problems, [
       'displayname: must be a string',
       'avatar_url: must be an mxc:// string',

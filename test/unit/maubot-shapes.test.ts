@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KV_COLUMNS, parseKvQuery, runKvQuery, KvQueryError, type KvRow } from '../../src/api/kv-query.ts';
 import { proxyAllowed } from '../../src/api/routes/proxy.ts';
-import { fingerprint, schemaDefaults } from '../../src/api/serialize.ts';
+import { fingerprint, schemaDefaults, withDefaults } from '../../src/api/serialize.ts';
 import { defaultRooms } from '../../src/core/management.ts';
 
 const rows: KvRow[] = [
@@ -68,6 +68,16 @@ describe('maubot shapes', () => {
       { a: 'x', c: { d: [1] } },
     );
     assert.equal(schemaDefaults({ type: 'object' }), null);
+  });
+
+  test("config: the stored config with the defaults filled in, as maubot's after start (its web app's editor shows them)", () => {
+    const defaults = { greeting: 'hi', nested: { port: 1, host: 'x' }, list: [1] };
+    assert.deepEqual(withDefaults(defaults, {}), defaults, 'a new instance shows every option');
+    assert.deepEqual(withDefaults(defaults, { greeting: 'hey', nested: { port: 2 }, list: [], extra: true }), { greeting: 'hey', nested: { port: 2, host: 'x' }, list: [], extra: true });
+    assert.deepEqual(withDefaults(defaults, { nested: null }), { greeting: 'hi', nested: null, list: [1] }, 'a value given is kept, even null');
+    const copy = withDefaults(defaults, {});
+    (copy.list as number[]).push(2);
+    assert.deepEqual(defaults.list, [1], 'the defaults are not shared');
   });
 
   test('fingerprint: the ed25519 key in groups of 4', () => {
