@@ -71,6 +71,15 @@ function state(partial: Partial<TrellisState> = {}): TrellisState {
   };
 }
 
+/** Damaged or foreign databases each reader refuses: [what, SQL that damages a good copy, the message]. */
+const SCHEMA_REFUSALS: Array<[string, string, RegExp]> = [
+  ['a newer schema', 'UPDATE version SET version = 3', /schema version 3, newer than maubot 0\.6's \(2\).*upgrade Trellis/],
+  ['no schema version', 'DROP TABLE version', /no maubot schema version .*start maubot 0\.6 on it once/],
+  ['an alembic (maubot 0.2) database', 'CREATE TABLE alembic_version (version_num TEXT)', /maubot 0\.2 or older .*start maubot 0\.6 on it once/],
+  ["another program's database", "UPDATE database_owner SET owner = 'mautrix-telegram'", /belongs to mautrix-telegram, not maubot/],
+  ['missing tables', 'DROP TABLE instance', /not maubot's database, or maubot never started on it/],
+];
+
 describe("maubot's config", () => {
   test('sqlite:maubot.db is found next to the config (maubot resolves it against its working directory)', () => {
     const info = readMaubotConfig(join(FIXTURE, 'config.yaml'), '/');
@@ -153,14 +162,7 @@ describe("maubot's database (written by the real maubot 0.6.0)", () => {
     assert.equal(readMaubotSqlite(db).schemaVersion, 1);
   });
 
-  const refusals: Array<[string, string, RegExp]> = [
-    ['a newer schema', 'UPDATE version SET version = 3', /schema version 3, newer than maubot 0\.6's \(2\).*upgrade Trellis/],
-    ['no schema version', 'DROP TABLE version', /no maubot schema version .*start maubot 0\.6 on it once/],
-    ['an alembic (maubot 0.2) database', 'CREATE TABLE alembic_version (version_num TEXT)', /maubot 0\.2 or older .*start maubot 0\.6 on it once/],
-    ["another program's database", "UPDATE database_owner SET owner = 'mautrix-telegram'", /belongs to mautrix-telegram, not maubot/],
-    ['missing tables', 'DROP TABLE instance', /not maubot's database, or maubot never started on it/],
-  ];
-  for (const [what, sql, message] of refusals) {
+  for (const [what, sql, message] of SCHEMA_REFUSALS) {
     test(`refuses ${what} and says what to do`, () => {
       const { db } = fixtureCopy();
       const conn = new DatabaseSync(db);
@@ -478,11 +480,7 @@ describe("maubot's database on PostgreSQL (a real server)", () => {
   });
 
   const refusals: Array<[string, string, RegExp]> = [
-    ['a newer schema', 'UPDATE version SET version = 3', /schema version 3, newer than maubot 0\.6's \(2\).*upgrade Trellis/],
-    ['no schema version', 'DROP TABLE version', /no maubot schema version .*start maubot 0\.6 on it once/],
-    ['an alembic (maubot 0.2) database', 'CREATE TABLE alembic_version (version_num TEXT)', /maubot 0\.2 or older .*start maubot 0\.6 on it once/],
-    ["another program's database", "UPDATE database_owner SET owner = 'mautrix-telegram'", /belongs to mautrix-telegram, not maubot/],
-    ['missing tables', 'DROP TABLE instance', /not maubot's database, or maubot never started on it/],
+    ...SCHEMA_REFUSALS,
     ['a missing column', 'ALTER TABLE client DROP COLUMN autojoin', /schema version 2\) does not have the expected columns: column "autojoin" does not exist/],
   ];
   for (const [what, sql, message] of refusals) {
