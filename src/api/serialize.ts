@@ -6,6 +6,7 @@ import type { LoadedPlugin } from '../core/plugin-registry.ts';
 import type { LogEntry as HubLogEntry } from '../core/logging.ts';
 import { maskSecrets, secretConfigKeys } from '../plugin-package/manifest.ts';
 import type { Credentials } from '../matrix/types.ts';
+import { isPlainObject } from '../config/problems.ts';
 import type { ApiDeps } from './deps.ts';
 import { MAUBOT_LEVELS, UNMANAGED, type Client, type Instance, type LogEntry, type LogLevel, type LogRecord, type LogStreamRecord, type MatrixLogin, type Plugin } from './schemas.ts';
 
@@ -39,8 +40,6 @@ export function schemaDefaults(schema: Record<string, unknown>): Record<string, 
   }
   return defaults;
 }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * A config with the schema defaults filled in where it has no value (nested

@@ -64,7 +64,6 @@ function isWebsocketHandshake(req: FastifyRequest): boolean {
   );
 }
 
-/** The token a request carries: `Authorization: Bearer …`, else `?access_token=` (as maubot; e.g. an <img> URL). */
 /**
  * An error's `error` text names its problems too ("invalid instance: config.greeting: must be string"):
  * maubot's web app and `mbc` show only `error`. `problems` keeps them one by one (the console lists them).
@@ -73,6 +72,7 @@ export function errorWithProblems(message: string, problems: readonly string[]):
   return problems.length ? `${message}: ${problems.join('; ')}` : message;
 }
 
+/** The token a request carries: `Authorization: Bearer …`, else `?access_token=` (as maubot; e.g. an <img> URL). */
 export function requestToken(req: FastifyRequest): string | null {
   const header = req.headers.authorization;
   if (header?.startsWith('Bearer ')) return header.slice(7).trim() || null;
