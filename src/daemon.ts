@@ -113,7 +113,11 @@ export class Daemon {
     await this.supervisor.loadAll();
     await reconcileDeclarative(config, { storage: this.storage, management: this.management, supervisor: this.supervisor, log: this.log, configFile: this.loaded.path });
     this.supervisor.startSyncing();
-    this.#stopLoopWatch = watchEventLoop(this.log, () => this.supervisor.runningHandlers());
+    this.#stopLoopWatch = watchEventLoop(
+      this.log,
+      () => this.supervisor.runningHandlers(),
+      (lagMs) => this.metrics.eventLoopLag.set(lagMs / 1000),
+    );
 
     // The console is optional: a failed bundle leaves the API fully usable.
     let consoleAssets: Map<string, ConsoleAsset> | undefined;

@@ -13,12 +13,9 @@ import { createInterface } from 'node:readline/promises';
 import { loadConfig, ConfigError } from '../config/load.ts';
 import { writeInitialConfig } from '../config/init.ts';
 import { hashPassword } from '../config/password.ts';
-import { buildPlugin } from '../plugin-package/build.ts';
-import { validateArchiveFile } from '../plugin-package/validate-cli.ts';
 import { Daemon, VERSION } from '../daemon.ts';
 import { INITIAL_PASSWORD_FILE } from '../api/routes/auth.ts';
 import { errorMessage } from '../shared/error-message.ts';
-import { importMaubot, MaubotImportError } from '../migrate/maubot.ts';
 import { openStorage } from '../storage/database.ts';
 import { ApiTokens, TokenNameError } from '../api/api-tokens.ts';
 
@@ -254,6 +251,8 @@ async function main(argv: string[]): Promise<void> {
     case 'import-maubot': {
       const maubotConfig = values['maubot-config'];
       if (!maubotConfig) fail('usage: trellis import-maubot --maubot-config <maubot config.yaml> [--config <trellis config>] [--dry-run]', 2);
+      // Subcommand-only modules are imported when used, so `trellis start` never loads them (issue 12: start-up memory).
+      const { importMaubot, MaubotImportError } = await import('../migrate/maubot.ts');
       try {
         const result = await importMaubot({ maubotConfig, trellisConfig: configPath(values.config), dryRun: values['dry-run'] ?? false });
         if (!result.ok) process.exitCode = 1;
@@ -267,6 +266,7 @@ async function main(argv: string[]): Promise<void> {
     case 'plugin': {
       const [sub, target] = positionals;
       if (sub === 'build' && target) {
+        const { buildPlugin } = await import('../plugin-package/build.ts');
         try {
           const { file, manifest, bytes, configType } = await buildPlugin(resolve(target), { outFile: values.out ? resolve(values.out) : undefined });
           process.stdout.write(`built ${manifest.id} ${manifest.version}: ${file} (${bytes} bytes)\n`);
@@ -277,6 +277,7 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       if (sub === 'validate' && target) {
+        const { validateArchiveFile } = await import('../plugin-package/validate-cli.ts');
         try {
           process.stdout.write(`${await validateArchiveFile(resolve(target))}\n`);
         } catch (err) {

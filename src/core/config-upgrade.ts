@@ -70,7 +70,7 @@ function deletePath(root: Record<string, unknown>, path: string[]): boolean {
  * supervisor runs it in the instance's scope, with a time limit).
  */
 export async function upgradeConfig(
-  plugin: Pick<LoadedPlugin, 'version' | 'manifest' | 'definition' | 'validateConfig'>,
+  plugin: Pick<LoadedPlugin, 'version' | 'manifest' | 'loadDefinition' | 'validateConfig'>,
   stored: { config: Record<string, unknown>; pluginVersion?: string | null },
   runHook: <T>(hook: () => T | Promise<T>) => Promise<T> = async (hook) => hook(),
 ): Promise<ConfigUpgradeResult> {
@@ -81,12 +81,13 @@ export async function upgradeConfig(
 
   let config = structuredClone(stored.config);
   let hookChanges: string[] = [];
-  const hook = plugin.definition.upgradeConfig;
+  const definition = await plugin.loadDefinition();
+  const hook = definition.upgradeConfig;
   if (hook) {
     let upgraded: unknown;
     try {
       const upgrade = { fromVersion, toVersion: plugin.version, problems: first.ok ? [] : first.problems, defaults: topLevelDefaults(plugin.manifest.configSchema) };
-      upgraded = await runHook(() => hook.call(plugin.definition, structuredClone(config), upgrade));
+      upgraded = await runHook(() => hook.call(definition, structuredClone(config), upgrade));
     } catch (err) {
       return { ok: false, problems: [`upgradeConfig threw: ${errorMessage(err)}`] };
     }

@@ -1,8 +1,9 @@
 /**
- * Prometheus metrics (prom-client): the daemon's counters and gauges and each
- * plugin's own.
+ * Prometheus metrics (prom-client): the daemon's counters and gauges, the
+ * process figures and each plugin's own.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { memoryUsage, cpuUsage } from 'node:process';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { PluginMetrics } from '../sdk/index.ts';
 
 /** Prometheus metrics served at GET /metrics. */
@@ -15,8 +16,56 @@ export class Metrics {
   readonly syncAge = new Gauge({ name: 'trellis_client_last_sync_age_seconds', help: 'Seconds since the last successful sync', labelNames: ['client'], registers: [this.registry] });
   readonly logRecords = new Counter({ name: 'trellis_log_records_total', help: 'Log records by level', labelNames: ['level'], registers: [this.registry] });
 
+  /** Set by the event-loop watch (loop-lag.ts), which already wakes twice a second. */
+  readonly eventLoopLag = new Gauge({ name: 'trellis_nodejs_eventloop_lag_seconds', help: 'How late the last event-loop check ran', registers: [this.registry] });
+
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'trellis_' });
+    // The process figures are read when /metrics is scraped. prom-client's
+    // default collectors would do the same but keep a 10 ms event-loop
+    // histogram running, which was most of an idle daemon's CPU (issue 12).
+    const registers = [this.registry];
+    new Gauge({
+      name: 'trellis_process_resident_memory_bytes',
+      help: 'Resident memory size in bytes',
+      registers,
+      collect() {
+        this.set(memoryUsage.rss());
+      },
+    });
+    new Gauge({
+      name: 'trellis_process_cpu_seconds_total',
+      help: 'User and system CPU time spent in seconds',
+      registers,
+      collect() {
+        const { user, system } = cpuUsage();
+        this.set((user + system) / 1e6);
+      },
+    });
+    new Gauge({ name: 'trellis_process_start_time_seconds', help: 'Start time of the process since the Unix epoch in seconds', registers }).set(Math.round(Date.now() / 1000 - process.uptime()));
+    new Gauge({
+      name: 'trellis_nodejs_heap_size_used_bytes',
+      help: 'V8 heap in use in bytes',
+      registers,
+      collect() {
+        this.set(memoryUsage().heapUsed);
+      },
+    });
+    new Gauge({
+      name: 'trellis_nodejs_heap_size_total_bytes',
+      help: 'V8 heap size in bytes',
+      registers,
+      collect() {
+        this.set(memoryUsage().heapTotal);
+      },
+    });
+    new Gauge({
+      name: 'trellis_nodejs_external_memory_bytes',
+      help: 'Memory of C++ objects bound to JavaScript (WebAssembly, buffers) in bytes',
+      registers,
+      collect() {
+        this.set(memoryUsage().external);
+      },
+    });
   }
 
   /**

@@ -19,7 +19,13 @@ export interface LoadedPlugin {
   source: 'bundled' | 'uploaded';
   dir: string;
   manifest: PluginManifest;
-  definition: PluginDefinition<Record<string, unknown>>;
+  /**
+   * The plugin's code. A bundled plugin's module is imported at its first
+   * instance start, not at boot: nine plugins and their dependencies were
+   * ≈ 40 MiB and 0.4 s of every start (issue 12). Uploaded plugins are
+   * imported when installed and at boot, since loading is their check.
+   */
+  loadDefinition(): Promise<PluginDefinition<Record<string, unknown>>>;
   validateConfig(config: unknown): ConfigValidationResult;
 }
 
@@ -69,8 +75,14 @@ export class PluginRegistry {
 
   async #load(dir: string, source: LoadedPlugin['source']): Promise<LoadedPlugin> {
     const manifest = parseManifest(await readFile(join(dir, 'plugin.yaml'), 'utf8'));
-    const definition = await importDefinition(dir, manifest);
-    return { id: manifest.id, version: manifest.version, source, dir, manifest, definition, validateConfig: createConfigValidator(manifest.configSchema) };
+    let definition: Promise<PluginDefinition<Record<string, unknown>>> | undefined = source === 'uploaded' ? Promise.resolve(await importDefinition(dir, manifest)) : undefined;
+    // A failed import is not cached: the next start tries again (a fixed file, a dependency installed meanwhile).
+    const loadDefinition = () =>
+      (definition ??= importDefinition(dir, manifest).catch((err: unknown) => {
+        definition = undefined;
+        throw err;
+      }));
+    return { id: manifest.id, version: manifest.version, source, dir, manifest, loadDefinition, validateConfig: createConfigValidator(manifest.configSchema) };
   }
 
   async loadAll(): Promise<void> {
@@ -111,8 +123,16 @@ export class PluginRegistry {
       if (previous && previous.version === manifest.version && !options.allowOverride) {
         throw new PluginConflictError(`plugin ${manifest.id} ${manifest.version} is already installed; upload a new version or pass allow_override=true`);
       }
-      const definition = await importDefinition(dir, manifest);
-      const plugin: LoadedPlugin = { id: manifest.id, version: manifest.version, source: 'uploaded', dir, manifest, definition, validateConfig: createConfigValidator(manifest.configSchema) };
+      const definition = Promise.resolve(await importDefinition(dir, manifest));
+      const plugin: LoadedPlugin = {
+        id: manifest.id,
+        version: manifest.version,
+        source: 'uploaded',
+        dir,
+        manifest,
+        loadDefinition: () => definition,
+        validateConfig: createConfigValidator(manifest.configSchema),
+      };
       await this.#storage.plugins.upsert(toRecord(plugin));
       this.#plugins.set(plugin.id, plugin);
       // The old module stays in memory until its instances restart; its files are no longer needed.

@@ -321,6 +321,8 @@ export class Supervisor {
       const client = this.clients.get(record.clientId);
       if (!client) throw new Error(`bot account ${record.clientId} is not configured; add it under clients or via POST /client/new`);
       if (!client.record.enabled) throw new Error(`bot account ${record.clientId} is disabled`);
+      // First start of a bundled plugin imports its code here; an import error fails this start with "main: … failed to load: …".
+      const definition = await plugin.loadDefinition();
       const config = await this.#currentConfig(managed, plugin, log);
       // Secret config values (writeOnly in the plugin's schema) are scrubbed from every log line.
       for (const key of secretConfigKeys(plugin.manifest.configSchema)) {
@@ -342,7 +344,7 @@ export class Supervisor {
       });
       // In the instance's scope: timers and promises setup leaves behind are blamed on it if they throw.
       const ctx = context;
-      await withTimeout(Promise.resolve(runAsInstance(record.id, () => plugin.definition.setup(ctx))), SETUP_TIMEOUT_MS, `setup did not finish within ${SETUP_TIMEOUT_MS / 1000} s`);
+      await withTimeout(Promise.resolve(runAsInstance(record.id, () => definition.setup(ctx))), SETUP_TIMEOUT_MS, `setup did not finish within ${SETUP_TIMEOUT_MS / 1000} s`);
       managed.context = context;
       managed.attempts = 0;
       this.#setState(managed, 'running', '');
@@ -422,7 +424,8 @@ export class Supervisor {
     await context.stop();
     const plugin = this.#registry.get(managed.record.pluginId);
     try {
-      await withTimeout(Promise.resolve(runAsInstance(managed.record.id, () => plugin?.definition.teardown?.(context))), 10_000, 'teardown did not finish within 10 s');
+      const definition = await plugin?.loadDefinition();
+      await withTimeout(Promise.resolve(runAsInstance(managed.record.id, () => definition?.teardown?.(context))), 10_000, 'teardown did not finish within 10 s');
     } catch (err) {
       this.#log.child({ instance: managed.record.id }).warn(`teardown failed: ${errorMessage(err)}`);
     }

@@ -35,7 +35,7 @@ const SCHEMA: JsonSchemaObject = {
 
 function pluginWith(upgrade?: PluginDefinition['upgradeConfig']) {
   const definition: PluginDefinition = { setup() {}, ...(upgrade ? { upgradeConfig: upgrade } : {}) };
-  return { version: '2.0.0', manifest: { configSchema: SCHEMA } as never, definition, validateConfig: createConfigValidator(SCHEMA) };
+  return { version: '2.0.0', manifest: { configSchema: SCHEMA } as never, loadDefinition: async () => definition, validateConfig: createConfigValidator(SCHEMA) };
 }
 
 describe('upgradeConfig (the function)', () => {

@@ -1,0 +1,85 @@
+/**
+ * What `trellis start` loads (issue 12: start-up memory and CPU). Each check
+ * runs in a fresh Node process with a resolve hook recording every module,
+ * so a static import sneaking back onto the start path fails here.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Metrics } from '../../src/core/metrics.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs `body` (module code, `seen` in scope) after the hook; returns what it printed, parsed. */
+function probe<T>(body: string): T {
+  const source = `
+    import { registerHooks } from 'node:module';
+    const seen = [];
+    registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
+    ${body}`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', source], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? 'null') as T;
+}
+
+test('the CLI entry loads no subcommand-only module (esbuild, the maubot import) when it starts', () => {
+  const seen = probe<string[]>(`
+    process.argv = [process.argv[0], ${JSON.stringify(join(REPO, 'src/cli/main.ts'))}, '--version'];
+    // Written synchronously at exit: the CLI may end the process before a piped console.log is flushed.
+    const { writeSync } = await import('node:fs');
+    process.on('exit', () => writeSync(1, \`\${JSON.stringify(seen)}\\n\`));
+    await import(${JSON.stringify(join(REPO, 'src/cli/main.ts'))});`);
+  assert.ok(
+    seen.some((u) => u.endsWith('/src/daemon.ts')),
+    'the probe saw the daemon module',
+  );
+  const subcommandOnly = seen.filter((u) => /\/node_modules\/esbuild\/|\/src\/plugin-package\/(build|validate-cli)\.ts$|\/src\/migrate\//.test(u));
+  assert.deepEqual(subcommandOnly, []);
+});
+
+test("bundled plugins are listed at boot but their code is imported only at an instance's first start", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-footprint-'));
+  try {
+    const result = probe<{ listed: string[]; atBoot: string[]; afterPing: string[]; setup: string }>(`
+      const { openStorage } = await import(${JSON.stringify(join(REPO, 'src/storage/database.ts'))});
+      const { PluginRegistry } = await import(${JSON.stringify(join(REPO, 'src/core/plugin-registry.ts'))});
+      const storage = await openStorage({ type: 'sqlite', path: ${JSON.stringify(join(dir, 'trellis.db'))} });
+      const quiet = { info() {}, warn() {}, error() {}, debug() {}, child() { return quiet; } };
+      const registry = new PluginRegistry({ storage, pluginsDir: ${JSON.stringify(join(dir, 'plugins'))}, bundledDir: ${JSON.stringify(join(REPO, 'plugins'))}, log: quiet });
+      await registry.loadAll();
+      const pluginCode = () => seen.filter((u) => u.includes('/plugins/') && !u.includes('/node_modules/')).map((u) => u.slice(u.indexOf('/plugins/')));
+      const atBoot = pluginCode();
+      const definition = await registry.get('org.trellis.ping').loadDefinition();
+      const afterPing = pluginCode();
+      await storage.close();
+      console.log(JSON.stringify({ listed: registry.list().map((p) => p.id), atBoot, afterPing, setup: typeof definition.setup }));`);
+    assert.ok(result.listed.includes('org.trellis.ping') && result.listed.includes('org.trellis.media-preview'), `listed: ${result.listed.join(', ')}`);
+    assert.deepEqual(result.atBoot, []);
+    assert.equal(result.setup, 'function');
+    assert.ok(result.afterPing.length > 0, 'the ping module was imported');
+    assert.deepEqual(
+      result.afterPing.filter((u) => !u.startsWith('/plugins/ping/')),
+      [],
+      'no other plugin came along',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the process figures at /metrics are read at scrape time, without prom-client default collectors', async () => {
+  const metrics = new Metrics();
+  metrics.eventLoopLag.set(0.25);
+  const text = await metrics.registry.metrics();
+  const value = (name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1]);
+  assert.ok(value('trellis_process_resident_memory_bytes') > 10 * 1024 * 1024, 'RSS in bytes');
+  assert.ok(value('trellis_nodejs_heap_size_used_bytes') > 0);
+  assert.ok(value('trellis_process_cpu_seconds_total') > 0);
+  assert.equal(value('trellis_nodejs_eventloop_lag_seconds'), 0.25);
+  // Names only prom-client's default collectors register (their 10 ms event-loop histogram kept an idle daemon busy).
+  assert.doesNotMatch(text, /trellis_nodejs_eventloop_lag_p99_seconds|trellis_nodejs_gc_duration_seconds/);
+});
