@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,24 +14,31 @@ import { Metrics } from '../../src/core/metrics.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs `body` (module code, `seen` in scope) after the hook; returns what it printed, parsed. */
+/** Runs `body` (module code with `seen` and `report(value)` in scope) after the hook; returns what it reported. */
 function probe<T>(body: string): T {
-  const source = `
-    import { registerHooks } from 'node:module';
-    const seen = [];
-    registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
-    ${body}`;
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', source], { cwd: REPO, encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stderr);
-  return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? 'null') as T;
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-probe-'));
+  const out = join(dir, 'report.json');
+  try {
+    // Reported through a file: a large write to a piped stdout can be cut short when the process exits.
+    const source = `
+      import { registerHooks } from 'node:module';
+      import { writeFileSync } from 'node:fs';
+      const seen = [];
+      const report = (value) => writeFileSync(${JSON.stringify(out)}, JSON.stringify(value));
+      registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
+      ${body}`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', source], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    return JSON.parse(readFileSync(out, 'utf8')) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test('the CLI entry loads no subcommand-only module (esbuild, the maubot import) when it starts', () => {
   const seen = probe<string[]>(`
     process.argv = [process.argv[0], ${JSON.stringify(join(REPO, 'src/cli/main.ts'))}, '--version'];
-    // Written synchronously at exit: the CLI may end the process before a piped console.log is flushed.
-    const { writeSync } = await import('node:fs');
-    process.on('exit', () => writeSync(1, \`\${JSON.stringify(seen)}\\n\`));
+    process.on('exit', () => report(seen));
     await import(${JSON.stringify(join(REPO, 'src/cli/main.ts'))});`);
   assert.ok(
     seen.some((u) => u.endsWith('/src/daemon.ts')),
@@ -56,7 +63,7 @@ test("bundled plugins are listed at boot but their code is imported only at an i
       const definition = await registry.get('org.trellis.ping').loadDefinition();
       const afterPing = pluginCode();
       await storage.close();
-      console.log(JSON.stringify({ listed: registry.list().map((p) => p.id), atBoot, afterPing, setup: typeof definition.setup }));`);
+      report({ listed: registry.list().map((p) => p.id), atBoot, afterPing, setup: typeof definition.setup });`);
     assert.ok(result.listed.includes('org.trellis.ping') && result.listed.includes('org.trellis.media-preview'), `listed: ${result.listed.join(', ')}`);
     assert.deepEqual(result.atBoot, []);
     assert.equal(result.setup, 'function');
