@@ -64,6 +64,9 @@ function trellisContender(daemon: TestDaemon, user: TestUser): Contender {
     start: () => daemon.start(),
     async addBot(label, roomId) {
       const bot = await registerBot(daemon, `vs-t-${label}`);
+      // New accounts have E2EE on by default; maubot's bots here have none, so neither do these.
+      const off = await daemon.api('PUT', `/client/${encodeURIComponent(bot.id)}`, { encryption: false });
+      if (off.status !== 200) throw new Error(`turning encryption off for ${bot.id} failed: HTTP ${off.status} ${off.text}`);
       // Every room the bot is in, as maubot does.
       await createPingInstance(daemon, `t-${label}-${++n}`, bot.id, ['*']);
       if (roomId) {
