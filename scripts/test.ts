@@ -86,6 +86,9 @@ async function main(): Promise<number> {
     await installMaubot({ log: (line) => console.log(`test: ${line}`) });
   }
 
+  // The daemon the tests start is the compiled one, as bin/trellis runs it (test/harness/daemon.ts).
+  if ((await run(process.execPath, ['scripts/build-server.ts', '--if-stale'])) !== 0) return 1;
+
   // Type check, lint and homeserver startup are independent; overlapping them saves seconds.
   const startedAt = Date.now();
   const hsPromise = startSynapse();

@@ -2,8 +2,7 @@
  * The composition root: wires config, storage, the core, the API and the
  * console; boot, SIGHUP reload and clean stop.
  */
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type LoadedConfig } from './config/load.ts';
@@ -24,9 +23,9 @@ import { ErrorCounter } from './core/health.ts';
 import { currentInstance } from './core/plugin-scope.ts';
 import { watchEventLoop } from './core/loop-lag.ts';
 import { errorMessage } from './shared/error-message.ts';
+import { CODE_ROOT, PROJECT_ROOT } from './shared/paths.ts';
 
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../..');
-export const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface DaemonOptions {
   /** Where log lines go (default stdout). */
@@ -90,7 +89,7 @@ export class Daemon {
     this.registry = new PluginRegistry({
       storage: this.storage,
       pluginsDir: join(config.data_dir, 'plugins'),
-      bundledDir: this.#options.bundledPluginsDir ?? join(REPO_ROOT, 'plugins'),
+      bundledDir: this.#options.bundledPluginsDir ?? join(CODE_ROOT, 'plugins'),
       log: this.log.child({ component: 'plugins' }),
     });
     await this.registry.loadAll();

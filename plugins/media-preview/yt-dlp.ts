@@ -28,13 +28,14 @@ export interface YtDlpResult {
   timedOut: boolean;
 }
 
-// The bundled plugin sits at plugins/media-preview/ in the checkout; `npm run setup:yt-dlp` installs into .venv.
-const PROJECT_YT_DLP = join(import.meta.dirname, '..', '..', '.venv', 'bin', 'yt-dlp');
+// The bundled plugin sits at plugins/media-preview/ in the checkout, or at dist/plugins/media-preview/ when
+// compiled (scripts/build-server.ts); `npm run setup:yt-dlp` installs into the checkout's .venv.
+const PROJECT_YT_DLP = [join(import.meta.dirname, '..', '..'), join(import.meta.dirname, '..', '..', '..')].map((root) => join(root, '.venv', 'bin', 'yt-dlp'));
 const MAX_OUTPUT = 32 * 1024 * 1024;
 
 export function ytDlpBinary(settings: Pick<YtDlpSettings, 'path'>): string {
   if (settings.path) return settings.path;
-  return existsSync(PROJECT_YT_DLP) ? PROJECT_YT_DLP : 'yt-dlp';
+  return PROJECT_YT_DLP.find((path) => existsSync(path)) ?? 'yt-dlp';
 }
 
 /** Options every call shares: proxy, cookies, the operator's extra arguments. */

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat, mkdir, writeFile, rm } from 'node:fs/promises';
 import { extname, join, dirname, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../shared/paths.ts';
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX } from './deps.ts';
 
@@ -11,7 +11,7 @@ import { API_PREFIX } from './deps.ts';
  * `npm start` always serves the console matching the checkout.
  */
 
-export const CONSOLE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'console');
+export const CONSOLE_ROOT = join(PROJECT_ROOT, 'console');
 const SRC = join(CONSOLE_ROOT, 'src');
 const DIST = join(CONSOLE_ROOT, 'dist');
 

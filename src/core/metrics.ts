@@ -24,48 +24,31 @@ export class Metrics {
     // default collectors would do the same but keep a 10 ms event-loop
     // histogram running, which was most of an idle daemon's CPU (issue 12).
     const registers = [this.registry];
-    new Gauge({
-      name: 'trellis_process_resident_memory_bytes',
-      help: 'Resident memory size in bytes',
-      registers,
-      collect() {
-        this.set(memoryUsage.rss());
-      },
-    });
-    new Gauge({
-      name: 'trellis_process_cpu_seconds_total',
-      help: 'User and system CPU time spent in seconds',
-      registers,
-      collect() {
-        const { user, system } = cpuUsage();
-        this.set((user + system) / 1e6);
-      },
-    });
+    const readAtScrape: [name: string, help: string, read: () => number][] = [
+      ['trellis_process_resident_memory_bytes', 'Resident memory size in bytes', () => memoryUsage.rss()],
+      [
+        'trellis_process_cpu_seconds_total',
+        'User and system CPU time spent in seconds',
+        () => {
+          const { user, system } = cpuUsage();
+          return (user + system) / 1e6;
+        },
+      ],
+      ['trellis_nodejs_heap_size_used_bytes', 'V8 heap in use in bytes', () => memoryUsage().heapUsed],
+      ['trellis_nodejs_heap_size_total_bytes', 'V8 heap size in bytes', () => memoryUsage().heapTotal],
+      ['trellis_nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (WebAssembly, buffers) in bytes', () => memoryUsage().external],
+    ];
+    for (const [name, help, read] of readAtScrape) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    }
     new Gauge({ name: 'trellis_process_start_time_seconds', help: 'Start time of the process since the Unix epoch in seconds', registers }).set(Math.round(Date.now() / 1000 - process.uptime()));
-    new Gauge({
-      name: 'trellis_nodejs_heap_size_used_bytes',
-      help: 'V8 heap in use in bytes',
-      registers,
-      collect() {
-        this.set(memoryUsage().heapUsed);
-      },
-    });
-    new Gauge({
-      name: 'trellis_nodejs_heap_size_total_bytes',
-      help: 'V8 heap size in bytes',
-      registers,
-      collect() {
-        this.set(memoryUsage().heapTotal);
-      },
-    });
-    new Gauge({
-      name: 'trellis_nodejs_external_memory_bytes',
-      help: 'Memory of C++ objects bound to JavaScript (WebAssembly, buffers) in bytes',
-      registers,
-      collect() {
-        this.set(memoryUsage().external);
-      },
-    });
   }
 
   /**

@@ -46,6 +46,18 @@ async function importDefinition(dir: string, manifest: PluginManifest): Promise<
   return def as PluginDefinition<Record<string, unknown>>;
 }
 
+/** An uploaded plugin's module is imported now (loading is its check); a bundled one's at the first call. */
+async function loadedPlugin(dir: string, source: LoadedPlugin['source'], manifest: PluginManifest): Promise<LoadedPlugin> {
+  let definition: Promise<PluginDefinition<Record<string, unknown>>> | undefined = source === 'uploaded' ? Promise.resolve(await importDefinition(dir, manifest)) : undefined;
+  // A failed import is not cached: the next start tries again (a fixed file, a dependency installed meanwhile).
+  const loadDefinition = () =>
+    (definition ??= importDefinition(dir, manifest).catch((err: unknown) => {
+      definition = undefined;
+      throw err;
+    }));
+  return { id: manifest.id, version: manifest.version, source, dir, manifest, loadDefinition, validateConfig: createConfigValidator(manifest.configSchema) };
+}
+
 /**
  * Bundled plugins (folders under plugins/ in the repo, loaded from source)
  * and uploaded plugin archives (extracted under <data_dir>/plugins). An
@@ -74,15 +86,8 @@ export class PluginRegistry {
   }
 
   async #load(dir: string, source: LoadedPlugin['source']): Promise<LoadedPlugin> {
-    const manifest = parseManifest(await readFile(join(dir, 'plugin.yaml'), 'utf8'));
-    let definition: Promise<PluginDefinition<Record<string, unknown>>> | undefined = source === 'uploaded' ? Promise.resolve(await importDefinition(dir, manifest)) : undefined;
-    // A failed import is not cached: the next start tries again (a fixed file, a dependency installed meanwhile).
-    const loadDefinition = () =>
-      (definition ??= importDefinition(dir, manifest).catch((err: unknown) => {
-        definition = undefined;
-        throw err;
-      }));
-    return { id: manifest.id, version: manifest.version, source, dir, manifest, loadDefinition, validateConfig: createConfigValidator(manifest.configSchema) };
+    const manifest = parseManifest(await readFile(join(dir, 'plugin.yaml'), 'utf8'), { compileSchema: source === 'uploaded' });
+    return loadedPlugin(dir, source, manifest);
   }
 
   async loadAll(): Promise<void> {
@@ -123,16 +128,7 @@ export class PluginRegistry {
       if (previous && previous.version === manifest.version && !options.allowOverride) {
         throw new PluginConflictError(`plugin ${manifest.id} ${manifest.version} is already installed; upload a new version or pass allow_override=true`);
       }
-      const definition = Promise.resolve(await importDefinition(dir, manifest));
-      const plugin: LoadedPlugin = {
-        id: manifest.id,
-        version: manifest.version,
-        source: 'uploaded',
-        dir,
-        manifest,
-        loadDefinition: () => definition,
-        validateConfig: createConfigValidator(manifest.configSchema),
-      };
+      const plugin = await loadedPlugin(dir, 'uploaded', manifest);
       await this.#storage.plugins.upsert(toRecord(plugin));
       this.#plugins.set(plugin.id, plugin);
       // The old module stays in memory until its instances restart; its files are no longer needed.

@@ -29,6 +29,7 @@ import { Management, ManagementError } from '../core/management.ts';
 import { redactText, registerSecret } from '../core/redact.ts';
 import { loginWithToken } from '../matrix/auth.ts';
 import { errorMessage } from '../shared/error-message.ts';
+import { CODE_ROOT } from '../shared/paths.ts';
 import {
   databaseUrlPasswords,
   MaubotImportError,
@@ -245,7 +246,7 @@ async function openTrellis(loaded: LoadedConfig, dryRun: boolean): Promise<Offli
   const registry = new PluginRegistry({
     storage,
     pluginsDir: join(config.data_dir, 'plugins'),
-    bundledDir: join(import.meta.dirname, '../../plugins'),
+    bundledDir: join(CODE_ROOT, 'plugins'),
     log,
   });
   await registry.loadAll();

@@ -5,15 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { parseDocument } from 'yaml';
 import yazl from 'yazl';
+import { CODE_ROOT, MODULE_EXT } from '../shared/paths.ts';
 import { readPluginArchive } from './archive.ts';
 import { checkConfigTypes, type ConfigTypeResult } from './config-types.ts';
 import { parseManifest, schemaDefaultProblems, type PluginManifest } from './manifest.ts';
 
-const SDK_ENTRY = fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
+const SDK_ENTRY = join(CODE_ROOT, 'src', 'sdk', `index${MODULE_EXT}`);
 
 // Bundled CommonJS dependencies call require(); an ESM module has none, so
 // give the bundle one. esbuild renames a plugin's own top-level `require`.

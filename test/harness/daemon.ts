@@ -1,6 +1,7 @@
 /**
  * Runs the real `trellis` daemon as a child process, the way an operator
- * does (`node src/cli/main.ts start --config …`), and talks to its API.
+ * does (`bin/trellis start --config …`, which runs the compiled
+ * dist/src/cli/main.js), and talks to its API.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
@@ -10,10 +11,26 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { buildPlugin } from '../../src/plugin-package/build.ts';
+import { distIsCurrent } from '../../scripts/build-server.ts';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 /** Test-only plugins (test/fixtures/plugins/<name>), uploaded with {@link TestDaemon.uploadFixture}. */
 export const FIXTURE_PLUGINS = resolve(fileURLToPath(import.meta.url), '../../fixtures/plugins');
+
+let checkedDist = false;
+
+/**
+ * `bin/trellis`, the production entry point: it runs the JavaScript compiled into dist/
+ * with the pinned Node (exec, so the child's pid is the daemon's). `npm test` compiles
+ * dist/ first; a stale one would test old code, so it is refused.
+ */
+export function trellisBin(): string {
+  if (!checkedDist && !distIsCurrent()) {
+    throw new Error('dist/ is missing or older than src/ or plugins/: run `npm run build` (npm test and npm start do it)');
+  }
+  checkedDist = true;
+  return join(REPO, 'bin', 'trellis');
+}
 
 export const ADMIN_PASSWORD = 'test-admin-password-123';
 
@@ -94,7 +111,7 @@ export class TestDaemon {
 
   /** Runs a one-shot CLI command and returns its output; throws with the output on failure. */
   async cli(args: string[]): Promise<string> {
-    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(trellisBin(), args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d));
     child.stderr!.on('data', (d: Buffer) => (out += d));
@@ -105,7 +122,7 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     if (this.#child) throw new Error('daemon already running');
-    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', this.configPath], {
+    const child = spawn(trellisBin(), ['start', '--config', this.configPath], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Every API response the tests cause is checked against its schema (src/api/typed-routes.ts).

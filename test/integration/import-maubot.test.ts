@@ -13,11 +13,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerUser, sharedOrOwnHomeserver, type HomeserverInfo, type RegisteredUser } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart } from '../harness/matrix-user.ts';
-import { TestDaemon } from '../harness/daemon.ts';
+import { trellisBin, TestDaemon } from '../harness/daemon.ts';
 import { TestMaubot } from '../harness/maubot.ts';
 import { startPostgres, type TestPostgres } from '../harness/postgres.ts';
 import { EchoRun, describeCounts } from '../harness/echo-count.ts';
@@ -44,7 +44,7 @@ interface ApiInstance {
 
 /** `trellis import-maubot …` as an operator runs it; never throws, the test looks at the code and output. */
 function importMaubot(args: string[]): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), 'import-maubot', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(trellisBin(), ['import-maubot', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (out += d));

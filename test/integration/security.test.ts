@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import yazl from 'yazl';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { uniqueLocalpart } from '../harness/matrix-user.ts';
-import { ADMIN_PASSWORD, freePort, TestDaemon } from '../harness/daemon.ts';
+import { ADMIN_PASSWORD, trellisBin, freePort, TestDaemon } from '../harness/daemon.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const API = '/_matrix/maubot/v1';
@@ -521,7 +521,7 @@ describe('first run (npm start without a config)', () => {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = { ...process.env, TRELLIS_PORT: String(port) };
     delete env.TRELLIS_CONFIG;
-    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(trellisBin(), [], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d));
     child.stderr.on('data', (d: Buffer) => (output += d));

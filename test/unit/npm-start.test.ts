@@ -7,20 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { trellisBin, freePort } from '../harness/daemon.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The npm command as this run was started with it (npm test sets npm_execpath), else npm from PATH. */
 function npmCommand(args: string[]): [string, string[]] {
@@ -36,7 +28,7 @@ test('SIGTERM to `npm start` stops the daemon cleanly; no process is left behind
   try {
     const config = join(dir, 'trellis.yaml');
     const port = await freePort();
-    const init = spawnSync(process.execPath, [join(REPO, 'src/cli/main.ts'), 'init', '--config', config, '--admin-user', 'admin', '--admin-password', 'a long passphrase', '--port', String(port)], {
+    const init = spawnSync(trellisBin(), ['init', '--config', config, '--admin-user', 'admin', '--admin-password', 'a long passphrase', '--port', String(port)], {
       encoding: 'utf8',
     });
     assert.equal(init.status, 0, init.stderr);
@@ -53,11 +45,12 @@ test('SIGTERM to `npm start` stops the daemon cleanly; no process is left behind
     while (!output.includes('listening on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.match(output, /listening on http:\/\/127\.0\.0\.1:\d+/, output);
 
-    // npm's child is the daemon itself (bin/trellis execs node), not a shell that would swallow the signal.
+    // npm's child is the daemon itself (bin/trellis execs node), not a shell that would swallow the signal,
+    // and it runs the compiled JavaScript, not the TypeScript source.
     const pid = npm.pid as number;
     const [daemon] = children(pid);
     assert.ok(daemon, 'npm has a child process');
-    assert.match(readFileSync(`/proc/${daemon}/cmdline`, 'utf8'), /src\/cli\/main\.ts\0start\0/);
+    assert.match(readFileSync(`/proc/${daemon}/cmdline`, 'utf8'), /dist\/src\/cli\/main\.js\0start\0/);
 
     npm.kill('SIGTERM');
     await exited;

@@ -397,6 +397,14 @@ describe('parseManifest', () => {
       () => parseManifest('id: org.example.x\nversion: 1.0.0\nmain: index.js\nconfig_schema:\n  type: object\n  properties: { n: { type: nonsense } }\n'),
       /config_schema: not a valid JSON Schema/,
     );
+    // Bundled plugins are listed without compiling their schema (start-up cost); a broken one
+    // is then refused at its first validation, with the same message, instead of throwing.
+    const unchecked = parseManifest('id: org.example.x\nversion: 1.0.0\nmain: index.js\nconfig_schema:\n  type: object\n  properties: { n: { type: nonsense } }\n', {
+      compileSchema: false,
+    });
+    const result = createConfigValidator(unchecked.configSchema)({ n: 1 });
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? '' : result.problems.join('\n'), /^config_schema: not a valid JSON Schema/);
     assert.throws(() => parseManifest('id: org.example.x\nversion: 1.0.0\nmain: index.js\nconfig_schema: { type: string }\n'), /config_schema\.type: must be "object"/);
     assert.throws(() => parseManifest(`id: org.example.${'x'.repeat(130)}\nversion: 1.0.0\nmain: index.js\n`), /longer than 128/);
   });

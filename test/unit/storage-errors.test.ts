@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { openStorage } from '../../src/storage/database.ts';
+import { trellisBin } from '../harness/daemon.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 let root: string;
@@ -22,7 +23,7 @@ before(() => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 function cli(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(trellisBin(), args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d));
   child.stderr.on('data', (d: Buffer) => (output += d));
