@@ -76,12 +76,13 @@ export async function withBenchEnv(body: (env: BenchEnv) => Promise<void>): Prom
   }
 }
 
-/** A new bot account, registered by the daemon with Synapse's shared secret. */
-export async function registerBot(daemon: TestDaemon, prefix: string): Promise<ApiClient> {
+/** A new bot account, registered by the daemon with Synapse's shared secret; E2EE on unless `encryption: false`. */
+export async function registerBot(daemon: TestDaemon, prefix: string, options: { encryption?: boolean } = {}): Promise<ApiClient> {
   const res = await daemon.api<ApiClient>('POST', '/client/auth/main/register?update_client=true', {
     username: uniqueLocalpart(prefix),
     password: `bench-${uniqueLocalpart('pw')}`,
     method: 'shared_secret',
+    ...options,
   });
   if (res.status !== 201) throw new Error(`registering a bot through the daemon failed: HTTP ${res.status} ${res.text}`);
   return res.body;

@@ -42,31 +42,25 @@ export function looksLikeApiToken(token: string): boolean {
 
 export class ApiTokens {
   readonly #store: ApiTokenStore;
-  /** hash → name, for the synchronous check; re-read every REFRESH_MS while started, and on every database check. */
+  /** hash → name, for the synchronous check; re-read when a synchronous check finds it older than REFRESH_MS, and on every database check. */
   #known = new Map<string, string>();
+  #loadedAt = 0;
+  #reloading: Promise<void> | null = null;
   readonly #touched = new Map<string, number>();
-  #timer: NodeJS.Timeout | null = null;
 
   constructor(store: ApiTokenStore) {
     this.#store = store;
   }
 
-  /** Reads the tokens into memory; with `refresh`, keeps re-reading them (a token created or revoked by the CLI counts within a second). */
-  async load(options: { refresh?: boolean } = {}): Promise<void> {
+  /** Reads the tokens into memory (before serving requests). */
+  async load(): Promise<void> {
     await this.#reload();
-    if (options.refresh && !this.#timer) {
-      this.#timer = setInterval(() => void this.#reload().catch(() => undefined), REFRESH_MS);
-      this.#timer.unref();
-    }
-  }
-
-  stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = null;
   }
 
   async #reload(): Promise<void> {
+    const startedAt = Date.now();
     this.#known = new Map((await this.#store.list()).map((row) => [row.hash, row.name]));
+    this.#loadedAt = startedAt;
   }
 
   /** A new token: its secret is returned here and never again. Throws with the reason when the name is bad or taken. */
@@ -115,9 +109,20 @@ export class ApiTokens {
     return row.name;
   }
 
-  /** The synchronous check (websocket sessions): the copy in memory, at most REFRESH_MS old. */
+  /**
+   * The synchronous check (websocket sessions, re-checked every half second): the copy in memory.
+   * A copy older than REFRESH_MS is re-read in the background, so a token revoked by the CLI ends
+   * its sessions within about a second. On demand, not on a timer: an idle daemon stays asleep.
+   */
   verifyCached(token: string): string | null {
     if (!looksLikeApiToken(token)) return null;
+    if (Date.now() - this.#loadedAt >= REFRESH_MS) {
+      this.#reloading ??= this.#reload()
+        .catch(() => undefined)
+        .finally(() => {
+          this.#reloading = null;
+        });
+    }
     return this.#known.get(hashApiToken(token)) ?? null;
   }
 }

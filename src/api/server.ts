@@ -283,7 +283,6 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
     }
     return reply.code(404).send({ errcode: 'resource_not_found', error: `no route ${req.method} ${path.slice(0, 200)}`, problems: [] });
   });
-  app.addHook('onClose', async () => deps.tokens.named?.stop());
   return app;
 }
 
@@ -297,7 +296,7 @@ const LINGER_MS = 10_000;
  * have passed. Closing at once with unread data resets the connection, and a
  * client still sending its body then usually loses the answer.
  */
-function answerAndLinger(reply: FastifyReply, status: number, payload: object): void {
+export function answerAndLinger(reply: FastifyReply, status: number, payload: object): void {
   const socket = reply.request.raw.socket;
   const text = JSON.stringify(payload);
   reply.hijack();
@@ -310,7 +309,7 @@ function answerAndLinger(reply: FastifyReply, status: number, payload: object): 
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
-function formatLimit(bytes: number): string {
+export function formatLimit(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
 }
 

@@ -50,8 +50,7 @@ export class SessionTokens {
 
   /** Loads the persisted revocations and the named tokens (call once before serving requests). */
   async load(now = Date.now()): Promise<void> {
-    // Named tokens are re-read every second too, for the synchronous check of websocket sessions.
-    await this.named?.load({ refresh: true });
+    await this.named?.load();
     if (!this.#store) return;
     for (const { jti, expiresAt } of await this.#store.active(Math.floor(now / 1000))) this.#revoked.set(jti, expiresAt);
   }
@@ -89,7 +88,7 @@ export class SessionTokens {
 
   /**
    * The username, or null if the token is malformed, forged, expired, revoked or not the admin's.
-   * Synchronous (websocket sessions): a named token is checked against the in-memory copy (at most a second old).
+   * Synchronous (websocket sessions): a named token is checked against the in-memory copy (re-read when older than a second).
    */
   verify(token: string, now = Date.now()): string | null {
     const session = this.claims(token, now)?.sub;

@@ -103,6 +103,12 @@ describe('named API tokens', () => {
     const later = await cli.create('later');
     await daemon.load();
     assert.equal(daemon.verifyCached(later.token), 'later', 'a reload picks up new tokens for the synchronous check');
+    // No timer re-reads them: a synchronous check on a copy older than a second starts the re-read.
+    await cli.revoke('later');
+    await new Promise((r) => setTimeout(r, 1_100));
+    assert.equal(daemon.verifyCached(later.token), 'later', 'the stale copy answers this check');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(daemon.verifyCached(later.token), null, 'the re-read it started has seen the revocation');
   });
 });
 
@@ -124,6 +130,5 @@ describe('SessionTokens with named tokens', () => {
     assert.equal(await sessions.revoke(api), true);
     assert.equal(await sessions.authenticate(api), null);
     assert.equal(sessions.verify(api), null);
-    named.stop();
   });
 });
