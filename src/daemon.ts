@@ -24,6 +24,9 @@ import { currentInstance } from './core/plugin-scope.ts';
 import { watchEventLoop } from './core/loop-lag.ts';
 import { errorMessage } from './shared/error-message.ts';
 import { CODE_ROOT, PROJECT_ROOT } from './shared/paths.ts';
+import { WebRoutes } from './sdk/web-routes.ts';
+import { createPublicServer } from './public/server.ts';
+import type { PublicListenerConfig } from './config/schema.ts';
 
 export const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -50,6 +53,8 @@ export class Daemon {
   supervisor!: Supervisor;
   management!: Management;
   api!: FastifyInstance;
+  /** The public listener for plugin web endpoints; null without `public:` in the config. */
+  publicApi: FastifyInstance | null = null;
   readonly startedAt = Date.now();
   #notifier: AdminNotifier | null = null;
   readonly #options: DaemonOptions;
@@ -98,6 +103,7 @@ export class Daemon {
       registry: this.registry,
       log: this.log,
       metrics: this.metrics,
+      web: new WebRoutes(config.public ? (config.public.base_url ?? httpUrl(config.public.host, config.public.port)) : null),
       crypto: {
         storeDir: join(config.data_dir, 'crypto'),
         pickleKey: config.crypto.pickle_key,
@@ -159,9 +165,23 @@ export class Daemon {
       const hint = code === 'EADDRINUSE' ? `port ${config.server.port} is already in use (another trellis or maubot?); set server.port or TRELLIS_PORT` : errorMessage(err);
       throw new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${hint}`);
     }
-    const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${config.server.port}`;
+    const url = httpUrl(config.server.host, config.server.port);
+    if (config.public) await this.#listenPublic(config.public);
     this.log.info(`trellis ${VERSION} listening on ${url}`, { instances: this.supervisor.instanceIds.length, clients: this.supervisor.clients.size });
     return { url };
+  }
+
+  async #listenPublic(settings: PublicListenerConfig): Promise<void> {
+    const log = this.log.child({ component: 'public' });
+    this.publicApi = createPublicServer({ routes: this.supervisor.web, log, maxBodyBytes: settings.max_body_bytes });
+    try {
+      await this.publicApi.listen({ host: settings.host, port: settings.port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = code === 'EADDRINUSE' ? `port ${settings.port} is already in use; set public.port or TRELLIS_PUBLIC_PORT` : errorMessage(err);
+      throw new Error(`cannot listen on ${settings.host}:${settings.port} (public listener): ${hint}`);
+    }
+    log.info(`public listener for plugin web endpoints on ${httpUrl(settings.host, settings.port)}, reached as ${this.supervisor.web.publicUrl('/')}`);
   }
 
   #configureNotifier(): void {
@@ -219,9 +239,14 @@ export class Daemon {
   async stop(): Promise<void> {
     this.log.info('shutting down');
     this.#stopLoopWatch?.();
+    await this.publicApi?.close();
     await this.api?.close();
     await this.supervisor?.stopAll();
     await this.#pendingLogWrites;
     await this.storage?.close();
   }
+}
+
+function httpUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

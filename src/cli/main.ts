@@ -24,7 +24,7 @@ const USAGE = `trellis ${VERSION} — self-hosted Matrix bot platform
 Usage:
   trellis [start] --config <path>           run the daemon in the foreground
   trellis init --config <path> --admin-user <name> --admin-password <pw>
-               [--homeserver-url <url>] [--port <n>] [--force]
+               [--homeserver-url <url>] [--port <n>] [--public-port <n>] [--force]
   trellis plugin build <dir> [--out <file>] bundle a TypeScript plugin into an archive
   trellis plugin validate <archive>          check an archive without installing it
   trellis hash-password [--password <pw>]   print an argon2id hash for admin.password_hash
@@ -204,6 +204,7 @@ async function main(argv: string[]): Promise<void> {
       'admin-password': { type: 'string' },
       'homeserver-url': { type: 'string' },
       port: { type: 'string' },
+      'public-port': { type: 'string' },
       force: { type: 'boolean' },
       out: { type: 'string', short: 'o' },
       password: { type: 'string' },
@@ -234,8 +235,10 @@ async function main(argv: string[]): Promise<void> {
       const adminPassword = values['admin-password'] ?? (await readPassword('admin password: '));
       const port = values.port !== undefined ? Number(values.port) : undefined;
       if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) fail(`--port must be a port number, got "${values.port}"`, 2);
+      const publicPort = values['public-port'] !== undefined ? Number(values['public-port']) : undefined;
+      if (publicPort !== undefined && (!Number.isInteger(publicPort) || publicPort < 1 || publicPort > 65535)) fail(`--public-port must be a port number, got "${values['public-port']}"`, 2);
       try {
-        await writeInitialConfig({ path, adminUser, adminPassword, homeserverUrl: values['homeserver-url'], port, force: values.force });
+        await writeInitialConfig({ path, adminUser, adminPassword, homeserverUrl: values['homeserver-url'], port, publicPort, force: values.force });
       } catch (err) {
         fail(errorMessage(err), 2);
       }

@@ -1,7 +1,7 @@
 /**
  * Environment overrides: `TRELLIS__SERVER__PORT=8080` sets `server.port`
  * (segments separated by `__`, lowercased), plus the short aliases
- * TRELLIS_PORT and TRELLIS_HOST, which win over the long forms.
+ * TRELLIS_PORT, TRELLIS_HOST and TRELLIS_PUBLIC_PORT, which win over the long forms.
  *
  * Values stay strings here; the schema coerces them where it expects a number
  * or a boolean.
@@ -13,6 +13,7 @@ const PREFIX = 'TRELLIS__';
 const ALIASES: Record<string, string[]> = {
   TRELLIS_HOST: ['server', 'host'],
   TRELLIS_PORT: ['server', 'port'],
+  TRELLIS_PUBLIC_PORT: ['public', 'port'],
 };
 
 export interface EnvOverride {

@@ -12,6 +12,8 @@ export interface InitialConfigOptions {
   adminPassword: string;
   homeserverUrl?: string;
   port?: number;
+  /** Enables the public listener (plugin web endpoints such as webhooks) on this port. */
+  publicPort?: number;
   force?: boolean;
 }
 
@@ -31,8 +33,14 @@ export async function writeInitialConfig(options: InitialConfigOptions): Promise
     throw new Error(`the homeserver URL must start with http:// or https:// (got "${homeserverUrl}")`);
   }
   const port = options.port ?? DEFAULT_PORT;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`the port must be a whole number from 0 to 65535 (got ${port})`);
+  for (const [what, value] of [
+    ['port', port],
+    ['public port', options.publicPort ?? 0],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`the ${what} must be a whole number from 0 to 65535 (got ${value})`);
+  }
+  if (options.publicPort !== undefined && options.publicPort === port && port !== 0) {
+    throw new Error(`the public port must differ from the management port (both ${port})`);
   }
 
   const text = renderTemplate({
@@ -40,6 +48,7 @@ export async function writeInitialConfig(options: InitialConfigOptions): Promise
     passwordHash: await hashPassword(options.adminPassword),
     homeserverUrl,
     port,
+    publicPort: options.publicPort,
     tokenSecret: randomBytes(32).toString('base64url'),
     pickleKey: randomBytes(32).toString('base64url'),
   });
@@ -72,8 +81,23 @@ interface TemplateValues {
   passwordHash: string;
   homeserverUrl: string;
   port: number;
+  publicPort: number | undefined;
   tokenSecret: string;
   pickleKey: string;
+}
+
+/** The public listener's block: active with --public-port, else commented out. */
+function publicSection(port: number | undefined): string {
+  const c = port === undefined ? '# ' : '';
+  return `# Public listener for plugin web endpoints (webhooks: <base_url>/webhook/<id>;
+# others under <base_url>/_matrix/maubot/plugin/<instance id>/). It serves
+# nothing else of Trellis. Put it behind your reverse proxy and set base_url
+# to the URL the proxy forwards from. Also: TRELLIS_PUBLIC_PORT.
+${c}public:
+${c}  host: 127.0.0.1
+${c}  port: ${port ?? 29317}
+${c}  # base_url: https://matrix.example.org
+${c}  max_body_bytes: 1048576`;
 }
 
 function renderTemplate(v: TemplateValues): string {
@@ -112,6 +136,8 @@ server:
   # /metrics needs a bearer token like the API (it names bot accounts and
   # instances); true serves it without one, e.g. to a Prometheus on this host.
   public_metrics: false
+
+${publicSection(v.publicPort)}
 
 # Databases, uploaded plugins and other state. Relative to this file's folder.
 data_dir: data

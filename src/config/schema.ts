@@ -89,6 +89,20 @@ const server = z.strictObject({
   trusted_proxies: z.array(z.string().refine((v) => isIP(v.split('/')[0] ?? '') !== 0, { error: 'expected an IP address or CIDR range, e.g. 127.0.0.1 or 10.0.0.0/8' })).default([]),
 });
 
+/**
+ * The public listener: plugin web endpoints (webhooks) and nothing else of Trellis. Separate from
+ * `server`, which stays on loopback; usually behind a reverse proxy that forwards /webhook/ etc.
+ */
+const publicListener = z.strictObject({
+  host: nonEmpty().default('127.0.0.1'),
+  // Not 0: the public URLs plugins hand out (webhook URLs) are known before it listens.
+  port: int(1, 65535),
+  /** The URL people and services use to reach this listener (the reverse proxy's); default http://host:port. */
+  base_url: httpUrl.optional(),
+  /** The largest request body a plugin endpoint takes (bytes); larger ones get 413. */
+  max_body_bytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+});
+
 const database = z
   .strictObject({
     type: z.enum(['sqlite', 'postgres']).default('sqlite'),
@@ -188,6 +202,7 @@ const instance = z.strictObject({
 
 export const trellisConfigSchema = z.strictObject({
   server,
+  public: publicListener.optional(),
   data_dir: nonEmpty().default('data'),
   database: database.prefault({}),
   admin,
@@ -225,4 +240,5 @@ export type HomeserverConfig = TrellisConfig['homeservers'][string];
 export type ClientConfig = TrellisConfig['clients'][string];
 export type InstanceConfig = TrellisConfig['instances'][string];
 export type { KeySharing };
+export type PublicListenerConfig = NonNullable<TrellisConfig['public']>;
 export type NotificationsConfig = NonNullable<TrellisConfig['notifications']>;

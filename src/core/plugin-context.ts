@@ -8,6 +8,7 @@ import type { Logger } from './logging.ts';
 import { runForEvent } from './plugin-scope.ts';
 import { HandlerRegistry } from '../sdk/handlers.ts';
 import { nodeScheduler, type TimerSet } from '../sdk/timers.ts';
+import type { InstanceWeb } from '../sdk/web-routes.ts';
 
 type Handler<T> = (event: T) => Promise<void> | void;
 
@@ -33,6 +34,8 @@ export interface ContextOptions<Config> {
   matrix: MatrixActions;
   storage: PluginStorage;
   metrics: PluginMetrics;
+  /** The instance's routes on the public listener; disposed when it stops. */
+  web: InstanceWeb;
   log: Logger;
   onCommand?(name: string): void;
   onHandlerError?(err: unknown): void;
@@ -52,6 +55,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   readonly matrix: MatrixActions;
   readonly storage: PluginStorage;
   readonly metrics: PluginMetrics;
+  readonly web: InstanceWeb;
   readonly log: Logger;
   readonly timers: TimerSet;
   #config: Config;
@@ -63,6 +67,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     this.matrix = options.matrix;
     this.storage = options.storage;
     this.metrics = options.metrics;
+    this.web = options.web;
     this.log = options.log;
     this.#handlers = new HandlerRegistry<Config>({
       instanceId: options.instanceId,
@@ -127,8 +132,9 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     await this.#handlers.configChanged(config, previous);
   }
 
-  /** Cancels timers, aborts `signal` and runs the onStop handlers (each isolated). */
+  /** Stops serving its web routes, cancels timers, aborts `signal` and runs the onStop handlers (each isolated). */
   stop(): Promise<void> {
+    this.web.dispose();
     return this.#handlers.stop();
   }
 

@@ -13,6 +13,7 @@ import type { CatchUpWindow } from './catch-up.ts';
 import { InstanceQueue } from './instance-queue.ts';
 import { runAsInstance } from './plugin-scope.ts';
 import { StorageGuard } from './storage-guard.ts';
+import { WebRoutes } from '../sdk/web-routes.ts';
 import { boundStorage, InstanceContext } from './plugin-context.ts';
 import type { LoadedPlugin, PluginRegistry } from './plugin-registry.ts';
 import { upgradeConfig } from './config-upgrade.ts';
@@ -81,6 +82,8 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #crypto: CryptoSettings | undefined;
+  /** The public listener's routes; each instance adds its own through ctx.web. */
+  readonly web: WebRoutes;
   readonly #catchUp: CatchUpWindow | undefined;
   /** The config file's path, for messages about file-managed instances. */
   readonly #configFile: string | undefined;
@@ -89,8 +92,9 @@ export class Supervisor {
   #stopping = false;
   #syncing = false;
 
-  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics; crypto?: CryptoSettings; catchUp?: CatchUpWindow; configFile?: string }) {
+  constructor(options: { storage: Storage; registry: PluginRegistry; log: Logger; metrics: Metrics; web?: WebRoutes; crypto?: CryptoSettings; catchUp?: CatchUpWindow; configFile?: string }) {
     this.#storage = options.storage;
+    this.web = options.web ?? new WebRoutes(null);
     this.#configFile = options.configFile;
     this.#catchUp = options.catchUp;
     this.storageGuard = new StorageGuard(options.log.child({ component: 'storage' }));
@@ -335,6 +339,7 @@ export class Supervisor {
         matrix: client.actions,
         storage: boundStorage(this.#storage.pluginStorage, record.id),
         metrics: this.#metrics.forPlugin(plugin.id, record.id),
+        web: this.web.forInstance(record.id, log),
         log,
         onCommand: (name) => this.#metrics.commands.inc({ instance: record.id, command: name }),
         onHandlerError: () => {

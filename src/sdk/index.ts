@@ -6,6 +6,7 @@
  * {@link PluginContext} that implements these interfaces.
  */
 import type { MatrixEvent } from '../matrix/types.ts';
+import type { PluginWeb } from './web.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -217,6 +218,8 @@ export interface PluginContext<Config = Record<string, unknown>> {
   readonly storage: PluginStorage;
   readonly timers: PluginTimers;
   readonly metrics: PluginMetrics;
+  /** HTTP endpoints on the daemon's public listener (webhooks and the like); removed when the instance stops. */
+  readonly web: PluginWeb;
   command(definition: CommandDefinition): void;
   onMessage(handler: (message: MessageEvent) => Promise<void> | void): void;
   onReaction(handler: (reaction: ReactionEvent) => Promise<void> | void): void;
@@ -277,6 +280,7 @@ export function definePlugin<Config = Record<string, unknown>>(definition: Plugi
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
+export type { HttpMethod, PluginWeb, WebHandler, WebRequest, WebResponse } from './web.ts';
 export * from './polls.ts';
 export * from './reaction-polls.ts';
 export * from './cooldown.ts';

@@ -14,6 +14,8 @@
  */
 import { editContent, fileMessageOptions, mediaContent, reactionContent, textContent } from './content.ts';
 import { HandlerRegistry } from './handlers.ts';
+import { type InstanceWeb, invokeRoute, WebRoutes, webRequest } from './web-routes.ts';
+import type { HttpMethod } from './web.ts';
 import { timerDelay, type TimerScheduler, type TimerSet } from './timers.ts';
 import type {
   CommandDefinition,
@@ -412,6 +414,22 @@ export interface TestContextOptions<Config> {
   sender?: string;
   /** Default room of dispatched events; default !room:example.org. */
   roomId?: string;
+  /** The public listener's base URL as the plugin sees it (`ctx.web.baseUrl`); default https://bots.example.org. */
+  publicBaseUrl?: string;
+}
+
+/** What {@link TestContext.webRequest} sends: like a request on the public listener. */
+export interface TestWebRequest {
+  headers?: Record<string, string>;
+  /** A string or bytes as is; anything else as JSON (with content-type application/json unless given). */
+  body?: string | Uint8Array | JsonValue;
+}
+
+/** The answer as the public listener would send it: the plugin's response, or its 4xx/5xx refusal. */
+export interface TestWebResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Uint8Array | JsonValue | undefined;
 }
 
 /**
@@ -426,6 +444,9 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   readonly metrics = new TestMetrics();
   readonly clock: TestClock;
   readonly log: PluginLogger;
+  /** The plugin's web routes, matched as the daemon matches them; send requests with {@link webRequest}. */
+  readonly web: InstanceWeb;
+  readonly #routes: WebRoutes;
   readonly timers: TimerSet;
   /** Errors thrown by handlers, commands and timers (each is also logged at error level, as the daemon does). */
   readonly errors: unknown[] = [];
@@ -456,6 +477,30 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
       onHandlerError: (err) => this.errors.push(err),
     });
     this.timers = this.#handlers.timers;
+    this.#routes = new WebRoutes(options.publicBaseUrl ?? 'https://bots.example.org');
+    this.web = this.#routes.forInstance(this.instanceId, this.#logger);
+  }
+
+  /**
+   * A request to the public listener (`/_matrix/maubot/plugin/<instance id>/…` for the instance's
+   * routes, or a claimed prefix such as `/webhook/…`), answered as the daemon answers it.
+   */
+  async webRequest(method: HttpMethod, path: string, request: TestWebRequest = {}): Promise<TestWebResponse> {
+    const url = new URL(path, 'http://public.invalid');
+    const match = this.#routes.match(method, url.pathname);
+    if (!match) return { status: this.#routes.allowedMethods(url.pathname).length > 0 ? 405 : 404, headers: {}, body: { ok: false, error: 'not found' } };
+    const { body } = request;
+    const headers = { ...request.headers };
+    let bytes: Uint8Array = new Uint8Array();
+    if (typeof body === 'string') bytes = new TextEncoder().encode(body);
+    else if (body instanceof Uint8Array) bytes = body;
+    else if (body !== undefined) {
+      bytes = new TextEncoder().encode(JSON.stringify(body));
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    }
+    const outcome = await invokeRoute(match, webRequest(method, match, url, headers, bytes));
+    if (!outcome.ok) return { status: outcome.status, headers: {}, body: { ok: false, error: outcome.error } };
+    return { status: outcome.response.status ?? 200, headers: outcome.response.headers ?? {}, body: outcome.response.body };
   }
 
   // -- PluginContext
@@ -505,8 +550,9 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
     await this.#handlers.configChanged(config, previous);
   }
 
-  /** Stops the instance as the daemon does: cancels timers, aborts `signal`, runs onStop handlers (last first). */
+  /** Stops the instance as the daemon does: removes its web routes, cancels timers, aborts `signal`, runs onStop handlers (last first). */
   stop(): Promise<void> {
+    this.web.dispose();
     return this.#handlers.stop();
   }
 

@@ -378,6 +378,32 @@ describe('environment overrides', () => {
   });
 });
 
+describe('public listener', () => {
+  test('init --public-port writes an active block; without it the block is commented out and there is no listener', async () => {
+    const dir = await freshDir();
+    const withPublic = join(dir, 'with.yaml');
+    await writeInitialConfig({ path: withPublic, adminUser: 'admin', adminPassword: 'correct horse battery', publicPort: 8090 });
+    const { config } = await loadConfig(withPublic, {});
+    assert.deepEqual(config.public, { host: '127.0.0.1', port: 8090, max_body_bytes: 1048576 });
+    const without = join(dir, 'without.yaml');
+    await writeInitialConfig({ path: without, adminUser: 'admin', adminPassword: 'correct horse battery' });
+    assert.match(await readFile(without, 'utf8'), /^# public:$/m);
+    assert.equal((await loadConfig(without, {})).config.public, undefined);
+    await assert.rejects(writeInitialConfig({ path: join(dir, 'same.yaml'), adminUser: 'admin', adminPassword: 'correct horse battery', port: 8090, publicPort: 8090 }), /must differ/);
+  });
+
+  test('TRELLIS_PUBLIC_PORT turns it on; bad values are refused with their path', async () => {
+    const dir = await freshDir();
+    const file = await writeConfig(dir, baseConfig());
+    const { config } = await loadConfig(file, { TRELLIS_PUBLIC_PORT: '8091' });
+    assert.equal(config.public?.port, 8091);
+    const bad = baseConfig();
+    bad.public = { port: 0, base_url: 'hooks.example.org', max_body_bytes: 10, extra: true };
+    const error = await loadError(await writeConfig(dir, bad));
+    assert.deepEqual(error.problems.map((p) => p.split(':')[0]).sort(), ['public.base_url', 'public.extra', 'public.max_body_bytes', 'public.port']);
+  });
+});
+
 describe('paths', () => {
   test('data_dir resolves against the config folder and database.path against data_dir', async () => {
     const dir = await freshDir();

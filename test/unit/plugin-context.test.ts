@@ -1,3 +1,4 @@
+import { WebRoutes } from '../../src/sdk/web-routes.ts';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -40,6 +41,7 @@ function setup(config: Record<string, unknown> = {}, instanceId = 'inst1') {
     matrix,
     storage: boundStorage(storage.pluginStorage, instanceId),
     metrics: new Metrics().forPlugin('org.example.test', instanceId),
+    web: new WebRoutes(null).forInstance(instanceId, wrapLogger(hub.root)),
     log: wrapLogger(hub.root).child({ instance: instanceId }),
     onCommand: (name) => commandsRun.push(name),
     onHandlerError: (err) => handlerErrors.push(err),
