@@ -120,6 +120,10 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   onStop(handler: () => Promise<void> | void): void {
     this.#handlers.onStop(handler);
   }
+  async idempotent<T>(key: string, work: () => Promise<T> | T): Promise<T> {
+    // The same scope a handler of a room event gets, with the key in the event's place.
+    return runForEvent(this.instanceId, key, 'idempotent', work);
+  }
 
   /** Whether this message asks for this instance's generated help (several instances in a room answer it once, together). */
   asksGeneratedHelp(event: MatrixEvent): boolean {

@@ -339,7 +339,7 @@ export class Supervisor {
         matrix: client.actions,
         storage: boundStorage(this.#storage.pluginStorage, record.id),
         metrics: this.#metrics.forPlugin(plugin.id, record.id),
-        web: this.web.forInstance(record.id, log),
+        web: this.web.forInstance(record.id, log, (fn) => runAsInstance(record.id, fn)),
         log,
         onCommand: (name) => this.#metrics.commands.inc({ instance: record.id, command: name }),
         onHandlerError: () => {

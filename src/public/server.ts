@@ -1,6 +1,6 @@
 /**
  * The public listener (config `public:`): serves the web endpoints plugin
- * instances register (src/core/web-routes.ts) and nothing else of Trellis:
+ * instances register (src/sdk/web-routes.ts) and nothing else of Trellis:
  * no management route, console or metrics answers here. Every body is read
  * as bytes up to `max_body_bytes`; a plugin's failure is answered with a
  * 5xx for that request only and logged with its instance id.
@@ -42,6 +42,7 @@ export function createPublicServer(options: PublicServerOptions): FastifyInstanc
     return refuse(reply, 500, 'internal error');
   });
 
+  app.setNotFoundHandler((_req, reply) => refuse(reply, 404, 'not found'));
   app.all('/*', async (req, reply) => {
     const url = new URL(req.url, 'http://public.invalid');
     const match = routes.match(req.method, url.pathname);

@@ -237,6 +237,14 @@ export interface PluginContext<Config = Record<string, unknown>> {
   readonly signal: AbortSignal;
   /** Runs when the instance stops, after its timers are cancelled: close what setup opened. */
   onStop(handler: () => Promise<void> | void): void;
+  /**
+   * Runs `work` as one unit named by `key`: the Matrix sends it makes get transaction ids derived
+   * from the instance, the key and their order, so running it again with the same key (after a
+   * crash, a retry) posts nothing twice; the homeserver answers with the events it already has.
+   * For work no room event triggered (a webhook delivery, a scheduled post); handlers of room
+   * events get this on their own.
+   */
+  idempotent<T>(key: string, work: () => Promise<T> | T): Promise<T>;
 }
 
 /** What {@link PluginDefinition.upgradeConfig} is told about the config it upgrades. */

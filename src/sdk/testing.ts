@@ -448,6 +448,8 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   readonly web: InstanceWeb;
   readonly #routes: WebRoutes;
   readonly timers: TimerSet;
+  /** The keys given to {@link idempotent}, in order. */
+  readonly idempotentKeys: string[] = [];
   /** Errors thrown by handlers, commands and timers (each is also logged at error level, as the daemon does). */
   readonly errors: unknown[] = [];
   #config: Config;
@@ -539,6 +541,11 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   }
   onStop(handler: () => Promise<void> | void): void {
     this.#handlers.onStop(handler);
+  }
+  /** Runs `work` (the test kit has no transaction ids); the keys used are in {@link idempotentKeys}. */
+  async idempotent<T>(key: string, work: () => Promise<T> | T): Promise<T> {
+    this.idempotentKeys.push(key);
+    return work();
   }
 
   // -- lifecycle

@@ -29,6 +29,8 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
+export type HandlerScope = <T>(fn: () => T) => T;
+
 /** Why a route could not be added: shown as the instance's start error. */
 export class WebRouteError extends Error {}
 
@@ -46,9 +48,12 @@ export class WebRoutes {
     return this.#publicBase !== null;
   }
 
-  /** The routes one instance may add; call dispose() when it stops. */
-  forInstance(instanceId: string, log: PluginLogger): InstanceWeb {
-    return new InstanceWeb(this, instanceId, log);
+  /**
+   * The routes one instance may add; call dispose() when it stops. `scope` runs each request's
+   * handler (the daemon: attributed to the instance, so a stray throw in what it starts is blamed on it).
+   */
+  forInstance(instanceId: string, log: PluginLogger, scope: HandlerScope = (fn) => fn()): InstanceWeb {
+    return new InstanceWeb(this, instanceId, log, scope);
   }
 
   publicUrl(path: string): string | null {
@@ -103,15 +108,17 @@ export class InstanceWeb implements PluginWeb {
   readonly #routes: WebRoutes;
   readonly #instanceId: string;
   readonly #log: PluginLogger;
+  readonly #scope: HandlerScope;
   readonly #base: string;
   readonly #added: Array<{ methods: readonly HttpMethod[]; path: string }> = [];
   readonly #claimed: string[] = [];
   #disposed = false;
 
-  constructor(routes: WebRoutes, instanceId: string, log: PluginLogger) {
+  constructor(routes: WebRoutes, instanceId: string, log: PluginLogger, scope: HandlerScope) {
     this.#routes = routes;
     this.#instanceId = instanceId;
     this.#log = log;
+    this.#scope = scope;
     this.#base = `${PLUGIN_PATH}/${encodeURIComponent(instanceId)}`;
   }
 
@@ -130,7 +137,7 @@ export class InstanceWeb implements PluginWeb {
     if (methods.length === 0 || unknown.length > 0) throw new WebRouteError(`route ${path}: unknown method ${unknown.join(', ') || '(none)'}; use ${HTTP_METHODS.join(', ')}`);
     if (!path.startsWith('/')) throw new WebRouteError(`route ${JSON.stringify(path)}: a path starts with "/"`);
     const full = `${this.#base}${path}`;
-    this.#routes.add(methods, full, this.#base, { instanceId: this.#instanceId, handler, log: this.#log });
+    this.#routes.add(methods, full, this.#base, this.#target(handler));
     this.#added.push({ methods, path: full });
   }
 
@@ -139,7 +146,7 @@ export class InstanceWeb implements PluginWeb {
     this.#routes.claim(prefix, this.#instanceId);
     const path = `${prefix}*`;
     try {
-      this.#routes.add(HTTP_METHODS, path, prefix.slice(0, -1), { instanceId: this.#instanceId, handler, log: this.#log });
+      this.#routes.add(HTTP_METHODS, path, prefix.slice(0, -1), this.#target(handler));
     } catch (err) {
       this.#routes.release(prefix);
       throw err;
@@ -153,6 +160,11 @@ export class InstanceWeb implements PluginWeb {
     this.#disposed = true;
     for (const { methods, path } of this.#added.splice(0)) this.#routes.remove(methods, path);
     for (const prefix of this.#claimed.splice(0)) this.#routes.release(prefix);
+  }
+
+  #target(handler: WebHandler): RouteTarget {
+    const scope = this.#scope;
+    return { instanceId: this.#instanceId, log: this.#log, handler: (request) => scope(() => handler(request)) };
   }
 
   #assertLive(): void {

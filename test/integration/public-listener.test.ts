@@ -100,6 +100,11 @@ describe('public listener for plugin web endpoints', () => {
     assert.doesNotMatch(res.text, /deliberate failure/, 'the error stays in the log');
     await daemon.waitFor('the failure in the log', async () => daemon.output.some((l) => l.includes('webby fixture: deliberate failure') && l.includes('"instance":"webby1"')));
     assert.equal((await call('GET', '/_matrix/maubot/plugin/webby1/hello/again')).status, 200);
+
+    // A throw that escapes the request (a plain setTimeout) is blamed on the instance; the daemon stays up.
+    assert.equal((await call('GET', '/_matrix/maubot/plugin/webby1/stray')).text, 'armed');
+    await daemon.waitFor('the stray throw in the log', async () => daemon.output.some((l) => l.includes('a plain setTimeout threw after the answer') && l.includes('"instance":"webby1"')));
+    assert.equal((await call('GET', '/_matrix/maubot/plugin/webby1/hello/still')).status, 200);
   });
 
   it('a claimed prefix serves every method below it; a second instance cannot claim it', async () => {

@@ -418,6 +418,20 @@ describe('InstanceContext config, timers and storage', () => {
     assert.notEqual(txnIds[0], txnIds[1], 'two handlers never share an id');
   });
 
+  test('ctx.idempotent: sends of the same key repeat their transaction ids; another key or instance, or none, does not', async () => {
+    const { ctx } = setup({}, 'idem-a');
+    const { ctx: other } = setup({}, 'idem-b');
+    const ids = (c: InstanceContext, key: string) => c.idempotent(key, async () => [replayStableTxnId(), replayStableTxnId()]);
+    const first = await ids(ctx, 'webhook:h1:7');
+    assert.ok(first.every((id) => typeof id === 'string'));
+    assert.notEqual(first[0], first[1], 'two sends of one unit never share an id');
+    assert.deepEqual(await ids(ctx, 'webhook:h1:7'), first, 'running it again reuses the ids');
+    assert.notDeepEqual(await ids(ctx, 'webhook:h1:8'), first);
+    assert.notDeepEqual(await ids(other, 'webhook:h1:7'), first);
+    assert.equal(replayStableTxnId(), undefined, 'outside a unit: random ids');
+    assert.equal(await ctx.idempotent('k', () => 42), 42);
+  });
+
   test('boundStorage isolates instances and round-trips JSON values', async () => {
     const a = setup({}, 'iso-a').ctx.storage;
     const b = setup({}, 'iso-b').ctx.storage;
