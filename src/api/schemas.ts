@@ -102,6 +102,10 @@ export const InstanceBody = jsonBody({
     .array(z.unknown(), { error: 'must be a list' })
     .meta({ items: { type: 'string' }, description: 'Room ids the instance answers in (at most 1000), or ["*"] for every room the bot is in' })
     .optional(),
+  senders: z
+    .array(z.unknown(), { error: 'must be a list' })
+    .meta({ items: { type: 'string' }, description: 'Trellis: other bot accounts (user ids) the instance may send as, e.g. one per webhook service' })
+    .optional(),
   config: InstanceConfigInput.optional(),
   started: trueOrFalse().optional().meta({ description: 'false stops the instance, true (alone) starts it' }),
 }).register(requestError, { error: 'invalid instance' });
@@ -420,6 +424,7 @@ export const Instance = z
     last_error: z.string().nullable(),
     rooms: z.array(z.string()).meta({ description: 'The room allowlist; ["*"] is every room the bot is in' }),
     hears_no_room: z.boolean().meta({ description: 'rooms is empty: the instance reacts in no room (direct messages aside, for plugins that take them)' }),
+    senders: z.array(z.string()).meta({ description: 'Other bot accounts the instance may send as' }),
     managed_by: z.enum(['api', 'config']),
     events_handled: z.number(),
     errors_last_hour: z.number(),

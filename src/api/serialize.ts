@@ -110,6 +110,7 @@ export function apiInstance(record: InstanceRecord, { supervisor, registry, conf
     last_error: status?.lastError ?? null,
     rooms: record.rooms,
     hears_no_room: record.rooms.length === 0,
+    senders: record.senders,
     managed_by: record.managedBy,
     events_handled: status?.eventsHandled ?? 0,
     errors_last_hour: status?.errorTimes.filter((t) => now - t < 3600_000).length ?? 0,

@@ -203,6 +203,7 @@ instances_default_rooms: all
 #     client: "@ping:example.org"
 #     enabled: true
 #     rooms: ["!abcdef:example.org"]
+#     senders: []   # other bot accounts it may post as (e.g. one per webhook service)
 #     config: {}
 `;
 }

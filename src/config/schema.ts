@@ -197,6 +197,8 @@ const instance = z.strictObject({
     }),
     { error: 'expected a list of room ids, or ["*"] for every room the bot is in' },
   ),
+  /** Other bot accounts the instance may send as (a plugin's ctx.matrixAs), e.g. one per webhook service. */
+  senders: z.array(userId).default([]),
   config: z.record(z.string(), z.unknown()).default({}),
 });
 

@@ -69,7 +69,11 @@ export async function reconcileDeclarative(
   }
   for (const [id, instance] of Object.entries(config.instances)) {
     try {
-      await management.putInstance(id, { pluginId: instance.plugin, clientId: instance.client, enabled: instance.enabled, rooms: instance.rooms, config: instance.config }, 'config');
+      await management.putInstance(
+        id,
+        { pluginId: instance.plugin, clientId: instance.client, enabled: instance.enabled, rooms: instance.rooms, senders: instance.senders, config: instance.config },
+        'config',
+      );
       report.instances.upserted.push(id);
     } catch (err) {
       const problems = err instanceof ManagementError && err.problems.length ? err.problems : [errorMessage(err)];

@@ -71,7 +71,11 @@ export interface InstanceInput {
   enabled?: boolean;
   config?: Record<string, unknown>;
   rooms?: string[];
+  /** Other bot accounts the instance may send as (ctx.matrixAs). */
+  senders?: string[];
 }
+
+const MAX_SENDERS = 100;
 
 /** maubot's value of `displayname` / `avatar_url` for "not managed by the bot platform". */
 export const UNMANAGED = 'disable';
@@ -122,6 +126,7 @@ export class Management {
     const pluginId = input.pluginId ?? existing?.pluginId;
     const clientId = input.clientId ?? existing?.clientId;
     const rooms = input.rooms ?? existing?.rooms ?? defaultRooms(this.#config.instances_default_rooms);
+    const senders = input.senders ?? existing?.senders ?? [];
     const config = input.config ?? existing?.config ?? {};
     let plugin: LoadedPlugin | undefined;
     // maubot's errcodes, picked in its order (INSTANCE_ERRCODES); the problems list names every problem.
@@ -143,6 +148,7 @@ export class Management {
       codes.add('primary_user_not_found');
     }
     problems.push(...roomsProblems(rooms));
+    problems.push(...(await this.#sendersProblems(senders, clientId, managedBy)));
     let validatedConfig = config;
     const samePlugin = existing !== undefined && existing.pluginId === pluginId;
     if (plugin && input.config) {
@@ -183,6 +189,7 @@ export class Management {
       enabled: input.enabled ?? existing?.enabled ?? true,
       config: validatedConfig,
       rooms,
+      senders,
       managedBy,
       // The version the config was written for: the one it was just validated against, or, unchanged, the one it had.
       pluginVersion: unchanged ? (existing.pluginVersion ?? null) : (plugin?.version ?? null),
@@ -192,6 +199,22 @@ export class Management {
     else await this.#supervisor.applyInstance(record);
     this.#log.info(`instance ${id} ${existing ? 'updated' : 'created'}`, { instance: id });
     return record;
+  }
+
+  /**
+   * Senders are bot accounts of this daemon (not the instance's own). A config-file instance may
+   * name one declared later in the file or added later; it is then unavailable until it exists.
+   */
+  async #sendersProblems(senders: unknown, clientId: string | undefined, managedBy: 'api' | 'config'): Promise<string[]> {
+    if (!Array.isArray(senders) || senders.some((s) => typeof s !== 'string')) return ['senders: must be a list of bot account user ids'];
+    if (senders.length > MAX_SENDERS) return [`senders: ${senders.length} entries is more than the limit of ${MAX_SENDERS}`];
+    const problems: string[] = [];
+    for (const sender of new Set(senders as string[])) {
+      if (sender === clientId) problems.push(`senders: ${sender} is the instance's own bot account (primary_user); list only other accounts`);
+      else if (managedBy === 'api' && !(await this.#storage.clients.get(sender))) problems.push(`senders: no bot account ${sender.slice(0, 255)}; add it first`);
+    }
+    if (new Set(senders).size !== senders.length) problems.push('senders: an account is listed twice');
+    return problems;
   }
 
   async deleteInstance(id: string, managedBy: 'api' | 'config' = 'api'): Promise<void> {

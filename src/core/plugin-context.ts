@@ -36,6 +36,9 @@ export interface ContextOptions<Config> {
   metrics: PluginMetrics;
   /** The instance's routes on the public listener; disposed when it stops. */
   web: InstanceWeb;
+  /** The senders allowed now, and another account's actions (throws when not allowed or not available). */
+  senders(): readonly string[];
+  matrixAs(userId: string): MatrixActions;
   log: Logger;
   onCommand?(name: string): void;
   onHandlerError?(err: unknown): void;
@@ -58,6 +61,8 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   readonly web: InstanceWeb;
   readonly log: Logger;
   readonly timers: TimerSet;
+  readonly #senders: ContextOptions<Config>['senders'];
+  readonly #matrixAs: ContextOptions<Config>['matrixAs'];
   #config: Config;
   readonly #handlers: HandlerRegistry<Config>;
 
@@ -68,6 +73,8 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     this.storage = options.storage;
     this.metrics = options.metrics;
     this.web = options.web;
+    this.#senders = options.senders;
+    this.#matrixAs = options.matrixAs;
     this.log = options.log;
     this.#handlers = new HandlerRegistry<Config>({
       instanceId: options.instanceId,
@@ -86,6 +93,14 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
 
   get config(): Config {
     return this.#config;
+  }
+
+  get senders(): readonly string[] {
+    return this.#senders();
+  }
+
+  matrixAs(userId: string): MatrixActions {
+    return this.#matrixAs(userId);
   }
 
   get prefix(): string {

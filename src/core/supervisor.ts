@@ -3,7 +3,7 @@
  * backoff, routes each room event to the instances allowed in that room.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { MatrixEvent } from '../sdk/index.ts';
+import type { MatrixActions, MatrixEvent } from '../sdk/index.ts';
 import type { Storage } from '../storage/database.ts';
 import type { AccountRecord } from '../storage/clients.ts';
 import type { InstanceRecord } from '../storage/instances.ts';
@@ -212,6 +212,18 @@ export class Supervisor {
   }
 
   /** Applies a config change without a restart when only the config changed. */
+  /** Another bot account's actions for an instance that lists it among its senders. */
+  #senderActions(managed: ManagedInstance, userId: string): MatrixActions {
+    const { record } = managed;
+    if (!record.senders.includes(userId)) {
+      throw new Error(`instance ${record.id} may not send as ${userId}: add it to the instance's senders (PUT /instance/${record.id} {"senders": [...]} or instances.${record.id}.senders)`);
+    }
+    const client = this.clients.get(userId);
+    if (!client) throw new Error(`sender ${userId} of instance ${record.id} is not a bot account of this daemon; add it first`);
+    if (!client.record.enabled) throw new Error(`sender ${userId} of instance ${record.id} is disabled; enable the bot account`);
+    return client.actions;
+  }
+
   async updateInstanceConfig(record: InstanceRecord): Promise<void> {
     const managed = this.#instances.get(record.id);
     if (
@@ -340,6 +352,8 @@ export class Supervisor {
         storage: boundStorage(this.#storage.pluginStorage, record.id),
         metrics: this.#metrics.forPlugin(plugin.id, record.id),
         web: this.web.forInstance(record.id, log, (fn) => runAsInstance(record.id, fn)),
+        senders: () => managed.record.senders,
+        matrixAs: (userId) => this.#senderActions(managed, userId),
         log,
         onCommand: (name) => this.#metrics.commands.inc({ instance: record.id, command: name }),
         onHandlerError: () => {

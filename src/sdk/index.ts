@@ -220,6 +220,14 @@ export interface PluginContext<Config = Record<string, unknown>> {
   readonly metrics: PluginMetrics;
   /** HTTP endpoints on the daemon's public listener (webhooks and the like); removed when the instance stops. */
   readonly web: PluginWeb;
+  /** The other bot accounts the operator lets this instance send as (the instance's `senders`), as now configured. */
+  readonly senders: readonly string[];
+  /**
+   * The Matrix actions of another bot account, one of {@link senders}: a webhook service posting
+   * under its own name and avatar, encrypted rooms included. That account must be in the room.
+   * Throws, naming the fix, for an account the operator did not allow or that is missing or disabled.
+   */
+  matrixAs(userId: string): MatrixActions;
   command(definition: CommandDefinition): void;
   onMessage(handler: (message: MessageEvent) => Promise<void> | void): void;
   onReaction(handler: (reaction: ReactionEvent) => Promise<void> | void): void;

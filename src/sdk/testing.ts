@@ -416,6 +416,8 @@ export interface TestContextOptions<Config> {
   roomId?: string;
   /** The public listener's base URL as the plugin sees it (`ctx.web.baseUrl`); default https://bots.example.org. */
   publicBaseUrl?: string;
+  /** The other bot accounts the instance may send as (`ctx.senders`, `ctx.matrixAs`); default none. */
+  senders?: string[];
 }
 
 /** What {@link TestContext.webRequest} sends: like a request on the public listener. */
@@ -447,6 +449,9 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   /** The plugin's web routes, matched as the daemon matches them; send requests with {@link webRequest}. */
   readonly web: InstanceWeb;
   readonly #routes: WebRoutes;
+  readonly senders: readonly string[];
+  /** What each sender sent, by user id: the TestMatrix {@link matrixAs} returns. */
+  readonly senderMatrices = new Map<string, TestMatrix>();
   readonly timers: TimerSet;
   /** The keys given to {@link idempotent}, in order. */
   readonly idempotentKeys: string[] = [];
@@ -479,6 +484,7 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
       onHandlerError: (err) => this.errors.push(err),
     });
     this.timers = this.#handlers.timers;
+    this.senders = options.senders ?? [];
     this.#routes = new WebRoutes(options.publicBaseUrl ?? 'https://bots.example.org');
     this.web = this.#routes.forInstance(this.instanceId, this.#logger);
   }
@@ -541,6 +547,13 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   }
   onStop(handler: () => Promise<void> | void): void {
     this.#handlers.onStop(handler);
+  }
+  /** A sender's actions, recorded in their own TestMatrix; throws for an account not in `senders`, as the daemon does. */
+  matrixAs(userId: string): TestMatrix {
+    if (!this.senders.includes(userId)) throw new Error(`instance ${this.instanceId} may not send as ${userId}: add it to the instance's senders`);
+    let matrix = this.senderMatrices.get(userId);
+    if (!matrix) this.senderMatrices.set(userId, (matrix = new TestMatrix(userId)));
+    return matrix;
   }
   /** Runs `work` (the test kit has no transaction ids); the keys used are in {@link idempotentKeys}. */
   async idempotent<T>(key: string, work: () => Promise<T> | T): Promise<T> {

@@ -12,6 +12,8 @@ export interface InstanceRecord {
   enabled: boolean;
   config: Record<string, unknown>;
   rooms: string[];
+  /** Other bot accounts of this daemon the instance may send as (`ctx.matrixAs`); the operator's choice. */
+  senders: string[];
   managedBy: 'api' | 'config';
   /**
    * The plugin version the config was last accepted by (validated when the
@@ -29,6 +31,7 @@ function fromRow(row: Selectable<InstanceTable>): InstanceRecord {
     enabled: row.enabled === 1,
     config: JSON.parse(row.config) as Record<string, unknown>,
     rooms: JSON.parse(row.rooms) as string[],
+    senders: JSON.parse(row.senders) as string[],
     managedBy: row.managed_by,
     pluginVersion: row.plugin_version,
   };
@@ -58,6 +61,7 @@ export class InstanceRepository {
       enabled: instance.enabled ? 1 : 0,
       config: JSON.stringify(instance.config),
       rooms: JSON.stringify(instance.rooms),
+      senders: JSON.stringify(instance.senders),
       managed_by: instance.managedBy,
       ...(instance.pluginVersion !== undefined ? { plugin_version: instance.pluginVersion } : {}),
       updated_at: now,

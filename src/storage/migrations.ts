@@ -117,6 +117,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_instance_senders': {
+      async up(db: Kysely<unknown>) {
+        // Other bot accounts an instance may send as (ctx.matrixAs): a JSON array of user ids.
+        await db.schema
+          .alterTable('instances')
+          .addColumn('senders', 'text', (c) => c.notNull().defaultTo('[]'))
+          .execute();
+      },
+    },
   };
 }
 

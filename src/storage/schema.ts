@@ -40,6 +40,7 @@ export interface InstanceTable {
   enabled: number;
   config: string; // JSON object
   rooms: string; // JSON array of room ids, '*' = every joined room
+  senders: string; // JSON array of bot account user ids the instance may send as
   managed_by: 'api' | 'config';
   plugin_version: string | null; // the plugin version the config was last accepted by; null = not known
   created_at: number;

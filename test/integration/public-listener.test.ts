@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
-import { uniqueLocalpart } from '../harness/matrix-user.ts';
+import { TestUser, uniqueLocalpart } from '../harness/matrix-user.ts';
 import { freePort, TestDaemon } from '../harness/daemon.ts';
 
 const BASE_URL = 'https://hooks.example.org';
@@ -134,6 +134,53 @@ describe('public listener for plugin web endpoints', () => {
     }
     const onManagement = await daemon.api('GET', '/_matrix/maubot/plugin/webby1/hello/ada');
     assert.notEqual(onManagement.status, 200);
+  });
+
+  it('an instance sends as another bot account only when the operator listed it among its senders', async () => {
+    const register = async (name: string) => {
+      const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
+        username: uniqueLocalpart(name),
+        password: `bot-password-${uniqueLocalpart('pw')}`,
+        method: 'shared_secret',
+        encryption: false,
+      });
+      assert.equal(res.status, 201, res.text);
+      return res.body.id;
+    };
+    const grafana = await register('grafana');
+    const stranger = await register('stranger');
+    const user = await TestUser.create(hs, 'hookuser');
+    const room = await user.createRoom({ name: 'alerts', invite: [grafana, stranger] });
+    await user.waitForMembership(room, grafana, 'join', 30_000);
+    const say = (as: string, text: string) => call('POST', '/_matrix/maubot/plugin/webby1/say', { body: JSON.stringify({ as, room, text }), headers: { 'content-type': 'application/json' } });
+
+    // Not listed: refused, naming the fix.
+    const refused = await say(grafana, 'too early');
+    assert.equal(refused.status, 403);
+    assert.match(String(refused.json?.error), /may not send as .*add it to the instance's senders/);
+
+    // Bad senders change nothing: the own account, an unknown account, not a list.
+    for (const [senders, problem] of [
+      [[botId], /is the instance's own bot account/],
+      [['@nobody:example.org'], /no bot account @nobody:example\.org/],
+      ['@grafana', /must be a list/],
+    ] as const) {
+      const bad = await daemon.api<{ error: string; problems: string[] }>('PUT', '/instance/webby1', { senders });
+      assert.equal(bad.status, 400, bad.text);
+      assert.match(JSON.stringify(bad.body), problem);
+    }
+    assert.deepEqual((await daemon.api<{ senders: string[] }>('GET', '/instance/webby1')).body.senders, []);
+
+    const allowed = await daemon.api<{ senders: string[]; state: string }>('PUT', '/instance/webby1', { senders: [grafana] });
+    assert.equal(allowed.status, 200, allowed.text);
+    assert.deepEqual(allowed.body.senders, [grafana]);
+    const sent = await say(grafana, 'disk almost full');
+    assert.equal(sent.status, 200, sent.text);
+    assert.deepEqual((sent.json as { senders: string[] }).senders, [grafana], 'the running instance sees the new list without a restart');
+    const event = await user.waitForEvent(room, (e) => e.event_id === (sent.json as { event_id: string }).event_id, 20_000, 'the sender’s message');
+    assert.equal(event.sender, grafana);
+    assert.equal(event.content.body, 'disk almost full');
+    assert.equal((await say(stranger, 'not me')).status, 403, 'another account is still refused');
   });
 
   it('routes go with their instance and come back with it, also after a daemon restart', async () => {

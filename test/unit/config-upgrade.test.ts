@@ -137,6 +137,7 @@ describe('the supervisor upgrades stored configs before starting instances', () 
     enabled: true,
     config,
     rooms: ['*'],
+    senders: [],
     managedBy,
     pluginVersion,
   });

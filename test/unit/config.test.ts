@@ -404,6 +404,23 @@ describe('public listener', () => {
   });
 });
 
+describe('instance senders', () => {
+  test('default to none; entries must be user ids', async () => {
+    const dir = await freshDir();
+    const config = baseConfig();
+    config.instances = {
+      hooks: { plugin: 'org.trellis.ping', client: '@hooks:example.org', rooms: ['*'], senders: ['@grafana:example.org'] },
+      plain: { plugin: 'org.trellis.ping', client: '@hooks:example.org', rooms: ['*'] },
+    };
+    const { config: loaded } = await loadConfig(await writeConfig(dir, config), {});
+    assert.deepEqual(loaded.instances.hooks?.senders, ['@grafana:example.org']);
+    assert.deepEqual(loaded.instances.plain?.senders, []);
+    (config.instances as Record<string, Record<string, unknown>>).hooks!.senders = ['grafana'];
+    const error = await loadError(await writeConfig(dir, config));
+    assert.deepEqual(error.problems, ['instances.hooks.senders[0]: not a Matrix user id (expected @localpart:server.name)']);
+  });
+});
+
 describe('paths', () => {
   test('data_dir resolves against the config folder and database.path against data_dir', async () => {
     const dir = await freshDir();

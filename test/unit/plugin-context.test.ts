@@ -42,6 +42,10 @@ function setup(config: Record<string, unknown> = {}, instanceId = 'inst1') {
     storage: boundStorage(storage.pluginStorage, instanceId),
     metrics: new Metrics().forPlugin('org.example.test', instanceId),
     web: new WebRoutes(null).forInstance(instanceId, wrapLogger(hub.root)),
+    senders: () => [],
+    matrixAs: (userId: string) => {
+      throw new Error(`not a sender: ${userId}`);
+    },
     log: wrapLogger(hub.root).child({ instance: instanceId }),
     onCommand: (name) => commandsRun.push(name),
     onHandlerError: (err) => handlerErrors.push(err),

@@ -50,7 +50,7 @@ describe('openStorage', () => {
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(s.db);
       assert.deepEqual(
         applied.rows.map((r) => r.name),
-        ['0001_initial', '0002_client_encryption', '0003_revoked_tokens', '0004_instance_plugin_version', '0005_api_tokens'],
+        ['0001_initial', '0002_client_encryption', '0003_revoked_tokens', '0004_instance_plugin_version', '0005_api_tokens', '0006_instance_senders'],
       );
     });
   });
@@ -70,7 +70,7 @@ describe('openStorage', () => {
       assert.equal(c?.accessToken, 'token-1');
       assert.equal(await second.pluginStorage.get('inst', 'k'), '"v"');
       const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(second.db);
-      assert.equal(Number(applied.rows[0].n), 5);
+      assert.equal(Number(applied.rows[0].n), 6);
     } finally {
       await second.close();
     }
@@ -226,7 +226,16 @@ describe('clients', () => {
 describe('instances and plugins', () => {
   test('instance upsert, list, update and delete', async () => {
     await withMemory(async (s) => {
-      const base = { id: 'ping-1', pluginId: 'org.example.ping', clientId: '@bot:example.org', enabled: true, config: { prefix: '?' }, rooms: ['!a', '!b'], managedBy: 'api' as const };
+      const base = {
+        id: 'ping-1',
+        pluginId: 'org.example.ping',
+        clientId: '@bot:example.org',
+        enabled: true,
+        config: { prefix: '?' },
+        rooms: ['!a', '!b'],
+        senders: ['@other:example.org'],
+        managedBy: 'api' as const,
+      };
       await s.instances.upsert(base);
       await s.instances.upsert({ ...base, id: 'echo-1' });
       assert.deepEqual(await s.instances.get('ping-1'), { ...base, pluginVersion: null });

@@ -10,6 +10,19 @@ import { WebRoutes } from '../../src/sdk/web-routes.ts';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, critical() {} };
 
+describe('senders in the test kit', () => {
+  test('matrixAs records what a listed sender sent and refuses an account not listed', async () => {
+    const ctx = new TestContext({ config: {}, senders: ['@grafana:example.org'] });
+    await ctx.matrixAs('@grafana:example.org').sendText('!room:example.org', 'disk almost full');
+    assert.deepEqual(
+      ctx.senderMatrices.get('@grafana:example.org')?.sent.map((s) => s.text),
+      ['disk almost full'],
+    );
+    assert.deepEqual(ctx.matrix.sent, [], 'nothing went out as the instance itself');
+    assert.throws(() => ctx.matrixAs('@other:example.org'), /may not send as @other:example.org/);
+  });
+});
+
 describe('plugin web routes', () => {
   test('params, query, headers and body reach the handler; its status, headers and body come back', async () => {
     const ctx = new TestContext({ config: {}, instanceId: 'hooks', publicBaseUrl: 'https://bots.example.org/' });

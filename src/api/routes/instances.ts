@@ -28,6 +28,7 @@ function instanceInput(body: z.output<typeof InstanceBody>): InstanceInput {
   if (body.enabled !== undefined) input.enabled = body.enabled;
   // Each entry is checked by putInstance, which names the bad ones.
   if (body.rooms !== undefined) input.rooms = body.rooms as string[];
+  if (body.senders !== undefined) input.senders = body.senders as string[];
   if (body.config !== undefined) input.config = body.config;
   return input;
 }
