@@ -47,9 +47,8 @@ export function createPublicServer(options: PublicServerOptions): FastifyInstanc
     const url = new URL(req.url, 'http://public.invalid');
     const match = routes.match(req.method, url.pathname);
     if (!match) {
-      const allowed = routes.allowedMethods(url.pathname);
-      if (allowed.length > 0) return refuse(reply.header('allow', allowed.join(', ')), 405, `${req.method} is not allowed here; use ${allowed.join(', ')}`);
-      return refuse(reply, 404, 'not found');
+      const { status, allow, error } = routes.unmatched(req.method, url.pathname);
+      return refuse(allow ? reply.header('allow', allow) : reply, status, error);
     }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     return answer(reply, await run(match, webRequest(req.method as HttpMethod, match, url, req.headers, body)));

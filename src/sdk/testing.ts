@@ -496,7 +496,10 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   async webRequest(method: HttpMethod, path: string, request: TestWebRequest = {}): Promise<TestWebResponse> {
     const url = new URL(path, 'http://public.invalid');
     const match = this.#routes.match(method, url.pathname);
-    if (!match) return { status: this.#routes.allowedMethods(url.pathname).length > 0 ? 405 : 404, headers: {}, body: { ok: false, error: 'not found' } };
+    if (!match) {
+      const { status, allow, error } = this.#routes.unmatched(method, url.pathname);
+      return { status, headers: allow ? { allow } : {}, body: { ok: false, error } };
+    }
     const { body } = request;
     const headers = { ...request.headers };
     let bytes: Uint8Array = new Uint8Array();

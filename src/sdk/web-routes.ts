@@ -69,9 +69,11 @@ export class WebRoutes {
     return { target, path: pathname.slice(base.length) || '/', params };
   }
 
-  /** The methods some route serves at this path (for a 405's Allow header); empty when none does. */
-  allowedMethods(pathname: string): HttpMethod[] {
-    return HTTP_METHODS.filter((m) => this.#router.find(m, pathname) !== null);
+  /** The answer to a request no route matched: 405 with the methods served at that path, else 404. */
+  unmatched(method: string, pathname: string): { status: 404 | 405; allow: string | null; error: string } {
+    const allowed = HTTP_METHODS.filter((m) => this.#router.find(m, pathname) !== null);
+    if (allowed.length === 0) return { status: 404, allow: null, error: 'not found' };
+    return { status: 405, allow: allowed.join(', '), error: `${method} is not allowed here; use ${allowed.join(', ')}` };
   }
 
   /** @internal used by InstanceWeb */

@@ -49,6 +49,7 @@ describe('plugin web routes', () => {
     assert.equal((await ctx.webRequest('POST', `${base}/json`, { body: '{nope' })).status, 400);
     assert.deepEqual((await ctx.webRequest('POST', `${base}/json`, { body: { a: [1] } })).body, { got: { a: [1] } });
     assert.equal((await ctx.webRequest('GET', `${base}/missing`)).status, 404);
+    assert.deepEqual((await ctx.webRequest('GET', `${base}/json`)).headers, { allow: 'POST' }, 'another method: 405 with Allow');
     assert.equal((await ctx.webRequest('GET', `${base}/json`)).status, 405);
   });
 
