@@ -158,13 +158,7 @@ export class Daemon {
       // A development check (the test daemons set it): every API response is compared with its schema.
       { checkResponses: process.env.TRELLIS_CHECK_API_RESPONSES === '1' },
     );
-    try {
-      await this.api.listen({ host: config.server.host, port: config.server.port });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const hint = code === 'EADDRINUSE' ? `port ${config.server.port} is already in use (another trellis or maubot?); set server.port or TRELLIS_PORT` : errorMessage(err);
-      throw new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${hint}`);
-    }
+    await listen(this.api, config.server.host, config.server.port, '', ' (another trellis or maubot?); set server.port or TRELLIS_PORT');
     const url = httpUrl(config.server.host, config.server.port);
     if (config.public) await this.#listenPublic(config.public);
     this.log.info(`trellis ${VERSION} listening on ${url}`, { instances: this.supervisor.instanceIds.length, clients: this.supervisor.clients.size });
@@ -174,13 +168,7 @@ export class Daemon {
   async #listenPublic(settings: PublicListenerConfig): Promise<void> {
     const log = this.log.child({ component: 'public' });
     this.publicApi = createPublicServer({ routes: this.supervisor.web, log, maxBodyBytes: settings.max_body_bytes });
-    try {
-      await this.publicApi.listen({ host: settings.host, port: settings.port });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const hint = code === 'EADDRINUSE' ? `port ${settings.port} is already in use; set public.port or TRELLIS_PUBLIC_PORT` : errorMessage(err);
-      throw new Error(`cannot listen on ${settings.host}:${settings.port} (public listener): ${hint}`);
-    }
+    await listen(this.publicApi, settings.host, settings.port, ' (public listener)', '; set public.port or TRELLIS_PUBLIC_PORT');
     log.info(`public listener for plugin web endpoints on ${httpUrl(settings.host, settings.port)}, reached as ${this.supervisor.web.publicUrl('/')}`);
   }
 
@@ -249,4 +237,14 @@ export class Daemon {
 
 function httpUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Listens, or throws a message naming the address and, for a taken port, what to change. */
+async function listen(app: FastifyInstance, host: string, port: number, what: string, whenTaken: string): Promise<void> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    const hint = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `port ${port} is already in use${whenTaken}` : errorMessage(err);
+    throw new Error(`cannot listen on ${host}:${port}${what}: ${hint}`);
+  }
 }

@@ -12,8 +12,8 @@ import type { HttpMethod, PluginWeb, WebHandler, WebRequest, WebResponse } from 
 import { errorMessage } from '../shared/error-message.ts';
 
 /** maubot's mount point for plugin web apps, kept so maubot-style URLs work. */
-export const PLUGIN_PATH = '/_matrix/maubot/plugin';
-export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const PLUGIN_PATH = '/_matrix/maubot/plugin';
+const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const PREFIX = /^\/[A-Za-z0-9._~-]+\/$/;
 
 export interface RouteTarget {
@@ -42,10 +42,6 @@ export class WebRoutes {
   /** @param publicBase the listener's public base URL (`public.base_url`), null without a public listener. */
   constructor(publicBase: string | null) {
     this.#publicBase = publicBase?.replace(/\/+$/, '') ?? null;
-  }
-
-  get enabled(): boolean {
-    return this.#publicBase !== null;
   }
 
   /**
