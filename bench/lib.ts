@@ -37,7 +37,7 @@ export function log(line: string): void {
  * Runs `body` against a fresh Synapse and daemon and stops both afterwards,
  * also on error and on Ctrl-C, so a benchmark never leaves processes behind.
  */
-export async function withBenchEnv(body: (env: BenchEnv) => Promise<void>): Promise<void> {
+export async function withBenchEnv(body: (env: BenchEnv) => Promise<void>, options: { config?: (config: Record<string, unknown>) => void } = {}): Promise<void> {
   await installSynapse({ log });
   log('starting Synapse …');
   const hs = await startSynapse();
@@ -59,6 +59,7 @@ export async function withBenchEnv(body: (env: BenchEnv) => Promise<void>): Prom
     daemon = await TestDaemon.create(hs, (config) => {
       const homeservers = config.homeservers as Record<string, Record<string, unknown>>;
       homeservers.main!.shared_secret = hs.sharedSecret;
+      options.config?.(config);
     });
     const user = await TestUser.create(hs, 'bench-human');
     await body({ hs, daemon, user });

@@ -12,6 +12,7 @@ import { Clients } from './views/clients.tsx';
 import { Plugins } from './views/plugins.tsx';
 import { Logs } from './views/logs.tsx';
 import { Database } from './views/database.tsx';
+import { Webhooks } from './views/webhooks.tsx';
 import { Tokens } from './views/tokens.tsx';
 
 function Login() {
@@ -63,6 +64,7 @@ function Page() {
   if (match('/instances', p)) return <InstanceList />;
   if (match('/instances/new', p)) return <InstanceEditor id={null} />;
   if ((params = match('/instances/:id/database', p))) return <Database id={params.id} />;
+  if ((params = match('/instances/:id/webhooks', p))) return <Webhooks id={params.id} />;
   if ((params = match('/instances/:id', p))) return <InstanceEditor id={params.id} />;
   if (match('/bots', p)) return <Clients />;
   if (match('/plugins', p)) return <Plugins />;

@@ -23,6 +23,7 @@ import { registerConsole, type ConsoleAsset } from './console.ts';
 import { Health, Metrics, RAW_BODIES, Version, errors } from './schemas.ts';
 import type { TokenOwner } from './session-tokens.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
+import { registerPluginAdminRoutes } from './routes/plugin-admin.ts';
 import { RequestError, openapiTransform, useZodSchemas, type ZodTypeProvider } from './typed-routes.ts';
 
 declare module 'fastify' {
@@ -261,6 +262,7 @@ export async function createApiServer(deps: ApiDeps, consoleAssets?: Map<string,
       registerTokenRoutes(api, deps);
       registerPluginRoutes(api, deps);
       registerInstanceRoutes(api, deps);
+      registerPluginAdminRoutes(api, deps);
       registerClientRoutes(api, deps);
       registerClientAuthRoutes(api, deps);
       registerLogRoutes(api, deps);

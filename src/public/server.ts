@@ -6,14 +6,11 @@
  * 5xx for that request only and logged with its instance id.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { JsonValue } from '../sdk/index.ts';
-import type { HttpMethod, WebRequest } from '../sdk/web.ts';
+import type { HttpMethod } from '../sdk/web.ts';
 import { answerAndLinger, formatLimit } from '../api/server.ts';
+import { sendWebResponse } from '../api/web-response.ts';
 import type { Logger } from '../core/logging.ts';
-import { invokeRoute, webRequest, type RouteMatch, type WebOutcome, type WebRoutes } from '../sdk/web-routes.ts';
-
-/** A handler that has not answered by then gets 504; the request is not retried. */
-const HANDLER_TIMEOUT_MS = 30_000;
+import { invokeRoute, webRequest, type WebRoutes } from '../sdk/web-routes.ts';
 
 export interface PublicServerOptions {
   routes: WebRoutes;
@@ -51,34 +48,8 @@ export function createPublicServer(options: PublicServerOptions): FastifyInstanc
       return refuse(allow ? reply.header('allow', allow) : reply, status, error);
     }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    return answer(reply, await run(match, webRequest(req.method as HttpMethod, match, url, req.headers, body)));
+    const outcome = await invokeRoute(match, webRequest(req.method as HttpMethod, match, url, req.headers, body));
+    return outcome.ok ? sendWebResponse(reply, outcome.response) : refuse(reply, outcome.status, outcome.error);
   });
   return app;
-}
-
-/** Runs the plugin's handler, bounded in time. */
-async function run(match: RouteMatch, request: WebRequest): Promise<WebOutcome> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<WebOutcome>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, status: 504, error: `the plugin did not answer within ${HANDLER_TIMEOUT_MS / 1000} s` }), HANDLER_TIMEOUT_MS);
-  });
-  try {
-    const outcome = await Promise.race([invokeRoute(match, request), timeout]);
-    if (!outcome.ok && outcome.status === 504) match.target.log.warn(`web endpoint ${request.method} ${request.path}: ${outcome.error}`);
-    return outcome;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function answer(reply: FastifyReply, outcome: WebOutcome): FastifyReply {
-  if (!outcome.ok) return refuse(reply, outcome.status, outcome.error);
-  const { status = 200, headers = {}, body } = outcome.response;
-  reply.code(status);
-  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-  const typed = Object.keys(headers).some((h) => h.toLowerCase() === 'content-type');
-  if (body === undefined) return reply.send();
-  if (typeof body === 'string') return (typed ? reply : reply.type('text/plain; charset=utf-8')).send(body);
-  if (body instanceof Uint8Array) return (typed ? reply : reply.type('application/octet-stream')).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-  return (typed ? reply : reply.type('application/json; charset=utf-8')).send(JSON.stringify(body as JsonValue));
 }

@@ -494,10 +494,23 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
    * routes, or a claimed prefix such as `/webhook/…`), answered as the daemon answers it.
    */
   async webRequest(method: HttpMethod, path: string, request: TestWebRequest = {}): Promise<TestWebResponse> {
+    return this.#request(this.#routes, method, path, request);
+  }
+
+  /**
+   * A request to the instance's admin routes (`ctx.web.adminRoute`), as the management API (with a
+   * valid token) passes it on; `path` is below the instance's admin base, e.g. `/hooks`.
+   */
+  async adminRequest(method: HttpMethod, path: string, request: TestWebRequest = {}): Promise<TestWebResponse> {
+    const admin = this.#routes.admin!;
+    return this.#request(admin, method, `${admin.baseOf(this.instanceId)}${path}`, request);
+  }
+
+  async #request(table: WebRoutes, method: HttpMethod, path: string, request: TestWebRequest): Promise<TestWebResponse> {
     const url = new URL(path, 'http://public.invalid');
-    const match = this.#routes.match(method, url.pathname);
+    const match = table.match(method, url.pathname);
     if (!match) {
-      const { status, allow, error } = this.#routes.unmatched(method, url.pathname);
+      const { status, allow, error } = table.unmatched(method, url.pathname);
       return { status, headers: allow ? { allow } : {}, body: { ok: false, error } };
     }
     const { body } = request;

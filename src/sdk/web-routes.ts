@@ -1,8 +1,10 @@
 /**
- * The public listener's route table: each running instance's routes under
- * /_matrix/maubot/plugin/<instance id>/ and the top-level prefixes plugins
- * claim (/webhook/), matched with find-my-way (fastify's router). Routes
- * live as long as their instance: {@link InstanceWeb.dispose} removes them.
+ * The route tables of plugin web endpoints, matched with find-my-way
+ * (fastify's router): the public listener's (each running instance's routes
+ * under /_matrix/maubot/plugin/<instance id>/ and the top-level prefixes
+ * plugins claim, /webhook/) and the management listener's (each instance's
+ * admin routes under /_matrix/maubot/v1/instance/<id>/plugin/, behind the
+ * API's token). Routes live as long as their instance: {@link InstanceWeb.dispose} removes them.
  * The daemon and the test kit (`trellis/sdk/testing`) share it; not part of
  * the `trellis/sdk` surface plugins import.
  */
@@ -13,6 +15,8 @@ import { errorMessage } from '../shared/error-message.ts';
 
 /** maubot's mount point for plugin web apps, kept so maubot-style URLs work. */
 const PLUGIN_PATH = '/_matrix/maubot/plugin';
+/** Where the management API serves an instance's admin routes (below its `/instance/<id>`). */
+const ADMIN_PATH = '/_matrix/maubot/v1/instance';
 const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const PREFIX = /^\/[A-Za-z0-9._~-]+\/$/;
 
@@ -38,10 +42,18 @@ export class WebRoutes {
   readonly #router = Router({ maxParamLength: 2048 });
   readonly #prefixes = new Map<string, string>();
   readonly #publicBase: string | null;
+  /** The management listener's table of admin routes. */
+  readonly admin: WebRoutes | null;
+  readonly #mount: string;
 
-  /** @param publicBase the listener's public base URL (`public.base_url`), null without a public listener. */
-  constructor(publicBase: string | null) {
+  /**
+   * @param publicBase the listener's public base URL (`public.base_url`), null without a public listener.
+   * The table of the management listener's admin routes comes with it.
+   */
+  constructor(publicBase: string | null, kind: 'public' | 'admin' = 'public') {
     this.#publicBase = publicBase?.replace(/\/+$/, '') ?? null;
+    this.#mount = kind === 'public' ? PLUGIN_PATH : ADMIN_PATH;
+    this.admin = kind === 'public' ? new WebRoutes(null, 'admin') : null;
   }
 
   /**
@@ -50,6 +62,12 @@ export class WebRoutes {
    */
   forInstance(instanceId: string, log: PluginLogger, scope: HandlerScope = (fn) => fn()): InstanceWeb {
     return new InstanceWeb(this, instanceId, log, scope);
+  }
+
+  /** @internal the path an instance's routes are served below. */
+  baseOf(instanceId: string): string {
+    const base = `${this.#mount}/${encodeURIComponent(instanceId)}`;
+    return this.admin === null ? `${base}/plugin` : base;
   }
 
   publicUrl(path: string): string | null {
@@ -108,7 +126,7 @@ export class InstanceWeb implements PluginWeb {
   readonly #log: PluginLogger;
   readonly #scope: HandlerScope;
   readonly #base: string;
-  readonly #added: Array<{ methods: readonly HttpMethod[]; path: string }> = [];
+  readonly #added: Array<{ table: WebRoutes; methods: readonly HttpMethod[]; path: string }> = [];
   readonly #claimed: string[] = [];
   #disposed = false;
 
@@ -117,7 +135,7 @@ export class InstanceWeb implements PluginWeb {
     this.#instanceId = instanceId;
     this.#log = log;
     this.#scope = scope;
-    this.#base = `${PLUGIN_PATH}/${encodeURIComponent(instanceId)}`;
+    this.#base = routes.baseOf(instanceId);
   }
 
   get baseUrl(): string | null {
@@ -129,14 +147,24 @@ export class InstanceWeb implements PluginWeb {
   }
 
   route(method: HttpMethod | readonly HttpMethod[], path: string, handler: WebHandler): void {
+    this.#addRoute(this.#routes, this.#base, method, path, handler);
+  }
+
+  adminRoute(method: HttpMethod | readonly HttpMethod[], path: string, handler: WebHandler): void {
+    const admin = this.#routes.admin;
+    if (admin === null) throw new WebRouteError('admin routes are added through the public table');
+    this.#addRoute(admin, admin.baseOf(this.#instanceId), method, path, handler);
+  }
+
+  #addRoute(table: WebRoutes, base: string, method: HttpMethod | readonly HttpMethod[], path: string, handler: WebHandler): void {
     this.#assertLive();
     const methods = typeof method === 'string' ? [method] : [...method];
     const unknown = methods.filter((m) => !HTTP_METHODS.includes(m));
     if (methods.length === 0 || unknown.length > 0) throw new WebRouteError(`route ${path}: unknown method ${unknown.join(', ') || '(none)'}; use ${HTTP_METHODS.join(', ')}`);
     if (!path.startsWith('/')) throw new WebRouteError(`route ${JSON.stringify(path)}: a path starts with "/"`);
-    const full = `${this.#base}${path}`;
-    this.#routes.add(methods, full, this.#base, this.#target(handler));
-    this.#added.push({ methods, path: full });
+    const full = `${base}${path}`;
+    table.add(methods, full, base, this.#target(handler));
+    this.#added.push({ table, methods, path: full });
   }
 
   claimPrefix(prefix: string, handler: WebHandler): void {
@@ -150,13 +178,13 @@ export class InstanceWeb implements PluginWeb {
       throw err;
     }
     this.#claimed.push(prefix);
-    this.#added.push({ methods: HTTP_METHODS, path });
+    this.#added.push({ table: this.#routes, methods: HTTP_METHODS, path });
   }
 
   /** Removes every route and claim of this instance; later calls to route/claimPrefix throw. */
   dispose(): void {
     this.#disposed = true;
-    for (const { methods, path } of this.#added.splice(0)) this.#routes.remove(methods, path);
+    for (const { table, methods, path } of this.#added.splice(0)) table.remove(methods, path);
     for (const prefix of this.#claimed.splice(0)) this.#routes.release(prefix);
   }
 
@@ -187,8 +215,25 @@ export function webRequest(method: HttpMethod, match: RouteMatch, url: URL, head
 
 export type WebOutcome = { ok: true; response: WebResponse } | { ok: false; status: number; error: string };
 
-/** Runs the plugin's handler; what it throws stays with this request (logged with the instance, answered 500). */
+/** A handler that has not answered by then gets 504; the request is not retried. */
+const HANDLER_TIMEOUT_MS = 30_000;
+
+/** Runs the plugin's handler, bounded in time; what it throws stays with this request (logged with the instance, answered 500). */
 export async function invokeRoute(match: RouteMatch, request: WebRequest): Promise<WebOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<WebOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, status: 504, error: `the plugin did not answer within ${HANDLER_TIMEOUT_MS / 1000} s` }), HANDLER_TIMEOUT_MS);
+  });
+  try {
+    const outcome = await Promise.race([handle(match, request), timeout]);
+    if (!outcome.ok && outcome.status === 504) match.target.log.warn(`web endpoint ${request.method} ${request.path}: ${outcome.error}`);
+    return outcome;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function handle(match: RouteMatch, request: WebRequest): Promise<WebOutcome> {
   let response: WebResponse;
   try {
     response = await match.target.handler(request);

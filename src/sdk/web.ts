@@ -53,4 +53,10 @@ export interface PluginWeb {
    * One instance at a time may hold a prefix; throws if another holds it. Released when the instance stops.
    */
   claimPrefix(prefix: string, handler: WebHandler): void;
+  /**
+   * Serves `path` on the management listener, below `/_matrix/maubot/v1/instance/<instance id>/plugin`,
+   * behind the management API's token (the plugin sees only authenticated requests): the plugin's
+   * own admin API, used by scripts and the console. Removed when the instance stops.
+   */
+  adminRoute(method: HttpMethod | readonly HttpMethod[], path: string, handler: WebHandler): void;
 }

@@ -72,11 +72,12 @@ export interface WaitResult extends EchoCounts {
   waitedMs: number;
 }
 
-interface HistoryEvent {
+export interface HistoryEvent {
   event_id: string;
   type: string;
   sender: string;
-  content: { body?: unknown; msgtype?: unknown };
+  origin_server_ts: number;
+  content: { body?: unknown; msgtype?: unknown; [key: string]: unknown };
 }
 
 interface MessagesPage {

@@ -29,6 +29,10 @@ export interface Homeserver extends HomeserverInfo {
   stop(): Promise<void>;
   /** Stops and starts again on the same port with the same data. */
   restart(): Promise<void>;
+  /** Stops the process, keeping its data and port: requests are refused until {@link up}. */
+  down(): Promise<void>;
+  /** Starts it again after {@link down}. */
+  up(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -401,8 +405,15 @@ export async function startSynapse(options: StartOptions = {}): Promise<Homeserv
       }
     },
     async restart() {
-      if (stopped) throw new Error('restart() after stop(): the homeserver and its data are gone');
+      await hs.down();
+      await hs.up();
+    },
+    async down() {
+      if (stopped) throw new Error('down() after stop(): the homeserver and its data are gone');
       await stopChild(child);
+    },
+    async up() {
+      if (stopped) throw new Error('up() after stop(): the homeserver and its data are gone');
       child = spawnSynapse(dataDir, configPath);
       await waitUntilReady(url, child, dataDir);
     },

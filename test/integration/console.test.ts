@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { createRegistrationToken, sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
-import { ADMIN_PASSWORD, TestDaemon } from '../harness/daemon.ts';
+import { ADMIN_PASSWORD, freePort, TestDaemon } from '../harness/daemon.ts';
 import { launchChromium, loginThroughUi, screenshot } from '../harness/browser.ts';
 import { buildPlugin } from '../../src/plugin-package/build.ts';
 
@@ -58,7 +58,10 @@ describe('web console in headless Chromium', () => {
     hs = await sharedOrOwnHomeserver();
     registrationToken = await createRegistrationToken({ url: hs.url, adminToken: hs.adminToken } as never, 2);
     // No registration token in the config: the operator types it into the console.
-    daemon = await TestDaemon.create(hs);
+    const publicPort = await freePort();
+    daemon = await TestDaemon.create(hs, (config) => {
+      config.public = { host: '127.0.0.1', port: publicPort, base_url: 'https://hooks.example.org' };
+    });
     user = await TestUser.create(hs, 'consoleuser');
     workDir = await mkdtemp(join(tmpdir(), 'trellis-console-'));
     archive = (await buildPlugin(HELLO, { outFile: join(workDir, 'hello.zip') })).file;
@@ -237,6 +240,43 @@ describe('web console in headless Chromium', () => {
   it('browses the instance database read-only', async () => {
     await page.goto(`${daemon.url}/instances/hello-ui/database`);
     await page.getByRole('heading', { name: /kv/ }).waitFor();
+  });
+
+  it('manages webhooks: a transform that does not compile is refused, the URL is shown with a copy button, a test payload reaches the room', async () => {
+    const created = await daemon.api('PUT', '/instance/hooks-ui', { type: 'org.trellis.webhooks', primary_user: botId, rooms: [roomId] });
+    assert.equal(created.status, 201, created.text);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: daemon.url });
+    await page.goto(`${daemon.url}/instances/hooks-ui`);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('heading', { name: /Webhooks of/ }).waitFor();
+    await page.getByText('No hooks yet').waitFor();
+
+    await page.getByRole('button', { name: 'New hook' }).click();
+    await page.getByLabel('Name').fill('ci builds');
+    await page.getByLabel('Room id').fill(roomId);
+    await page.getByLabel('Transformation function').fill('result = {');
+    await page.getByRole('button', { name: 'Create hook' }).click();
+    await page.getByRole('alert').filter({ hasText: 'transform: does not compile' }).waitFor();
+    await page.getByLabel('Transformation function').fill('result = { version: "v2", plain: "Build " + data.build + " passed" };');
+    await page.getByRole('button', { name: 'Create hook' }).click();
+
+    const hook = page.getByRole('region', { name: 'hook ci builds' });
+    const url = await hook.locator('code.hook-url').textContent();
+    assert.match(url ?? '', /^https:\/\/hooks\.example\.org\/webhook\/[0-9a-f-]{36}$/);
+    await hook.getByRole('button', { name: 'Copy URL' }).click();
+    await hook.getByRole('button', { name: 'Copied' }).waitFor();
+    assert.equal(await page.evaluate('navigator.clipboard.readText()'), url);
+
+    await hook.getByLabel('Test payload (JSON)').fill('{"build": 99}');
+    await hook.getByRole('button', { name: 'Send test payload' }).click();
+    await hook
+      .getByRole('status')
+      .filter({ hasText: /^Posted/ })
+      .waitFor({ timeout: 20_000 });
+    const posted = await user.waitForEvent(roomId, (ev) => ev.content.body === 'Build 99 passed', 20_000, 'the test payload in the room');
+    assert.equal(posted.sender, botId);
+    await page.reload();
+    await page.getByRole('region', { name: 'hook ci builds' }).getByText('(1 in all)').waitFor();
   });
 
   it('creates an API token shown once, which works on the API, lists it and revokes it', async () => {

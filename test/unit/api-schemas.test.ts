@@ -68,8 +68,8 @@ const BODYLESS = new Set([
 ]);
 /** Routes that only ever refuse (maubot's, not supported by Trellis). */
 const NEVER_SUCCEED = new Set([`POST ${API}/debug/open`, `POST ${API}/client/{id}/verify`, `POST ${API}/client/{id}/generate_recovery_key`]);
-/** Served but deliberately not in the document. */
-const UNDOCUMENTED = new Set([`GET /openapi.json`, `GET ${API}/openapi.json`]);
+/** Served but deliberately not in the document: the OpenAPI documents, and each plugin's own admin API (documented by the plugin). */
+const UNDOCUMENTED = new Set([`GET /openapi.json`, `GET ${API}/openapi.json`, ...['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => `${m} ${API}/instance/{id}*`)]);
 /** Error statuses that answer with something else than the error shape. */
 const NOT_ERRORS = new Set(['GET /health 503']);
 /** Responses without a body. */

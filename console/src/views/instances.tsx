@@ -5,6 +5,7 @@ import { clients, instances, plugins, refreshInstances } from '../state.ts';
 import { navigate } from '../router.ts';
 import { Card, ConfirmButton, ErrorBox, StateBadge, useAction } from '../ui.tsx';
 import { SchemaForm } from './schema-form.tsx';
+import { WEBHOOKS_PLUGIN } from './webhooks.tsx';
 
 // The YAML library is most of the bundle's weight; loading it on demand keeps the dashboard's first render fast.
 let yamlModule: Promise<typeof import('yaml')> | null = null;
@@ -347,6 +348,7 @@ export function InstanceEditor({ id }: { id: string | null }) {
           </button>
         )}
         {current && <a href={`/instances/${encodeURIComponent(current.id)}/database`}>Browse database</a>}
+        {current?.type === WEBHOOKS_PLUGIN && <a href={`/instances/${encodeURIComponent(current.id)}/webhooks`}>Webhooks</a>}
         {current && !readOnly && (
           <ConfirmButton
             label="Delete"
