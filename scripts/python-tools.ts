@@ -2,13 +2,14 @@
  * Installs pinned Python tools into project-local virtualenvs without
  * touching the system Python: Synapse, so integration tests run against a
  * real homeserver, and yt-dlp for the media-preview plugin, into `.venv` at
- * the repo root; the real maubot (for the `trellis import-maubot` tests)
- * into its own `.venv-maubot`, because its dependencies (aiohttp, attrs,
- * …) clash with Synapse's. Idempotent: a matching install is left alone.
+ * the repo root; the real maubot (the framework uploaded .mbp plugins run on,
+ * src/mbp/host.py, and the peer of the import tests) into its own
+ * `.venv-maubot`, because its dependencies (aiohttp, attrs, …) clash with
+ * Synapse's. Idempotent: a matching install is left alone.
  *
  *   node scripts/python-tools.ts          # Synapse
  *   node scripts/python-tools.ts yt-dlp   # yt-dlp (npm run setup:yt-dlp)
- *   node scripts/python-tools.ts maubot   # maubot 0.6.0 into .venv-maubot
+ *   node scripts/python-tools.ts maubot   # maubot 0.6.0 into .venv-maubot (npm run setup:maubot)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -184,7 +185,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   install().catch((err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
     if (optional) {
-      console.warn(`warning: ${message}\nThe media-preview plugin needs yt-dlp: fix the above and run npm run setup:yt-dlp, or set yt_dlp_path in its config.`);
+      const needs =
+        which === 'maubot'
+          ? 'maubot plugins (.mbp) need maubot in .venv-maubot: fix the above and run npm run setup:maubot.'
+          : 'The media-preview plugin needs yt-dlp: fix the above and run npm run setup:yt-dlp, or set yt_dlp_path in its config.';
+      console.warn(`warning: ${message}\n${needs}`);
       return;
     }
     console.error(message);

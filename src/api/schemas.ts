@@ -442,6 +442,7 @@ export const Plugin = z
     name: z.string(),
     description: z.string(),
     source: z.enum(['bundled', 'uploaded']),
+    kind: z.enum(['trellis', 'maubot']).meta({ description: "Trellis: 'trellis' (TypeScript, plugin.yaml) or 'maubot' (an uploaded .mbp, run in a Python host process)" }),
     database: z.boolean().meta({ description: 'Whether the plugin uses per-instance storage' }),
     config_schema: z.record(z.string(), z.unknown()).meta({ description: "The instance config's JSON Schema" }),
   })

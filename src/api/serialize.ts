@@ -81,6 +81,7 @@ export function apiPlugin(plugin: LoadedPlugin, runtime: Runtime): Plugin {
     name: plugin.manifest.name ?? plugin.id,
     description: plugin.manifest.description ?? '',
     source: plugin.source,
+    kind: plugin.manifest.kind ?? 'trellis',
     database: plugin.manifest.database,
     config_schema: plugin.manifest.configSchema,
   };

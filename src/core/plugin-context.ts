@@ -42,6 +42,8 @@ export interface ContextOptions<Config> {
   log: Logger;
   onCommand?(name: string): void;
   onHandlerError?(err: unknown): void;
+  /** `ctx.fail`: stop the instance, mark it failed and start it again with backoff. */
+  onFail(reason: string): void;
 }
 
 /**
@@ -63,6 +65,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
   readonly timers: TimerSet;
   readonly #senders: ContextOptions<Config>['senders'];
   readonly #matrixAs: ContextOptions<Config>['matrixAs'];
+  readonly #onFail: ContextOptions<Config>['onFail'];
   #config: Config;
   readonly #handlers: HandlerRegistry<Config>;
 
@@ -75,6 +78,7 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
     this.web = options.web;
     this.#senders = options.senders;
     this.#matrixAs = options.matrixAs;
+    this.#onFail = options.onFail;
     this.log = options.log;
     this.#handlers = new HandlerRegistry<Config>({
       instanceId: options.instanceId,
@@ -97,6 +101,10 @@ export class InstanceContext<Config extends Record<string, unknown> = Record<str
 
   get senders(): readonly string[] {
     return this.#senders();
+  }
+
+  fail(reason: string): void {
+    this.#onFail(reason);
   }
 
   matrixAs(userId: string): MatrixActions {

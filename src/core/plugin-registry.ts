@@ -9,6 +9,8 @@ import { pathToFileURL } from 'node:url';
 import type { PluginDefinition } from '../sdk/index.ts';
 import { createConfigValidator, parseManifest, PluginValidationError, type ConfigValidationResult, type PluginManifest } from '../plugin-package/manifest.ts';
 import { installPluginArchive } from '../plugin-package/archive.ts';
+import { parseMaubotManifest } from '../plugin-package/maubot-manifest.ts';
+import { defaultHostSettings, maubotPluginDefinition, type HostSettings } from '../mbp/adapter.ts';
 import type { Storage } from '../storage/database.ts';
 import type { Logger } from './logging.ts';
 import { errorMessage } from '../shared/error-message.ts';
@@ -46,8 +48,15 @@ async function importDefinition(dir: string, manifest: PluginManifest): Promise<
   return def as PluginDefinition<Record<string, unknown>>;
 }
 
-/** An uploaded plugin's module is imported now (loading is its check); a bundled one's at the first call. */
-async function loadedPlugin(dir: string, source: LoadedPlugin['source'], manifest: PluginManifest): Promise<LoadedPlugin> {
+/**
+ * An uploaded plugin's module is imported now (loading is its check); a bundled one's at the first call.
+ * A maubot plugin's Python code is not loaded here: each instance's host process loads it (src/mbp/).
+ */
+async function loadedPlugin(dir: string, source: LoadedPlugin['source'], manifest: PluginManifest, maubotHost: HostSettings): Promise<LoadedPlugin> {
+  if (manifest.kind === 'maubot') {
+    const definition = maubotPluginDefinition(dir, manifest.maubot!, maubotHost);
+    return { id: manifest.id, version: manifest.version, source, dir, manifest, loadDefinition: async () => definition, validateConfig: createConfigValidator(manifest.configSchema) };
+  }
   let definition: Promise<PluginDefinition<Record<string, unknown>>> | undefined = source === 'uploaded' ? Promise.resolve(await importDefinition(dir, manifest)) : undefined;
   // A failed import is not cached: the next start tries again (a fixed file, a dependency installed meanwhile).
   const loadDefinition = () =>
@@ -69,9 +78,12 @@ export class PluginRegistry {
   readonly #pluginsDir: string;
   readonly #bundledDir: string;
   readonly #log: Logger;
+  readonly #maubotHost: HostSettings;
 
-  constructor(options: { storage: Storage; pluginsDir: string; bundledDir: string; log: Logger }) {
+  /** `maubotHost`: where .mbp instances find Python (default: the project's .venv-maubot, databases beside pluginsDir). */
+  constructor(options: { storage: Storage; pluginsDir: string; bundledDir: string; log: Logger; maubotHost?: HostSettings }) {
     this.#storage = options.storage;
+    this.#maubotHost = options.maubotHost ?? defaultHostSettings(dirname(resolve(options.pluginsDir)));
     this.#pluginsDir = options.pluginsDir;
     this.#bundledDir = options.bundledDir;
     this.#log = options.log;
@@ -86,8 +98,12 @@ export class PluginRegistry {
   }
 
   async #load(dir: string, source: LoadedPlugin['source']): Promise<LoadedPlugin> {
-    const manifest = parseManifest(await readFile(join(dir, 'plugin.yaml'), 'utf8'), { compileSchema: source === 'uploaded' });
-    return loadedPlugin(dir, source, manifest);
+    const maubotYaml = join(dir, 'maubot.yaml');
+    const manifest =
+      !existsSync(join(dir, 'plugin.yaml')) && existsSync(maubotYaml)
+        ? parseMaubotManifest(await readFile(maubotYaml, 'utf8'), (path) => existsSync(join(dir, path))).manifest
+        : parseManifest(await readFile(join(dir, 'plugin.yaml'), 'utf8'), { compileSchema: source === 'uploaded' });
+    return loadedPlugin(dir, source, manifest, this.#maubotHost);
   }
 
   async loadAll(): Promise<void> {
@@ -128,7 +144,7 @@ export class PluginRegistry {
       if (previous && previous.version === manifest.version && !options.allowOverride) {
         throw new PluginConflictError(`plugin ${manifest.id} ${manifest.version} is already installed; upload a new version or pass allow_override=true`);
       }
-      const plugin = await loadedPlugin(dir, 'uploaded', manifest);
+      const plugin = await loadedPlugin(dir, 'uploaded', manifest, this.#maubotHost);
       await this.#storage.plugins.upsert(toRecord(plugin));
       this.#plugins.set(plugin.id, plugin);
       // The old module stays in memory until its instances restart; its files are no longer needed.

@@ -38,6 +38,8 @@ interface ManagedInstance {
   context: InstanceContext | null;
   retryTimer: NodeJS.Timeout | null;
   attempts: number;
+  /** `ctx.fail`s in a row, each soon after its start: a plugin that crashes again right away backs off further. */
+  crashes: number;
   /** Its room events, in order; lives across restarts of the instance. */
   queue: InstanceQueue;
 }
@@ -49,6 +51,8 @@ const HANDLER_STALL_MS = 2_000;
 /** SIGTERM: how long handlers in flight get to finish before the sync state is saved without them. */
 const SHUTDOWN_GRACE_MS = 5_000;
 const SETUP_TIMEOUT_MS = 30_000;
+/** An instance that ran this long before it failed (ctx.fail) starts its backoff over. */
+const STABLE_RUN_MS = 5 * 60_000;
 const UPGRADE_TIMEOUT_MS = 10_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
@@ -185,7 +189,7 @@ export class Supervisor {
         stallAfterMs: HANDLER_STALL_MS,
         onReleased: (label, ms) => log.warn(`handler for ${label} still running after ${Math.round(ms / 1000)} s; this instance goes on with its next event (other instances were not held up)`),
       });
-      managed = { record, status: { state: 'stopped', lastError: null, startedAt: null, eventsHandled: 0, errorTimes: [] }, context: null, retryTimer: null, attempts: 0, queue };
+      managed = { record, status: { state: 'stopped', lastError: null, startedAt: null, eventsHandled: 0, errorTimes: [] }, context: null, retryTimer: null, attempts: 0, crashes: 0, queue };
       this.#instances.set(record.id, managed);
     }
     managed.record = record;
@@ -360,6 +364,7 @@ export class Supervisor {
           this.#metrics.handlerErrors.inc({ instance: record.id });
           this.#recordError(managed);
         },
+        onFail: (reason) => void this.#crashed(managed, context, reason),
       });
       // In the instance's scope: timers and promises setup leaves behind are blamed on it if they throw.
       const ctx = context;
@@ -378,20 +383,33 @@ export class Supervisor {
       // Whatever a failed setup left behind (timers, onStop) is released before the retry.
       await context?.stop();
       if (managed.context === context) managed.context = null;
-      this.#recordError(managed);
-      const message = errorMessage(err);
-      this.#setState(managed, 'failed', message);
-      const delay = Math.min(RETRY_BASE_MS * 2 ** managed.attempts, RETRY_MAX_MS);
-      managed.attempts++;
-      log.error(`instance failed to start: ${message}; retrying in ${Math.round(delay / 1000)} s`, { err });
-      if (!this.#stopping) {
-        managed.retryTimer = setTimeout(() => {
-          managed.retryTimer = null;
-          void this.#start(managed);
-        }, delay);
-        managed.retryTimer.unref();
-      }
+      this.#retryLater(managed, 'instance failed to start', errorMessage(err), err);
     }
+  }
+
+  /** Marks the instance failed (`message` is its last error) and starts it again after a backoff that grows with each failure in a row. */
+  #retryLater(managed: ManagedInstance, what: string, message: string, err?: unknown): void {
+    this.#recordError(managed);
+    this.#setState(managed, 'failed', message);
+    const delay = Math.min(RETRY_BASE_MS * 2 ** managed.attempts, RETRY_MAX_MS);
+    managed.attempts++;
+    this.#log.child({ instance: managed.record.id }).error(`${what}: ${message}; retrying in ${Math.round(delay / 1000)} s`, err ? { err } : undefined);
+    if (this.#stopping) return;
+    managed.retryTimer = setTimeout(() => {
+      managed.retryTimer = null;
+      void this.#start(managed);
+    }, delay);
+    managed.retryTimer.unref();
+  }
+
+  /** `ctx.fail` of a running instance: stopped like any stop, then retried with backoff. */
+  async #crashed(managed: ManagedInstance, context: InstanceContext | null, reason: string): Promise<void> {
+    if (context === null || managed.context !== context || this.#stopping) return;
+    const ranMs = Date.now() - (managed.status.startedAt ?? 0);
+    managed.crashes = ranMs >= STABLE_RUN_MS ? 0 : managed.crashes + 1;
+    managed.attempts = managed.crashes;
+    await this.#stopRuntime(managed);
+    this.#retryLater(managed, 'instance failed', reason);
   }
 
   /**

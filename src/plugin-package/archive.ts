@@ -4,6 +4,7 @@
  * and name is treated as hostile: limits are enforced on the bytes actually
  * inflated, never on what the headers claim.
  */
+import { parseMaubotManifest } from './maubot-manifest.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
@@ -206,8 +207,13 @@ export async function readPluginArchive(data: Buffer, limits?: Partial<ArchiveLi
       if (files.has(dir)) reject(`entry ${JSON.stringify(dir + '/')}: is both a file and a folder`);
     }
 
+    const maubotYaml = files.get('maubot.yaml');
+    if (!files.has('plugin.yaml') && maubotYaml) {
+      const has = (path: string) => files.has(path) || dirs.has(path.replace(/\/$/, '')) || [...files.keys()].some((f) => f.startsWith(`${path.replace(/\/$/, '')}/`));
+      return { manifest: parseMaubotManifest(maubotYaml.toString('utf8'), has).manifest, files };
+    }
     const manifestData = files.get('plugin.yaml');
-    if (!manifestData) reject('archive: no plugin.yaml at the root of the archive (zip the plugin folder contents, not the folder)');
+    if (!manifestData) reject('archive: no plugin.yaml (a Trellis plugin) or maubot.yaml (a maubot .mbp) at the root of the archive (zip the plugin folder contents, not the folder)');
     let manifest: PluginManifest;
     try {
       manifest = parseManifest(manifestData.toString('utf8'));

@@ -2,6 +2,7 @@
  * The plugin manifest (`plugin.yaml`) and the instance-config validation
  * derived from its JSON Schema.
  */
+import type { MaubotMeta } from './maubot-manifest.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -27,6 +28,10 @@ export interface PluginManifest {
   configSchema: JsonSchemaObject;
   /** Extra files shipped in the archive (paths relative to the archive root). */
   extraFiles: string[];
+  /** `maubot`: an uploaded `.mbp` (maubot.yaml), run in a Python host process; absent for Trellis plugins. */
+  kind?: 'maubot';
+  /** maubot.yaml as read, for a plugin of kind `maubot`. */
+  maubot?: MaubotMeta;
 }
 
 /** A plugin (manifest or archive) that cannot be accepted; `problems` lists every reason. */

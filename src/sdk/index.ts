@@ -253,6 +253,11 @@ export interface PluginContext<Config = Record<string, unknown>> {
    * events get this on their own.
    */
   idempotent<T>(key: string, work: () => Promise<T> | T): Promise<T>;
+  /**
+   * The instance cannot go on (a process it runs died, a connection it needs is gone for good):
+   * it is stopped, shown as failed with `reason`, and started again with backoff, as after a failed setup.
+   */
+  fail(reason: string): void;
 }
 
 /** What {@link PluginDefinition.upgradeConfig} is told about the config it upgrades. */

@@ -455,6 +455,8 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   readonly timers: TimerSet;
   /** The keys given to {@link idempotent}, in order. */
   readonly idempotentKeys: string[] = [];
+  /** The reasons given to {@link fail} (the daemon would stop the instance and start it again). */
+  readonly failures: string[] = [];
   /** Errors thrown by handlers, commands and timers (each is also logged at error level, as the daemon does). */
   readonly errors: unknown[] = [];
   #config: Config;
@@ -528,6 +530,11 @@ export class TestContext<Config = Record<string, unknown>> implements PluginCont
   }
 
   // -- PluginContext
+
+  fail(reason: string): void {
+    this.failures.push(reason);
+    this.#logger.error(`instance failed: ${reason}`);
+  }
 
   get config(): Config {
     return this.#config;

@@ -18,6 +18,7 @@ import { ADMIN_PASSWORD, TestDaemon } from '../harness/daemon.ts';
 import { mbcPath } from '../harness/maubot.ts';
 
 const HELLO = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/plugins/hello');
+const SHOWCASE = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/maubot-plugins/showcase');
 /** colorama's colour codes (mbc prints them even when not on a terminal). */
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
@@ -80,6 +81,13 @@ describe('the real mbc against Trellis', () => {
     const out = await run(['upload', archive, '-s', daemon.url]);
     assert.match(out, /Plugin org\.example\.hello v1\.2\.0 uploaded to .* successfully/, out);
     assert.equal((await daemon.api('GET', '/plugin/org.example.hello')).status, 200);
+  });
+
+  it('mbc build --upload builds a maubot plugin folder into an .mbp and installs it as a maubot plugin', async () => {
+    const out = await run(['build', SHOWCASE, '--output', join(home, 'showcase.mbp'), '--upload', '-s', daemon.url]);
+    assert.match(out, /Plugin org\.example\.showcase v1\.0\.0 uploaded to .* successfully/, out);
+    const plugin = await daemon.api<{ kind: string }>('GET', '/plugin/org.example.showcase');
+    assert.equal(plugin.body.kind, 'maubot');
   });
 
   it('mbc auth --list prints the configured homeservers', async () => {

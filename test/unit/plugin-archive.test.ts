@@ -208,7 +208,7 @@ describe('readPluginArchive', () => {
 
   test('rejects a missing plugin.yaml and a missing main or extra file', async () => {
     const noManifest = await rejection(readPluginArchive(await yazlZip([{ name: 'index.js', data: INDEX }])));
-    assert.match(noManifest.message, /no plugin\.yaml at the root/);
+    assert.match(noManifest.message, /no plugin\.yaml \(a Trellis plugin\) or maubot\.yaml \(a maubot \.mbp\) at the root/);
     const nested = await rejection(
       readPluginArchive(
         await yazlZip([
@@ -217,7 +217,7 @@ describe('readPluginArchive', () => {
         ]),
       ),
     );
-    assert.match(nested.message, /no plugin\.yaml at the root/);
+    assert.match(nested.message, /no plugin\.yaml \(a Trellis plugin\) or maubot\.yaml \(a maubot \.mbp\) at the root/);
     const noMain = await rejection(
       readPluginArchive(
         await yazlZip([
@@ -453,5 +453,67 @@ describe('createConfigValidator', () => {
     });
     assert.deepEqual(validate({}), { ok: true, value: { url: 'https://example.org' } });
     assert.deepEqual(validate({ url: 'not a uri' }), { ok: false, problems: ['url: must match format "uri"'], unknownKeys: [] });
+  });
+});
+
+describe('maubot .mbp archives (maubot.yaml)', () => {
+  const MBP_MANIFEST = ['maubot: 0.1.0', 'id: xyz.maubot.echo', 'version: 1.2.0+dev', 'modules: [echo]', 'main_class: EchoBot', 'config: true', 'extra_files: [base-config.yaml]', ''].join('\n');
+  const mbp = (
+    manifest: string,
+    extra: YazlEntry[] = [
+      { name: 'echo.py', data: 'class EchoBot: pass\n' },
+      { name: 'base-config.yaml', data: 'a: 1\n' },
+    ],
+  ) => yazlZip([{ name: 'maubot.yaml', data: manifest }, ...extra]);
+
+  test('is read as a plugin of kind maubot with its meta', async () => {
+    const { manifest } = await readPluginArchive(await mbp(MBP_MANIFEST));
+    assert.equal(manifest.kind, 'maubot');
+    assert.equal(manifest.id, 'xyz.maubot.echo');
+    assert.equal(manifest.version, '1.2.0+dev');
+    assert.deepEqual(manifest.maubot?.modules, ['echo']);
+    assert.equal(manifest.maubot?.main_class, 'EchoBot');
+    assert.equal(manifest.maubot?.config, true);
+    assert.deepEqual(manifest.configSchema, { type: 'object' });
+  });
+
+  test('a package module (folder with __init__.py) counts as the module', async () => {
+    const { manifest } = await readPluginArchive(
+      await mbp(MBP_MANIFEST.replace('extra_files: [base-config.yaml]\n', ''), [
+        { name: 'echo/__init__.py', data: 'from .bot import EchoBot\n' },
+        { name: 'echo/bot.py', data: '' },
+      ]),
+    );
+    assert.deepEqual(manifest.maubot?.modules, ['echo']);
+  });
+
+  test('refuses what Trellis cannot run, naming each problem', async () => {
+    const error = await rejection(
+      readPluginArchive(
+        await mbp(
+          ['maubot: 9.0.0', 'id: Not An Id', 'version: one', 'modules: [missing, "bad-name"]', 'main_class: other/Bot', 'database: true', 'extra_files: [nope.yaml]', 'colour: red', ''].join('\n'),
+        ),
+      ),
+    );
+    const problems = error.problems.join('\n');
+    for (const expected of [
+      'maubot.yaml: colour: unknown key',
+      'maubot.yaml: id: not a reverse-domain identifier',
+      'maubot.yaml: version: not a version',
+      'maubot.yaml: modules: missing is not in the archive',
+      'maubot.yaml: modules: "bad-name" is not a Python module name',
+      'maubot.yaml: main_class: module other is not one of modules',
+      'maubot.yaml: maubot: the plugin needs maubot 9.0.0; Trellis hosts plugins with maubot 0.6.0',
+      "maubot.yaml: database_type: sqlalchemy (maubot's legacy database interface) is not hosted by Trellis",
+      'maubot.yaml: extra_files: "nope.yaml" is not in the archive',
+    ]) {
+      assert.ok(problems.includes(expected), `missing "${expected}" in:\n${problems}`);
+    }
+  });
+
+  test('the maubot version hosted is the one scripts/python-tools.ts installs', async () => {
+    const { HOSTED_MAUBOT_VERSION } = await import('../../src/plugin-package/maubot-manifest.ts');
+    const { MAUBOT_VERSION } = await import('../../scripts/python-tools.ts');
+    assert.equal(HOSTED_MAUBOT_VERSION, MAUBOT_VERSION);
   });
 });

@@ -35,6 +35,7 @@ function setup(config: Record<string, unknown> = {}, instanceId = 'inst1') {
   hub.subscribe((e) => entries.push(e));
   const handlerErrors: unknown[] = [];
   const commandsRun: string[] = [];
+  const failures: string[] = [];
   const ctx = new InstanceContext({
     instanceId,
     config,
@@ -49,8 +50,9 @@ function setup(config: Record<string, unknown> = {}, instanceId = 'inst1') {
     log: wrapLogger(hub.root).child({ instance: instanceId }),
     onCommand: (name) => commandsRun.push(name),
     onHandlerError: (err) => handlerErrors.push(err),
+    onFail: (reason) => failures.push(reason),
   });
-  return { ctx, matrix, entries, handlerErrors, commandsRun };
+  return { ctx, matrix, entries, handlerErrors, commandsRun, failures };
 }
 
 let seq = 0;

@@ -1,0 +1,136 @@
+/**
+ * Issue 14: maubot's own plugins on Trellis. The `showcase` fixture (written
+ * for these tests against maubot's public plugin API) is built into an .mbp
+ * by the real `mbc build`, uploaded, and run in its Python host process
+ * through a real Synapse: a command, a passive regex, an m.reaction handler,
+ * a config with do_update, a database with an UpgradeTable migration, a
+ * scheduled task, in a plain and an encrypted room; and a plugin that raises,
+ * exits and blocks its event loop costs only its own instance, which comes
+ * back, while a TypeScript instance on the same bot keeps answering.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yazl from 'yazl';
+import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
+import { uniqueLocalpart } from '../harness/matrix-user.ts';
+import { TestDaemon } from '../harness/daemon.ts';
+import { E2eeUser, type DecryptedEvent } from '../harness/e2ee-user.ts';
+import { buildMaubotPlugin } from '../harness/maubot.ts';
+
+const SHOWCASE = resolve(fileURLToPath(import.meta.url), '../../fixtures/maubot-plugins/showcase');
+
+describe('maubot plugins (.mbp) hosted by Trellis', () => {
+  let hs: HomeserverInfo & { release(): Promise<void> };
+  let daemon: TestDaemon;
+  let alice: E2eeUser;
+  let bot: string;
+  let plain: string;
+  let encrypted: string;
+
+  const instanceState = async () => (await daemon.api<{ state: string; last_error: string | null }>('GET', '/instance/showcase')).body;
+  /** Sends `text` and waits for the bot's event that `match` accepts, sent after it. */
+  async function ask(room: string, text: string, match: (ev: DecryptedEvent) => boolean, what: string, timeoutMs = 30_000): Promise<DecryptedEvent> {
+    const sent = await alice.sendText(room, text);
+    const seenBefore = new Set((await alice.events(room)).map((e) => e.eventId));
+    seenBefore.delete(sent);
+    return alice.waitForEvent(room, (ev) => ev.sender === bot && !seenBefore.has(ev.eventId) && match(ev), timeoutMs, what);
+  }
+  const bodyIs = (text: string) => (ev: DecryptedEvent) => ev.content.body === text;
+
+  before(async () => {
+    hs = await sharedOrOwnHomeserver();
+    daemon = await TestDaemon.create(hs, (config) => {
+      (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
+    });
+    const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
+      username: uniqueLocalpart('mbpbot'),
+      password: `bot-${uniqueLocalpart('pw')}`,
+      method: 'shared_secret',
+    });
+    assert.equal(res.status, 201, res.text);
+    bot = res.body.id;
+    alice = await E2eeUser.create(hs, 'alice');
+    plain = await alice.createPlainRoom([bot], 'python plugins');
+    encrypted = await alice.createEncryptedRoom([bot], 'python plugins, encrypted');
+    await alice.waitForJoin(plain, bot);
+    await alice.waitForJoin(encrypted, bot);
+  });
+
+  after(async () => {
+    alice?.stop();
+    await daemon?.dispose();
+    await hs?.release();
+  });
+
+  it('takes the .mbp that mbc build made, lists it as a maubot plugin, and refuses a broken one saying why', async () => {
+    const archive = await buildMaubotPlugin(SHOWCASE);
+    const upload = await daemon.api<{ id: string; kind: string }>('POST', '/plugins/upload', undefined, { raw: archive, contentType: 'application/zip' });
+    assert.equal(upload.status, 201, upload.text);
+    assert.equal(upload.body.kind, 'maubot');
+    const listed = await daemon.api<Array<{ id: string; kind: string }>>('GET', '/plugins');
+    assert.equal(listed.body.find((p) => p.id === 'org.example.showcase')?.kind, 'maubot');
+    assert.equal(listed.body.find((p) => p.id === 'org.trellis.ping')?.kind, 'trellis');
+
+    // The same archive with maubot.yaml naming a module it does not have: 400, and nothing installed.
+    const zip = new yazl.ZipFile();
+    zip.addBuffer(Buffer.from('maubot: 0.1.0\nid: org.example.broken\nversion: 1.0.0\nmodules: [absent]\nmain_class: Bot\n'), 'maubot.yaml');
+    zip.end();
+    const broken = await new Promise<Buffer>((done) => {
+      const chunks: Buffer[] = [];
+      zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
+      zip.outputStream.on('end', () => done(Buffer.concat(chunks)));
+    });
+    const refused = await daemon.api('POST', '/plugins/upload', undefined, { raw: broken, contentType: 'application/zip' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /maubot\.yaml: modules: absent is not in the archive/);
+    assert.ok(!(await daemon.api<Array<{ id: string }>>('GET', '/plugins')).body.some((p) => p.id === 'org.example.broken'));
+  });
+
+  it('runs its command, passive regex, reaction handler, do_update config, database and scheduled task in a plain room', async () => {
+    const created = await daemon.api('PUT', '/instance/showcase', { type: 'org.example.showcase', primary_user: bot, rooms: [plain, encrypted], config: { hello: 'Howdy' } });
+    assert.equal(created.status, 201, created.text);
+    await daemon.waitFor('the instance running', async () => (await instanceState()).state === 'running', 60_000);
+
+    await ask(plain, '!pyping', bodyIs('Pong from Python'), 'the answer to !pyping');
+    await ask(plain, 'hello Ada', bodyIs('Howdy, Ada!'), 'the passive handler, with the config moved by do_update');
+    await ask(plain, '!note first', bodyIs('noted (1 notes)'), 'the first note');
+    await ask(plain, '!note second', bodyIs('noted (2 notes)'), 'the second note');
+    await ask(plain, '!notes', bodyIs('notes: first, second'), 'the notes from the database');
+    await ask(plain, '!later', bodyIs('later, as scheduled'), 'the scheduled answer');
+
+    const target = await alice.sendText(plain, 'react to me');
+    await alice.client.sendEvent(plain, 'm.reaction' as never, { 'm.relates_to': { rel_type: 'm.annotation', event_id: target, key: '👍' } } as never);
+    await alice.waitForEvent(plain, (ev) => ev.sender === bot && ev.content.body === `saw 👍 on ${target}`, 30_000, 'the reaction handler');
+  });
+
+  it('answers in an encrypted room, encrypted', async () => {
+    const answer = await ask(encrypted, '!pyping', bodyIs('Pong from Python'), 'the encrypted answer');
+    assert.equal(answer.wireType, 'm.room.encrypted');
+  });
+
+  it('a raising handler, os._exit and a blocked event loop cost only the plugin’s own instance, which comes back; a TypeScript instance on the same bot keeps answering', {
+    timeout: 180_000,
+  }, async () => {
+    const ping = await daemon.api('PUT', '/instance/ts-ping', { type: 'org.trellis.ping', primary_user: bot, rooms: [plain] });
+    assert.equal(ping.status, 201, ping.text);
+    await ask(plain, '!echo ts first', bodyIs('ts first'), 'the TypeScript instance');
+
+    await alice.sendText(plain, '!raise');
+    await daemon.waitFor('the traceback in the log', async () => daemon.output.some((l) => l.includes('showcase: deliberate failure') && l.includes('"instance":"showcase"')));
+    await ask(plain, '!pyping', bodyIs('Pong from Python'), 'an answer after the raise');
+
+    await alice.sendText(plain, '!die');
+    await daemon.waitFor('the instance failed', async () => (await instanceState()).last_error?.includes('exited with code 3'), 30_000);
+    await ask(plain, '!echo ts during', bodyIs('ts during'), 'the TypeScript instance while the Python one restarts');
+    await daemon.waitFor('the instance back', async () => (await instanceState()).state === 'running', 60_000);
+    await ask(plain, '!notes', bodyIs('notes: first, second'), 'the database kept across the restart');
+
+    await alice.sendText(plain, '!block');
+    await daemon.waitFor('the blocked instance killed', async () => (await instanceState()).last_error?.includes('stopped answering'), 60_000);
+    await ask(plain, '!echo ts after', bodyIs('ts after'), 'the TypeScript instance after the block');
+    await daemon.waitFor('the instance back after the block', async () => (await instanceState()).state === 'running', 60_000);
+    await ask(plain, '!pyping', bodyIs('Pong from Python'), 'an answer after the block');
+  });
+});
