@@ -25,6 +25,7 @@ import { watchEventLoop } from './core/loop-lag.ts';
 import { errorMessage } from './shared/error-message.ts';
 import { CODE_ROOT, PROJECT_ROOT } from './shared/paths.ts';
 import { WebRoutes } from './sdk/web-routes.ts';
+import { defaultHostSettings } from './mbp/adapter.ts';
 import { createPublicServer } from './public/server.ts';
 import type { PublicListenerConfig } from './config/schema.ts';
 
@@ -96,6 +97,10 @@ export class Daemon {
       pluginsDir: join(config.data_dir, 'plugins'),
       bundledDir: this.#options.bundledPluginsDir ?? join(CODE_ROOT, 'plugins'),
       log: this.log.child({ component: 'plugins' }),
+      maubotHost: {
+        ...defaultHostSettings(config.data_dir),
+        reportMemory: (instance, bytes) => (bytes === null ? this.metrics.mbpHostMemory.remove({ instance }) : this.metrics.mbpHostMemory.set({ instance }, bytes)),
+      },
     });
     await this.registry.loadAll();
     this.supervisor = new Supervisor({

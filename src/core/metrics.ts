@@ -14,6 +14,12 @@ export class Metrics {
   readonly commands = new Counter({ name: 'trellis_commands_total', help: 'Commands run', labelNames: ['instance', 'command'], registers: [this.registry] });
   readonly instanceState = new Gauge({ name: 'trellis_instance_up', help: '1 when the instance is running', labelNames: ['instance', 'plugin'], registers: [this.registry] });
   readonly syncAge = new Gauge({ name: 'trellis_client_last_sync_age_seconds', help: 'Seconds since the last successful sync', labelNames: ['client'], registers: [this.registry] });
+  readonly mbpHostMemory = new Gauge({
+    name: 'trellis_mbp_host_rss_bytes',
+    help: "Resident memory of a maubot plugin instance's Python host process",
+    labelNames: ['instance'],
+    registers: [this.registry],
+  });
   readonly logRecords = new Counter({ name: 'trellis_log_records_total', help: 'Log records by level', labelNames: ['level'], registers: [this.registry] });
 
   /** Set by the event-loop watch (loop-lag.ts), which already wakes twice a second. */

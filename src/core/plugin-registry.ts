@@ -11,6 +11,7 @@ import { createConfigValidator, parseManifest, PluginValidationError, type Confi
 import { installPluginArchive } from '../plugin-package/archive.ts';
 import { parseMaubotManifest } from '../plugin-package/maubot-manifest.ts';
 import { defaultHostSettings, maubotPluginDefinition, type HostSettings } from '../mbp/adapter.ts';
+import { installDependencies } from '../mbp/dependencies.ts';
 import type { Storage } from '../storage/database.ts';
 import type { Logger } from './logging.ts';
 import { errorMessage } from '../shared/error-message.ts';
@@ -144,6 +145,7 @@ export class PluginRegistry {
       if (previous && previous.version === manifest.version && !options.allowOverride) {
         throw new PluginConflictError(`plugin ${manifest.id} ${manifest.version} is already installed; upload a new version or pass allow_override=true`);
       }
+      if (manifest.kind === 'maubot') await installDependencies(this.#maubotHost.python, dir, manifest.maubot!.dependencies);
       const plugin = await loadedPlugin(dir, 'uploaded', manifest, this.#maubotHost);
       await this.#storage.plugins.upsert(toRecord(plugin));
       this.#plugins.set(plugin.id, plugin);

@@ -7,12 +7,12 @@
  * process. The host's Matrix calls are carried out by matrix-requests.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Socket } from 'node:net';
 import { stringify } from 'yaml';
-import type { PluginContext, PluginDefinition, PluginLogger } from '../sdk/index.ts';
+import type { HttpMethod, PluginContext, PluginDefinition, PluginLogger, WebRequest, WebResponse } from '../sdk/index.ts';
 import type { MaubotMeta } from '../plugin-package/maubot-manifest.ts';
 import { errorMessage } from '../shared/error-message.ts';
 import { CODE_ROOT, PROJECT_ROOT } from '../shared/paths.ts';
@@ -26,6 +26,8 @@ export interface HostSettings {
   script: string;
   /** Where instances with `database: true` keep their SQLite files. */
   databaseDir: string;
+  /** Told each host process's resident memory every few seconds (null when it ends): the daemon's /metrics. */
+  reportMemory?(instanceId: string, bytes: number | null): void;
 }
 
 /** Where the daemon finds Python and host.py; `TRELLIS_MBP_PYTHON` overrides the Python. */
@@ -101,6 +103,16 @@ class HostProcess {
     return this.#exited;
   }
 
+  /** Resident memory in bytes (Linux /proc), or null when it cannot be read. */
+  rssBytes(): number | null {
+    try {
+      const kib = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${this.#child.pid}/status`, 'utf8'))?.[1];
+      return kib ? Number(kib) * 1024 : null;
+    } catch {
+      return null;
+    }
+  }
+
   send(message: ToHost): void {
     if (this.#exited === null) this.#channel.write(`${JSON.stringify(message)}\n`);
   }
@@ -126,13 +138,12 @@ export function maubotPluginDefinition(pluginDir: string, meta: MaubotMeta, sett
       if (!existsSync(settings.python)) {
         throw new Error(`maubot plugins need Python with maubot installed (${settings.python} is missing): run npm run setup:maubot`);
       }
-      if (meta.webapp) ctx.log.warn(`${meta.id} has a web app; Trellis does not serve maubot web apps yet, so its web routes are not reachable`);
       const host = new HostProcess(settings, ctx.log);
       let stopping = false;
       let ids = 0;
       const config = () => (Object.keys(ctx.config).length === 0 ? '' : stringify(ctx.config));
 
-      const started = new Promise<void>((resolve, reject) => {
+      const started = new Promise<number | null>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the plugin did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
         host.onExit = (why) => {
           clearTimeout(timer);
@@ -142,7 +153,7 @@ export function maubotPluginDefinition(pluginDir: string, meta: MaubotMeta, sett
         host.onMessage = (message) => {
           if (message.type === 'started') {
             clearTimeout(timer);
-            resolve();
+            resolve(message.webapp_port);
           } else if (message.type === 'failed') {
             clearTimeout(timer);
             reject(new Error(`${message.error}${message.traceback ? `\n${message.traceback}` : ''}`));
@@ -178,9 +189,11 @@ export function maubotPluginDefinition(pluginDir: string, meta: MaubotMeta, sett
         user_id: ctx.matrix.userId,
         config: config(),
         database: meta.database ? databaseFile(settings.databaseDir, ctx.instanceId) : null,
+        webapp_url: meta.webapp && ctx.web.baseUrl ? `${ctx.web.baseUrl}/` : null,
       });
+      let webappPort: number | null;
       try {
-        await started;
+        webappPort = await started;
       } catch (err) {
         stopping = true;
         host.kill();
@@ -189,6 +202,8 @@ export function maubotPluginDefinition(pluginDir: string, meta: MaubotMeta, sett
 
       // A blocked event loop (time.sleep in a handler, a busy loop) answers no ping: the process is replaced.
       const watchdog = ctx.timers.setInterval(async () => {
+        const rss = host.rssBytes();
+        if (rss !== null) settings.reportMemory?.(ctx.instanceId, rss);
         const id = ++ids;
         const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), PING_TIMEOUT_MS).unref());
         const pong = await Promise.race([host.ask({ type: 'ping', id }), timeout]);
@@ -199,6 +214,15 @@ export function maubotPluginDefinition(pluginDir: string, meta: MaubotMeta, sett
         }
       }, PING_EVERY_MS);
 
+      const rss = host.rssBytes();
+      if (rss !== null) settings.reportMemory?.(ctx.instanceId, rss);
+
+      if (webappPort !== null) {
+        if (!ctx.web.baseUrl) ctx.log.warn(`${meta.id} has a web app, but no public listener is configured (public: in the config file): its routes cannot be reached`);
+        const port = webappPort;
+        for (const path of ['/', '/*']) ctx.web.route(WEB_METHODS, path, (request) => proxyToWebapp(port, request));
+      }
+
       ctx.onEvent('*', async ({ roomId, event }) => {
         const done = await host.ask({ type: 'event', id: ++ids, event: { ...event, room_id: roomId } });
         if (done.type === 'done' && done.error) throw new Error(`the plugin could not handle ${event.type} ${event.event_id}: ${done.error}`);
@@ -207,6 +231,7 @@ export function maubotPluginDefinition(pluginDir: string, meta: MaubotMeta, sett
       ctx.onStop(async () => {
         stopping = true;
         watchdog();
+        settings.reportMemory?.(ctx.instanceId, null);
         if (host.exited !== null) return;
         const stopped = new Promise<void>((resolve) => {
           host.onExit = () => resolve();
@@ -218,6 +243,23 @@ export function maubotPluginDefinition(pluginDir: string, meta: MaubotMeta, sett
       });
     },
   };
+}
+
+const WEB_METHODS: HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/** Hop-by-hop and length headers: the proxy's own connection sets them. */
+const NOT_FORWARDED = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect']);
+
+/** A request on the public listener, passed to the plugin's aiohttp routes in its host process (maubot's webapp). */
+async function proxyToWebapp(port: number, request: WebRequest): Promise<WebResponse> {
+  const query = new URLSearchParams(request.query).toString();
+  const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !NOT_FORWARDED.has(name)));
+  const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+  const res = await fetch(`http://127.0.0.1:${port}${request.path}${query ? `?${query}` : ''}`, { method: request.method, headers, body: hasBody ? request.body : undefined, redirect: 'manual' });
+  const responseHeaders: Record<string, string> = {};
+  res.headers.forEach((value, name) => {
+    if (!NOT_FORWARDED.has(name) && name !== 'content-encoding' && name !== 'date' && name !== 'server') responseHeaders[name] = value;
+  });
+  return { status: res.status, headers: responseHeaders, body: new Uint8Array(await res.arrayBuffer()) };
 }
 
 function databaseFile(dir: string, instanceId: string): string {

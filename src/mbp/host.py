@@ -38,7 +38,7 @@ import sys
 import traceback
 from typing import Any
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from mautrix.api import HTTPAPI, Method
 from mautrix.client import SyncStream
 from mautrix.errors import make_request_error
@@ -51,6 +51,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from maubot.loader import BasePluginLoader, PluginMeta
 from maubot.matrix import MaubotMatrixClient
+from maubot.plugin_server import PluginWebApp
 
 yaml = YAML()
 yaml.indent(4)
@@ -178,6 +179,10 @@ def load_main_class(path: str, meta: PluginMeta) -> type:
     else:
         main_module, main_class = meta.modules[-1], meta.main_class
     sys.path.insert(0, path)
+    # The plugin's own dependencies (installed at upload by src/mbp/dependencies.ts) come before maubot's.
+    deps = os.path.join(path, ".deps")
+    if os.path.isdir(deps):
+        sys.path.insert(1, deps)
     for module in meta.modules:
         importlib.import_module(module)
     try:
@@ -193,6 +198,8 @@ class Host:
         self.config_str = ""
         self.database: Database | None = None
         self.http: ClientSession | None = None
+        self.web_runner: web.AppRunner | None = None
+        self.web_port: int | None = None
         self.stopping = asyncio.Event()
 
     def load_config(self) -> CommentedMap:
@@ -231,6 +238,9 @@ class Host:
                 def base_func() -> None:
                     return None
             config = config_class(self.load_config, base_func, self.save_config)
+        webapp = PluginWebApp() if meta.webapp else None
+        if webapp is not None:
+            await self.serve(webapp)
         self.plugin = cls(
             client=self.client,
             loop=asyncio.get_running_loop(),
@@ -239,11 +249,25 @@ class Host:
             log=log,
             config=config,
             database=self.database,
-            webapp=None,
-            webapp_url=None,
+            webapp=webapp,
+            webapp_url=message.get("webapp_url"),
             loader=loader,
         )
         await self.plugin.internal_start()
+
+    async def serve(self, webapp: PluginWebApp) -> None:
+        """The plugin's aiohttp routes on a loopback port; the daemon's public listener passes requests on to it."""
+        app = web.Application()
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await webapp.handle(request)
+
+        app.router.add_route("*", "/{tail:.*}", handle)
+        self.web_runner = web.AppRunner(app, access_log=None)
+        await self.web_runner.setup()
+        site = web.TCPSite(self.web_runner, "127.0.0.1", 0)
+        await site.start()
+        self.web_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def dispatch(self, message: dict) -> None:
         error = None
@@ -275,6 +299,8 @@ class Host:
                 await self.plugin.internal_stop()
             if self.database is not None:
                 await self.database.stop()
+            if self.web_runner is not None:
+                await self.web_runner.cleanup()
             if self.http is not None:
                 await self.http.close()
         finally:
@@ -284,7 +310,7 @@ class Host:
 async def started(host: Host, message: dict) -> None:
     try:
         await host.start(message)
-        channel.send({"type": "started"})
+        channel.send({"type": "started", "webapp_port": host.web_port})
     except Exception as e:  # noqa: BLE001
         channel.send({"type": "failed", "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()})
 

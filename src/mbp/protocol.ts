@@ -17,6 +17,8 @@ export type ToHost =
       config: string;
       /** SQLite file for `database: true`. */
       database: string | null;
+      /** The instance's public web base (`webapp: true`), or null without a public listener. */
+      webapp_url: string | null;
     }
   /** A room event (decrypted, `room_id` set) for the plugin's handlers; answered with `done`. */
   | { type: 'event'; id: number; event: MatrixEvent & { room_id: string } }
@@ -49,7 +51,8 @@ export interface HostRequest {
 }
 
 export type FromHost =
-  | { type: 'started' }
+  /** `webapp_port`: the loopback port of the plugin's aiohttp routes (`webapp: true`), else null. */
+  | { type: 'started'; webapp_port: number | null }
   | { type: 'failed'; error: string; traceback?: string }
   | { type: 'done'; id: number; error?: string }
   | HostRequest

@@ -15,11 +15,48 @@ import { fileURLToPath } from 'node:url';
 import yazl from 'yazl';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { uniqueLocalpart } from '../harness/matrix-user.ts';
-import { TestDaemon } from '../harness/daemon.ts';
+import { freePort, TestDaemon } from '../harness/daemon.ts';
 import { E2eeUser, type DecryptedEvent } from '../harness/e2ee-user.ts';
 import { buildMaubotPlugin } from '../harness/maubot.ts';
 
 const SHOWCASE = resolve(fileURLToPath(import.meta.url), '../../fixtures/maubot-plugins/showcase');
+
+/** A zip of the given files (path → content). */
+function zip(files: Record<string, string | Buffer>): Promise<Buffer> {
+  const archive = new yazl.ZipFile();
+  for (const [name, content] of Object.entries(files)) archive.addBuffer(Buffer.from(content), name);
+  archive.end();
+  return new Promise((done) => {
+    const chunks: Buffer[] = [];
+    archive.outputStream.on('data', (c: Buffer) => chunks.push(c));
+    archive.outputStream.on('end', () => done(Buffer.concat(chunks)));
+  });
+}
+
+/** A plugin that imports a package it lists in `dependencies`, with that package as a wheel inside the archive (no network needed). */
+async function pluginWithWheel(dependency: string): Promise<Buffer> {
+  const wheel = await zip({
+    'trellisdep/__init__.py': 'VALUE = "imported from a wheel in the archive"\n',
+    'trellisdep-1.0.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: trellisdep\nVersion: 1.0.0\n',
+    'trellisdep-1.0.0.dist-info/WHEEL': 'Wheel-Version: 1.0\nGenerator: trellis-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
+    'trellisdep-1.0.0.dist-info/RECORD': 'trellisdep/__init__.py,,\ntrellisdep-1.0.0.dist-info/METADATA,,\ntrellisdep-1.0.0.dist-info/WHEEL,,\ntrellisdep-1.0.0.dist-info/RECORD,,\n',
+  });
+  return zip({
+    'maubot.yaml': `maubot: 0.1.0\nid: org.example.depender\nversion: 1.0.0\nmodules: [depender]\nmain_class: Depender\ndependencies: [${dependency}]\n`,
+    'depender.py': [
+      'from maubot import MessageEvent, Plugin',
+      'from maubot.handlers import command',
+      'from trellisdep import VALUE',
+      '',
+      'class Depender(Plugin):',
+      '    @command.new("dep")',
+      '    async def dep(self, evt: MessageEvent) -> None:',
+      '        await evt.reply(VALUE)',
+      '',
+    ].join('\n'),
+    'wheels/trellisdep-1.0.0-py3-none-any.whl': wheel,
+  });
+}
 
 describe('maubot plugins (.mbp) hosted by Trellis', () => {
   let hs: HomeserverInfo & { release(): Promise<void> };
@@ -28,6 +65,7 @@ describe('maubot plugins (.mbp) hosted by Trellis', () => {
   let bot: string;
   let plain: string;
   let encrypted: string;
+  let publicUrl: string;
 
   const instanceState = async () => (await daemon.api<{ state: string; last_error: string | null }>('GET', '/instance/showcase')).body;
   /** Sends `text` and waits for the bot's event that `match` accepts, sent after it. */
@@ -41,8 +79,11 @@ describe('maubot plugins (.mbp) hosted by Trellis', () => {
 
   before(async () => {
     hs = await sharedOrOwnHomeserver();
+    const port = await freePort();
+    publicUrl = `http://127.0.0.1:${port}`;
     daemon = await TestDaemon.create(hs, (config) => {
       (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
+      config.public = { host: '127.0.0.1', port, base_url: 'https://bots.example.org' };
     });
     const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('mbpbot'),
@@ -73,32 +114,57 @@ describe('maubot plugins (.mbp) hosted by Trellis', () => {
     assert.equal(listed.body.find((p) => p.id === 'org.example.showcase')?.kind, 'maubot');
     assert.equal(listed.body.find((p) => p.id === 'org.trellis.ping')?.kind, 'trellis');
 
-    // The same archive with maubot.yaml naming a module it does not have: 400, and nothing installed.
-    const zip = new yazl.ZipFile();
-    zip.addBuffer(Buffer.from('maubot: 0.1.0\nid: org.example.broken\nversion: 1.0.0\nmodules: [absent]\nmain_class: Bot\n'), 'maubot.yaml');
-    zip.end();
-    const broken = await new Promise<Buffer>((done) => {
-      const chunks: Buffer[] = [];
-      zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
-      zip.outputStream.on('end', () => done(Buffer.concat(chunks)));
-    });
+    // An archive whose maubot.yaml names a module it does not have: 400, and nothing installed.
+    const broken = await zip({ 'maubot.yaml': 'maubot: 0.1.0\nid: org.example.broken\nversion: 1.0.0\nmodules: [absent]\nmain_class: Bot\n' });
     const refused = await daemon.api('POST', '/plugins/upload', undefined, { raw: broken, contentType: 'application/zip' });
     assert.equal(refused.status, 400);
     assert.match(refused.text, /maubot\.yaml: modules: absent is not in the archive/);
     assert.ok(!(await daemon.api<Array<{ id: string }>>('GET', '/plugins')).body.some((p) => p.id === 'org.example.broken'));
   });
 
-  it('runs its command, passive regex, reaction handler, do_update config, database and scheduled task in a plain room', async () => {
+  it('installs a plugin’s dependencies from a wheel inside the .mbp, offline; a dependency pip cannot find is refused with pip’s words', async () => {
+    const missing = await daemon.api('POST', '/plugins/upload', undefined, { raw: await pluginWithWheel('trellis-no-such-package'), contentType: 'application/zip' });
+    assert.equal(missing.status, 400, missing.text);
+    assert.match(missing.text, /dependencies: pip could not install trellis-no-such-package from the wheels in wheels: .*(No matching distribution|Could not find a version)/);
+    assert.ok(!(await daemon.api<Array<{ id: string }>>('GET', '/plugins')).body.some((p) => p.id === 'org.example.depender'), 'nothing installed');
+
+    const upload = await daemon.api('POST', '/plugins/upload', undefined, { raw: await pluginWithWheel('trellisdep'), contentType: 'application/zip' });
+    assert.equal(upload.status, 201, upload.text);
+    const created = await daemon.api('PUT', '/instance/depender', { type: 'org.example.depender', primary_user: bot, rooms: [plain] });
+    assert.equal(created.status, 201, created.text);
+    await daemon.waitFor('the depender running', async () => (await daemon.api<{ state: string }>('GET', '/instance/depender')).body.state === 'running', 60_000);
+    await ask(plain, '!dep', bodyIs('imported from a wheel in the archive'), 'the answer from the dependency');
+    assert.equal((await daemon.api('DELETE', '/instance/depender')).status, 204);
+  });
+
+  it('runs its command, passive regex, reaction handler, do_update config, database, scheduled task and web app in a plain room', async () => {
     const created = await daemon.api('PUT', '/instance/showcase', { type: 'org.example.showcase', primary_user: bot, rooms: [plain, encrypted], config: { hello: 'Howdy' } });
     assert.equal(created.status, 201, created.text);
     await daemon.waitFor('the instance running', async () => (await instanceState()).state === 'running', 60_000);
 
     await ask(plain, '!pyping', bodyIs('Pong from Python'), 'the answer to !pyping');
+    const metrics = (await daemon.api('GET', '/metrics')).text;
+    const rss = /^trellis_mbp_host_rss_bytes\{instance="showcase"\} (\d+)$/m.exec(metrics);
+    assert.ok(
+      rss && Number(rss[1]) > 10 * 1024 * 1024,
+      `the host's memory in /metrics:\n${metrics
+        .split('\n')
+        .filter((l) => l.includes('mbp'))
+        .join('\n')}`,
+    );
     await ask(plain, 'hello Ada', bodyIs('Howdy, Ada!'), 'the passive handler, with the config moved by do_update');
     await ask(plain, '!note first', bodyIs('noted (1 notes)'), 'the first note');
     await ask(plain, '!note second', bodyIs('noted (2 notes)'), 'the second note');
     await ask(plain, '!notes', bodyIs('notes: first, second'), 'the notes from the database');
     await ask(plain, '!later', bodyIs('later, as scheduled'), 'the scheduled answer');
+
+    // Its web app, on the public listener under the instance's path.
+    const added = await fetch(`${publicUrl}/_matrix/maubot/plugin/showcase/notes`, { method: 'POST', body: JSON.stringify({ text: 'from the web' }), headers: { 'content-type': 'application/json' } });
+    assert.equal(added.status, 201);
+    const listed = await fetch(`${publicUrl}/_matrix/maubot/plugin/showcase/notes?q=1`);
+    assert.equal(listed.status, 200);
+    assert.deepEqual(await listed.json(), { notes: ['first', 'second', 'from the web'], base: 'https://bots.example.org/_matrix/maubot/plugin/showcase/', q: '1' });
+    assert.equal((await fetch(`${publicUrl}/_matrix/maubot/plugin/showcase/nothing`)).status, 404);
 
     const target = await alice.sendText(plain, 'react to me');
     await alice.client.sendEvent(plain, 'm.reaction' as never, { 'm.relates_to': { rel_type: 'm.annotation', event_id: target, key: '👍' } } as never);
@@ -125,7 +191,7 @@ describe('maubot plugins (.mbp) hosted by Trellis', () => {
     await daemon.waitFor('the instance failed', async () => (await instanceState()).last_error?.includes('exited with code 3'), 30_000);
     await ask(plain, '!echo ts during', bodyIs('ts during'), 'the TypeScript instance while the Python one restarts');
     await daemon.waitFor('the instance back', async () => (await instanceState()).state === 'running', 60_000);
-    await ask(plain, '!notes', bodyIs('notes: first, second'), 'the database kept across the restart');
+    await ask(plain, '!notes', bodyIs('notes: first, second, from the web'), 'the database kept across the restart');
 
     await alice.sendText(plain, '!block');
     await daemon.waitFor('the blocked instance killed', async () => (await instanceState()).last_error?.includes('stopped answering'), 60_000);

@@ -73,6 +73,7 @@ function PluginRow({ plugin }: { plugin: Plugin }) {
       <div>
         <strong>{plugin.name}</strong> <span class="mono small">{plugin.id}</span> <span class="badge">{plugin.version}</span>
         {plugin.source === 'bundled' && <span class="badge">bundled</span>}
+        {plugin.kind === 'maubot' && <span class="badge">maubot .mbp</span>}
       </div>
       {plugin.description && <p class="muted small">{plugin.description}</p>}
       <p class="small">
