@@ -56,7 +56,7 @@ async function waitRunning(daemon: TestDaemon, ids: string[]): Promise<void> {
 
 runMain(async () => {
   await withBenchEnv(async ({ hs, daemon, user }) => {
-    const upload = await daemon.api('POST', '/plugins/upload', undefined, { raw: await buildMaubotPlugin(fixturePath('echo')), contentType: 'application/zip' });
+    const upload = await daemon.api('POST', '/plugins/upload', undefined, { raw: await buildMaubotPlugin(fixturePath('maubot-plugins', 'echo')), contentType: 'application/zip' });
     if (upload.status !== 201) throw new Error(`uploading the echo .mbp failed: ${upload.status} ${upload.text}`);
 
     log('Python echo (.mbp) on Trellis …');
