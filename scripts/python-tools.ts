@@ -37,6 +37,9 @@ export const MAUBOT_VENV_PYTHON = join(MAUBOT_VENV_DIR, 'bin', 'python');
  * maubot 0.6.0's own dependencies: the import tests run maubot on
  * PostgreSQL with it.
  */
+/** The last SQLAlchemy 1.x: legacy maubot plugins call Engine.execute(), which 2.0 removed. */
+export const MAUBOT_SQLALCHEMY_VERSION = '1.4.54';
+
 export const MAUBOT_CONSTRAINTS = [
   'mautrix==0.21.1',
   'aiohttp==3.14.5',
@@ -170,11 +173,16 @@ export async function installYtDlp(options: InstallOptions = {}): Promise<string
 
 /**
  * The real maubot 0.6.0 (`python -m maubot`, `mbc`) in `.venv-maubot`, with
- * its dependencies pinned ({@link MAUBOT_CONSTRAINTS}); returns that venv's
- * python. Only the maubot import tests and benchmarks need it.
+ * its dependencies pinned ({@link MAUBOT_CONSTRAINTS}), and SQLAlchemy 1.4 for
+ * maubot plugins' legacy databases; returns that venv's python. Uploaded
+ * maubot plugins (.mbp) run on it (src/mbp/host.py); so do the maubot import
+ * tests and benchmarks.
  */
-export function installMaubot(options: InstallOptions = {}): Promise<string> {
-  return installIntoVenv('maubot', MAUBOT_VERSION, { ...options, venvDir: MAUBOT_VENV_DIR, constraints: MAUBOT_CONSTRAINTS });
+export async function installMaubot(options: InstallOptions = {}): Promise<string> {
+  const python = await installIntoVenv('maubot', MAUBOT_VERSION, { ...options, venvDir: MAUBOT_VENV_DIR, constraints: MAUBOT_CONSTRAINTS });
+  // maubot's legacy plugin database (database_type: sqlalchemy) needs SQLAlchemy 1.x, an optional dependency of maubot.
+  await installIntoVenv('SQLAlchemy', MAUBOT_SQLALCHEMY_VERSION, { ...options, venvDir: MAUBOT_VENV_DIR, constraints: [...MAUBOT_CONSTRAINTS, 'greenlet==3.5.6'] });
+  return python;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -196,7 +196,7 @@ class Host:
         self.plugin: Any = None
         self.client: MaubotMatrixClient | None = None
         self.config_str = ""
-        self.database: Database | None = None
+        self.database: Any = None  # mautrix's async Database, or a SQLAlchemy engine (legacy plugins)
         self.http: ClientSession | None = None
         self.web_runner: web.AppRunner | None = None
         self.web_port: int | None = None
@@ -223,9 +223,12 @@ class Host:
         self.http = ClientSession()
         api = TrellisHTTPAPI(message.get("homeserver") or "https://homeserver.invalid", "", client_session=self.http, log=logging.getLogger("maubot.client"))
         self.client = MaubotMatrixClient(mxid=message["user_id"], device_id=message.get("device_id") or "", api=api, loop=asyncio.get_running_loop())
-        if meta.database:
-            if str(meta.database_type.value) != "asyncpg":
-                raise RuntimeError("this plugin uses maubot's legacy SQLAlchemy database (database_type: sqlalchemy), which Trellis does not host; ask its author for an asyncpg/UpgradeTable version")
+        if meta.database and str(meta.database_type.value) == "sqlalchemy":
+            # maubot's legacy interface: a SQLAlchemy engine on the instance's SQLite file, as maubot gives it.
+            from sqlalchemy import create_engine
+
+            self.database = create_engine(f"sqlite:///{message['database']}")
+        elif meta.database:
             self.database = Database.create(f"sqlite:{message['database']}", upgrade_table=cls.get_db_upgrade_table(), log=logging.getLogger(f"maubot.instance_db.{message['instance_id']}"))
             await self.database.start()
         config = None
@@ -297,8 +300,10 @@ class Host:
         try:
             if self.plugin is not None:
                 await self.plugin.internal_stop()
-            if self.database is not None:
+            if isinstance(self.database, Database):
                 await self.database.stop()
+            elif self.database is not None:
+                self.database.dispose()
             if self.web_runner is not None:
                 await self.web_runner.cleanup()
             if self.http is not None:

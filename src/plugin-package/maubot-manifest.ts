@@ -105,9 +105,6 @@ export function parseMaubotManifest(text: string, has: (path: string) => boolean
   const database = bool('database');
   const databaseType = string('database_type', 'sqlalchemy');
   if (databaseType !== 'sqlalchemy' && databaseType !== 'asyncpg') problems.push('database_type: sqlalchemy or asyncpg');
-  else if (database && databaseType === 'sqlalchemy') {
-    problems.push("database_type: sqlalchemy (maubot's legacy database interface) is not hosted by Trellis; the plugin needs database_type: asyncpg (mautrix's async_db with UpgradeTable)");
-  }
   const extraFiles = list('extra_files');
   for (const file of extraFiles) if (!has(file)) problems.push(`extra_files: ${JSON.stringify(file)} is not in the archive`);
   const meta: MaubotMeta = {

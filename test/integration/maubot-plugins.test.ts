@@ -137,6 +137,40 @@ describe('maubot plugins (.mbp) hosted by Trellis', () => {
     assert.equal((await daemon.api('DELETE', '/instance/depender')).status, 204);
   });
 
+  it('gives a plugin on maubot’s legacy SQLAlchemy database its engine, on a SQLite file kept across restarts', async () => {
+    const legacy = await zip({
+      'maubot.yaml': 'maubot: 0.1.0\nid: org.example.legacy\nversion: 1.0.0\nmodules: [legacy]\nmain_class: Legacy\ndatabase: true\n',
+      'legacy.py': [
+        'from sqlalchemy import Column, Integer, MetaData, String, Table, func, select',
+        'from maubot import MessageEvent, Plugin',
+        'from maubot.handlers import command',
+        '',
+        'class Legacy(Plugin):',
+        '    async def start(self) -> None:',
+        '        meta = MetaData()',
+        '        self.counts = Table("counts", meta, Column("id", Integer, primary_key=True), Column("who", String))',
+        '        meta.create_all(self.database)',
+        '',
+        '    @command.new("count")',
+        '    async def count(self, evt: MessageEvent) -> None:',
+        '        self.database.execute(self.counts.insert().values(who=evt.sender))',
+        '        n = self.database.execute(select([func.count()]).select_from(self.counts)).scalar()',
+        '        await evt.reply(f"counted {n}")',
+        '',
+      ].join('\n'),
+    });
+    const upload = await daemon.api('POST', '/plugins/upload', undefined, { raw: legacy, contentType: 'application/zip' });
+    assert.equal(upload.status, 201, upload.text);
+    assert.equal((await daemon.api('PUT', '/instance/legacy', { type: 'org.example.legacy', primary_user: bot, rooms: [plain] })).status, 201);
+    const running = async () => (await daemon.api<{ state: string }>('GET', '/instance/legacy')).body.state === 'running';
+    await daemon.waitFor('the legacy plugin running', running, 60_000);
+    await ask(plain, '!count', bodyIs('counted 1'), 'the first count');
+    assert.equal((await daemon.api('POST', '/instance/legacy/restart')).status < 300, true);
+    await daemon.waitFor('the legacy plugin running again', running, 60_000);
+    await ask(plain, '!count', bodyIs('counted 2'), 'the count kept in its database');
+    assert.equal((await daemon.api('DELETE', '/instance/legacy')).status, 204);
+  });
+
   it('runs its command, passive regex, reaction handler, do_update config, database, scheduled task and web app in a plain room', async () => {
     const created = await daemon.api('PUT', '/instance/showcase', { type: 'org.example.showcase', primary_user: bot, rooms: [plain, encrypted], config: { hello: 'Howdy' } });
     assert.equal(created.status, 201, created.text);
@@ -171,9 +205,15 @@ describe('maubot plugins (.mbp) hosted by Trellis', () => {
     await alice.waitForEvent(plain, (ev) => ev.sender === bot && ev.content.body === `saw 👍 on ${target}`, 30_000, 'the reaction handler');
   });
 
-  it('answers in an encrypted room, encrypted', async () => {
+  it('does the same in an encrypted room: the plugin gets the decrypted events, its answers go out encrypted', async () => {
     const answer = await ask(encrypted, '!pyping', bodyIs('Pong from Python'), 'the encrypted answer');
     assert.equal(answer.wireType, 'm.room.encrypted');
+    assert.equal((await ask(encrypted, 'hello Bo', bodyIs('Howdy, Bo!'), 'the passive handler, encrypted')).wireType, 'm.room.encrypted');
+    assert.equal((await ask(encrypted, '!notes', bodyIs('notes: first, second, from the web'), 'the database, encrypted')).wireType, 'm.room.encrypted');
+    const target = await alice.sendText(encrypted, 'react to me too');
+    await alice.client.sendEvent(encrypted, 'm.reaction' as never, { 'm.relates_to': { rel_type: 'm.annotation', event_id: target, key: '🎉' } } as never);
+    const saw = await alice.waitForEvent(encrypted, (ev) => ev.sender === bot && ev.content.body === `saw 🎉 on ${target}`, 30_000, 'the reaction handler, encrypted');
+    assert.equal(saw.wireType, 'm.room.encrypted');
   });
 
   it('a raising handler, os._exit and a blocked event loop cost only the plugin’s own instance, which comes back; a TypeScript instance on the same bot keeps answering', {

@@ -491,7 +491,18 @@ describe('maubot .mbp archives (maubot.yaml)', () => {
     const error = await rejection(
       readPluginArchive(
         await mbp(
-          ['maubot: 9.0.0', 'id: Not An Id', 'version: one', 'modules: [missing, "bad-name"]', 'main_class: other/Bot', 'database: true', 'extra_files: [nope.yaml]', 'colour: red', ''].join('\n'),
+          [
+            'maubot: 9.0.0',
+            'id: Not An Id',
+            'version: one',
+            'modules: [missing, "bad-name"]',
+            'main_class: other/Bot',
+            'database: true',
+            'database_type: mongodb',
+            'extra_files: [nope.yaml]',
+            'colour: red',
+            '',
+          ].join('\n'),
         ),
       ),
     );
@@ -504,7 +515,7 @@ describe('maubot .mbp archives (maubot.yaml)', () => {
       'maubot.yaml: modules: "bad-name" is not a Python module name',
       'maubot.yaml: main_class: module other is not one of modules',
       'maubot.yaml: maubot: the plugin needs maubot 9.0.0; Trellis hosts plugins with maubot 0.6.0',
-      "maubot.yaml: database_type: sqlalchemy (maubot's legacy database interface) is not hosted by Trellis",
+      'maubot.yaml: database_type: sqlalchemy or asyncpg',
       'maubot.yaml: extra_files: "nope.yaml" is not in the archive',
     ]) {
       assert.ok(problems.includes(expected), `missing "${expected}" in:\n${problems}`);
