@@ -201,6 +201,14 @@ export class Daemon {
     );
   }
 
+  /** One line for the service manager's status (systemctl status): accounts and instances. */
+  statusLine(): string {
+    const states = this.supervisor.instanceIds.map((id) => this.supervisor.instanceStatus(id)?.state);
+    const running = states.filter((s) => s === 'running').length;
+    const failed = states.filter((s) => s === 'failed').length;
+    return `${this.supervisor.clients.size} bot accounts, ${running} of ${states.length} instances running${failed ? `, ${failed} failed` : ''}`;
+  }
+
   /** SIGHUP: re-read the config file and reconcile declarative clients and instances. */
   async reload(): Promise<void> {
     let loaded: LoadedConfig;

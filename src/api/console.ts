@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, mkdir, writeFile, rm } from 'node:fs/promises';
 import { extname, join, dirname, relative } from 'node:path';
 import { PROJECT_ROOT } from '../shared/paths.ts';
@@ -88,8 +89,13 @@ async function readDist(): Promise<Map<string, ConsoleAsset>> {
   return assets;
 }
 
-/** console/dist if it is newer than every source file, else a fresh in-memory build. */
+/** console/dist if it is newer than every source file, else a fresh in-memory build; a release bundle has only console/dist. */
 export async function loadConsoleAssets(): Promise<{ assets: Map<string, ConsoleAsset>; source: 'dist' | 'memory' }> {
+  if (!existsSync(SRC)) {
+    const assets = await readDist();
+    if (assets.has('/app.js')) return { assets, source: 'dist' };
+    throw new Error(`${DIST} has no app.js and there is no console/src to build it from; unpack the release again`);
+  }
   const sourcesChanged = Math.max(await newestMtime(SRC), (await stat(join(CONSOLE_ROOT, 'index.html'))).mtimeMs);
   const distBuilt = await stat(join(DIST, 'index.html')).then(
     (s) => s.mtimeMs,

@@ -4,6 +4,7 @@
  * plugin build/validate, hash-password, import-maubot, token); signals for
  * the running daemon.
  */
+import { ServiceManager } from './service-manager.ts';
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,7 @@ const USAGE = `trellis ${VERSION} — self-hosted Matrix bot platform
 
 Usage:
   trellis [start] --config <path>           run the daemon in the foreground
+  trellis start --check-config [--config <path>]   validate the config (and its secret files), print every problem, exit 0/1
   trellis init --config <path> --admin-user <name> --admin-password <pw>
                [--homeserver-url <url>] [--port <n>] [--public-port <n>] [--force]
   trellis plugin build <dir> [--out <file>] bundle a TypeScript plugin into an archive
@@ -58,10 +60,13 @@ async function start(path: string): Promise<void> {
     fail(err instanceof ConfigError ? err.message : `cannot load ${path}: ${errorMessage(err)}`, 2);
   }
   const daemon = new Daemon(loaded);
+  // Under systemd (Type=notify): readiness, status, reload and the watchdog (service-manager.ts).
+  const manager = ServiceManager.fromEnv({ onError: (message) => daemon.log.warn(message) });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    manager?.stopping();
     daemon.log.info(`received ${signal}`);
     // Hard limit so a stuck plugin can never keep systemd waiting.
     setTimeout(() => process.exit(1), 9_000).unref();
@@ -75,7 +80,8 @@ async function start(path: string): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => {
     daemon.log.info('received SIGHUP: reloading configuration');
-    void daemon.reload();
+    manager?.reloading();
+    void daemon.reload().finally(() => manager?.ready(daemon.statusLine()));
   });
   // A plugin's stray throw is its instance's problem (logged, counted, the daemon goes on). Anything
   // else means the daemon's own state is unknown: say so and exit non-zero so the service manager
@@ -94,6 +100,23 @@ async function start(path: string): Promise<void> {
     daemon.log.critical(`startup failed: ${errorMessage(err)}`);
     await daemon.stop().catch(() => undefined);
     process.exit(1);
+  }
+  if (manager) {
+    manager.ready(daemon.statusLine());
+    setInterval(() => manager.status(daemon.statusLine()), STATUS_EVERY_MS).unref();
+  }
+}
+
+/** How often the status line under systemd is brought up to date (sent only when it changed). */
+const STATUS_EVERY_MS = 5_000;
+
+/** `trellis start --check-config`: load and validate the config (secrets files included), print every problem, exit 0 or 1. */
+async function checkConfig(path: string): Promise<void> {
+  try {
+    const loaded = await loadConfig(path);
+    process.stdout.write(`${path}: the configuration is valid (${Object.keys(loaded.config.clients).length} bot accounts, ${Object.keys(loaded.config.instances).length} instances declared)\n`);
+  } catch (err) {
+    fail(err instanceof ConfigError ? err.message : `cannot load ${path}: ${errorMessage(err)}`, 1);
   }
 }
 
@@ -210,6 +233,7 @@ async function main(argv: string[]): Promise<void> {
       password: { type: 'string' },
       'maubot-config': { type: 'string' },
       'dry-run': { type: 'boolean' },
+      'check-config': { type: 'boolean' },
       name: { type: 'string' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -222,12 +246,13 @@ async function main(argv: string[]): Promise<void> {
     case 'start': {
       const path = configPath(values.config);
       if (!existsSync(path)) {
+        if (values['check-config']) fail(`config file ${path} not found`, 1);
         // An explicit path that does not exist is a mistake; the default path on a first run is not.
         if (values.config || process.env.TRELLIS_CONFIG)
           fail(`config file ${path} not found; create one with: trellis init --config ${path} --admin-user admin --admin-password '<at least 12 characters>'`, 2);
         await firstRunInit(path);
       }
-      return start(path);
+      return values['check-config'] ? checkConfig(path) : start(path);
     }
     case 'init': {
       const path = configPath(values.config);

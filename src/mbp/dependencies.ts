@@ -35,7 +35,7 @@ export async function installDependencies(python: string, pluginDir: string, dep
   }
   const wheels = wheelFolders(pluginDir);
   const source = wheels.length > 0 ? ['--no-index', ...wheels.flatMap((dir) => ['--find-links', dir])] : [];
-  const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '--target', join(pluginDir, DEPS_DIR), ...source, '--', ...dependencies];
+  const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--no-cache-dir', '--quiet', '--target', join(pluginDir, DEPS_DIR), ...source, '--', ...dependencies];
   const output = await new Promise<{ code: number | null; text: string }>((resolve) => {
     const child = spawn(python, args, { cwd: pluginDir, stdio: ['ignore', 'pipe', 'pipe'], timeout: PIP_TIMEOUT_MS });
     let text = '';

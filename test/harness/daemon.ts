@@ -111,13 +111,19 @@ export class TestDaemon {
 
   /** Runs a one-shot CLI command and returns its output; throws with the output on failure. */
   async cli(args: string[]): Promise<string> {
+    const { code, output } = await this.cliResult(args);
+    if (code !== 0) throw new Error(`trellis ${args[0]} exited ${code}: ${output}`);
+    return output;
+  }
+
+  /** Runs a one-shot CLI command; its exit code and output (stdout and stderr). */
+  async cliResult(args: string[]): Promise<{ code: number | null; output: string }> {
     const child = spawn(trellisBin(), args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d));
-    child.stderr!.on('data', (d: Buffer) => (out += d));
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d));
+    child.stderr!.on('data', (d: Buffer) => (output += d));
     const code = await new Promise<number | null>((r) => child.on('exit', r));
-    if (code !== 0) throw new Error(`trellis ${args[0]} exited ${code}: ${out}`);
-    return out;
+    return { code, output };
   }
 
   async start(): Promise<void> {
