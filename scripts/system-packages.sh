@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite needs and npm cannot bring: python3-venv
 # (Synapse and yt-dlp are pip-installed into ./.venv), Chromium (the console
-# tests drive it with playwright-core) and openssl (a certificate for the test
-# PostgreSQL that requires SSL, test/harness/postgres.ts). Run once per machine, as root or with
+# tests drive it with playwright-core), openssl (a certificate for the test
+# PostgreSQL that requires SSL, test/harness/postgres.ts) and nix-bin
+# (nix-instantiate checks the NixOS module, deploy/nixos). Run once per machine, as root or with
 # sudo; .ci/run calls it. The daemon itself needs neither.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ missing=()
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
 if [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
 if ! command -v openssl >/dev/null 2>&1; then missing+=(openssl); fi
+if ! command -v nix-instantiate >/dev/null 2>&1; then missing+=(nix-bin); fi
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 
 echo "system-packages: installing ${missing[*]} (apt-get)"
