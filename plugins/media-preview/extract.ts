@@ -28,8 +28,10 @@ export interface LocalMedia {
   height?: number;
   durationMs?: number;
   thumbnail?: LocalImage;
-  /** A video over the size limit: only its thumbnail is here. */
+  /** A video over the size limit (yt-dlp said so): only its thumbnail is here. */
   tooLarge?: { size: number | null };
+  /** A video yt-dlp saved no file for, for another reason than its size: yt-dlp's words. */
+  failed?: { reason: string };
 }
 
 export interface LocalImage {
@@ -114,7 +116,23 @@ async function ytDlpOrFail(settings: YtDlpSettings, args: string[], cwd: string,
   return result;
 }
 
-export async function extractPost(url: string, settings: ExtractSettings, dir: string): Promise<Extracted> {
+/** Why yt-dlp saved no file for a video, from what it printed: over the size limit, or another reason. */
+export function missingVideo(output: string): Pick<LocalMedia, 'tooLarge' | 'failed'> {
+  const reported = /(\d+) bytes > \d+ bytes/.exec(output);
+  if (reported || /larger than max-filesize/i.test(output)) return { tooLarge: { size: reported ? Number(reported[1]) : null } };
+  const error = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('ERROR:'))
+    .at(-1);
+  return { failed: { reason: error ? error.replace(/^ERROR:\s*/, '') : 'yt-dlp saved no file' } };
+}
+
+/**
+ * `site` names where the link leads (Instagram, or the operator's name of an extra source) for the
+ * caption and the notes; Instagram's own fields (handle, likes, comments) are read for Instagram only.
+ */
+export async function extractPost(url: string, settings: ExtractSettings, dir: string, site = 'Instagram'): Promise<Extracted> {
   const info = parseJson((await ytDlpOrFail(settings.ytDlp, ['-J', '--ignore-no-formats-error', url], dir, `reading ${url}`)).stdout, url);
   const entries = info._type === 'playlist' ? (info.entries ?? []) : [info];
   if (entries.length === 0) throw new ExtractionFailure('unavailable', `yt-dlp found no media in ${url}`);
@@ -127,10 +145,13 @@ export async function extractPost(url: string, settings: ExtractSettings, dir: s
   const fromInfo = ['--load-info-json', infoPath, '--no-clean-info-json'];
   await ytDlpOrFail(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--skip-download', '--write-thumbnail', ...output], dir, `downloading the images of ${url}`);
   const hasVideo = entries.some((e) => (e.formats ?? []).some((f) => f.url));
+  // An Instagram carousel's images have formats too, but no duration: the filter leaves them to the thumbnail run.
+  // Other sites' direct video links have no duration either (nothing probes them), so there every entry is a video.
+  const videosOnly = site === 'Instagram' ? ['--match-filters', 'duration'] : [];
   const download = hasVideo
     ? await ytDlpOrFail(
         settings.ytDlp,
-        [...fromInfo, '--ignore-no-formats-error', '--match-filters', 'duration', '-f', 'best[ext=mp4]/best', '--max-filesize', String(settings.maxBytes), ...output],
+        [...fromInfo, '--ignore-no-formats-error', ...videosOnly, '-f', 'best[ext=mp4]/best', '--max-filesize', String(settings.maxBytes), ...output],
         dir,
         `downloading the videos of ${url}`,
       )
@@ -162,21 +183,22 @@ export async function extractPost(url: string, settings: ExtractSettings, dir: s
         const size = (await stat(path)).size;
         items.push({ ...base, path, mimetype: mimeOf(videoFile), size });
       } else {
-        const reported = /(\d+) bytes > \d+ bytes/.exec(download.stdout + download.stderr);
-        items.push({ ...base, path: '', size: 0, tooLarge: { size: reported ? Number(reported[1]) : null } });
+        items.push({ ...base, path: '', size: 0, ...missingVideo(download.stdout + download.stderr) });
       }
     } else if (image) {
       items.push({ kind: 'image', ...image });
     }
   }
   if (items.length === 0) throw new ExtractionFailure('unavailable', `yt-dlp downloaded no media for ${url}`);
+  const instagram = site === 'Instagram';
   return {
     kind: 'post',
     meta: {
       url: info.webpage_url ?? url,
-      author: info.uploader ?? entries[0]?.uploader,
-      handle: info.channel ?? entries[0]?.channel,
-      caption: info.description ?? entries[0]?.description,
+      site,
+      author: info.uploader ?? entries[0]?.uploader ?? (instagram ? undefined : info.channel),
+      handle: instagram ? (info.channel ?? entries[0]?.channel) : undefined,
+      caption: info.description ?? entries[0]?.description ?? (instagram ? undefined : info.title),
       likes: info.like_count ?? entries[0]?.like_count,
       comments: info.comment_count ?? entries[0]?.comment_count,
       timestamp: info.timestamp ?? entries[0]?.timestamp,

@@ -189,7 +189,7 @@ export default definePlugin<Config>({
         const settings = await extractSettings();
         extractions.inc();
         const extractStarted = Date.now();
-        const extracted = link.kind === 'profile' ? await extractProfile(link, settings, dir) : await extractPost(link.url, settings, dir);
+        const extracted = link.kind === 'profile' ? await extractProfile(link, settings, dir) : await extractPost(link.url, settings, dir, link.kind === 'generic' ? link.source : 'Instagram');
         // bench/preview-latency.ts subtracts this from the end-to-end time to get the platform's overhead.
         ctx.log.info(`extracted ${link.url} in ${Date.now() - extractStarted} ms`, { extraction_ms: Date.now() - extractStarted });
         const upload = async (image: LocalImage) => {
@@ -208,7 +208,8 @@ export default definePlugin<Config>({
         const total = extracted.items.length;
         for (const [i, item] of extracted.items.entries()) {
           const label = itemLabel(i, total);
-          const name = `${extracted.meta.handle ? `@${extracted.meta.handle} ` : ''}${label}`.trim() || 'Instagram';
+          const site = extracted.meta.site ?? 'Instagram';
+          const name = `${extracted.meta.handle ? `@${extracted.meta.handle} ` : ''}${label}`.trim() || site;
           if (item.kind === 'image') {
             const { media, info } = await upload(item);
             items.push({ msgtype: 'm.image', body: `${name}.${item.mimetype.split('/')[1] ?? 'jpg'}`, info, media });
@@ -217,7 +218,13 @@ export default definePlugin<Config>({
           const thumbnail = item.thumbnail ? await upload(item.thumbnail) : undefined;
           if (item.tooLarge) {
             const size = item.tooLarge.size ? `${megabytes(item.tooLarge.size)}, ` : '';
-            notes.push(`${label ? `Video ${label}` : 'The video'} is too large to post here (${size}limit ${megabytes(settings.maxBytes)}): open it on Instagram.`);
+            notes.push(`${label ? `Video ${label}` : 'The video'} is too large to post here (${size}limit ${megabytes(settings.maxBytes)}): open it on ${site}.`);
+            if (thumbnail) items.push({ msgtype: 'm.image', body: `${name} (video preview)`, info: thumbnail.info, media: thumbnail.media });
+            continue;
+          }
+          if (item.failed) {
+            ctx.log.warn(`yt-dlp saved no video for ${extracted.meta.url}: ${item.failed.reason}`);
+            notes.push(`${label ? `Video ${label}` : 'The video'} could not be downloaded: open it on ${site}.`);
             if (thumbnail) items.push({ msgtype: 'm.image', body: `${name} (video preview)`, info: thumbnail.info, media: thumbnail.media });
             continue;
           }

@@ -3,6 +3,8 @@ import { escapeHtml } from 'trellis/sdk';
 
 export interface PostMeta {
   url: string;
+  /** Where the link leads, as the room reads it ("Instagram", or an extra source's name); absent in previews cached before it existed. */
+  site?: string;
   author?: string;
   handle?: string;
   caption?: string;
@@ -53,7 +55,8 @@ function htmlLines(text: string): string {
 }
 
 export function captionMessage(meta: PostMeta, maxCaption: number): { text: string; html: string } {
-  const who = meta.author && meta.handle ? `${meta.author} (@${meta.handle})` : meta.handle ? `@${meta.handle}` : (meta.author ?? 'Instagram');
+  const site = meta.site ?? 'Instagram';
+  const who = meta.author && meta.handle ? `${meta.author} (@${meta.handle})` : meta.handle ? `@${meta.handle}` : (meta.author ?? site);
   const stats = [count(meta.likes, 'like', 'likes'), count(meta.comments, 'comment', 'comments'), date(meta.timestamp)].filter((s): s is string => s !== null);
   const caption = meta.caption ? trimText(meta.caption, maxCaption) : '';
   const text = [who + (stats.length ? ` · ${stats.join(' · ')}` : ''), caption, meta.url].filter(Boolean).join('\n');
@@ -63,7 +66,7 @@ export function captionMessage(meta: PostMeta, maxCaption: number): { text: stri
   const html = [
     whoHtml + (stats.length ? ` · ${escapeHtml(stats.join(' · '))}` : ''),
     caption ? `<blockquote>${htmlLines(caption)}</blockquote>` : '',
-    `<a href="${escapeHtml(meta.url)}">Open on Instagram</a>`,
+    `<a href="${escapeHtml(meta.url)}">Open on ${escapeHtml(site)}</a>`,
   ]
     .filter(Boolean)
     .join(caption ? '' : '<br>');

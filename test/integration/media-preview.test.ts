@@ -7,12 +7,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
 import { FakeInstagram, type FakePost } from '../fakes/instagram.ts';
+import { mp4 } from '../fakes/instagram/media.ts';
 
 interface ApiClient {
   id: string;
@@ -232,6 +235,45 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     const caption = await user.waitForEvent(room, isNotice, 20_000, 'the caption with the note');
     assert.match(String(caption.content.body), /too large to post here \(3\.0 MB, limit 1\.0 MB\): open it on Instagram/);
     await tempIsEmpty();
+  });
+
+  it('an extra source: a direct MP4 without a duration is posted as a video and the caption names the site; an oversized one is "too large" with its size', async () => {
+    // A plain-HTTP site on loopback serving files directly (yt-dlp's generic extractor: no duration in the metadata).
+    const clip = mp4(32, 32, 2, 'direct clip');
+    const big = mp4(32, 32, 2, 'big clip', 1536 * 1024);
+    const site = createServer((req, res) => {
+      const body = req.url === '/clip.mp4' ? clip : req.url === '/big.mp4' ? big : null;
+      if (!body) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': body.length }).end(req.method === 'HEAD' ? undefined : body);
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    try {
+      const clipsRoom = await user.createRoom({ name: 'clips', invite: [bot.id] });
+      await user.waitForMembership(clipsRoom, bot.id, 'join', 20_000);
+      await daemon.createInstance('preview-clips', {
+        type: 'org.trellis.media-preview',
+        primary_user: bot.id,
+        rooms: [clipsRoom],
+        config: { temp_dir: tempDir, max_file_size_mb: 1, requests_per_minute: 60, extra_sources: [{ name: 'Clips', pattern: `^${base.replaceAll('.', '\\.')}/` }] },
+      });
+
+      await user.sendText(clipsRoom, `${base}/clip.mp4`);
+      const video = await user.waitForEvent(clipsRoom, isMedia, 60_000, 'the video');
+      assert.equal(video.content.msgtype, 'm.video');
+      assert.deepEqual(await download(String(video.content.url)), clip);
+      const caption = await user.waitForEvent(clipsRoom, isNotice, 20_000, 'the caption');
+      assert.match(String(caption.content.formatted_body), /Open on Clips/);
+      assert.doesNotMatch(String(caption.content.body), /Instagram|too large/);
+
+      await user.sendText(clipsRoom, `${base}/big.mp4`);
+      const note = await user.waitForEvent(clipsRoom, (ev) => isNotice(ev) && /too large/.test(String(ev.content.body)), 60_000, 'the too-large note');
+      assert.match(String(note.content.body), /too large to post here \(1\.5 MB, limit 1\.0 MB\): open it on Clips/);
+      await tempIsEmpty();
+    } finally {
+      site.close();
+      await daemon.api('DELETE', '/instance/preview-clips');
+    }
   });
 
   it('tells the room why in plain words: private, deleted, login required', async () => {

@@ -4,6 +4,7 @@ import { findLinks, parseInstagram } from '../../plugins/media-preview/links.ts'
 import { captionMessage, profileMessage, trimText } from '../../plugins/media-preview/render.ts';
 import { Scheduler, type Clock } from '../../plugins/media-preview/scheduler.ts';
 import { classifyYtDlpError, userMessage } from '../../plugins/media-preview/failures.ts';
+import { missingVideo } from '../../plugins/media-preview/extract.ts';
 
 describe('media-preview link detection', () => {
   test('recognises every Instagram link form and canonicalises it', () => {
@@ -197,5 +198,22 @@ describe('media-preview scheduler', () => {
     assert.deepEqual(started, []);
     await clock.advance(2_000);
     assert.deepEqual(started, [60_000]);
+  });
+});
+
+describe('other sites than Instagram (extra_sources)', () => {
+  test('the caption names the site, not Instagram, and links nothing to Instagram', () => {
+    const msg = captionMessage({ url: 'https://clips.example.org/v/1', site: 'Clips', author: 'Ada', caption: 'A clip', count: 1 }, 120);
+    assert.match(msg.html, /<a href="https:\/\/clips\.example\.org\/v\/1">Open on Clips<\/a>/);
+    assert.doesNotMatch(msg.html + msg.text, /Instagram|instagram\.com/);
+    assert.match(captionMessage({ url: 'https://clips.example.org/v/2', site: 'Clips', count: 1 }, 120).text, /^Clips\n/);
+  });
+
+  test('a missing video is "too large" only when yt-dlp says so; otherwise its error is kept', () => {
+    assert.deepEqual(missingVideo('[download] File is larger than max-filesize (3145728 bytes > 1048576 bytes). Aborting.'), { tooLarge: { size: 3145728 } });
+    assert.deepEqual(missingVideo('[info] Downloading 1 format(s)\nERROR: unable to download video data: HTTP Error 403: Forbidden\n'), {
+      failed: { reason: 'unable to download video data: HTTP Error 403: Forbidden' },
+    });
+    assert.deepEqual(missingVideo(''), { failed: { reason: 'yt-dlp saved no file' } });
   });
 });
