@@ -254,6 +254,45 @@ async function downloadImage(url: string, path: string, settings: ExtractSetting
   return { path, mimetype, size: data.length };
 }
 
+/**
+ * A link of an extra source that answers with an image itself (yt-dlp treats only video and audio as
+ * media): the image as a post of one item, within the size limit. Null when the link is something else
+ * (yt-dlp then reads it) or does not answer (yt-dlp then says why).
+ */
+export async function extractDirectImage(url: string, settings: ExtractSettings, dir: string, site: string): Promise<Extracted | null> {
+  let res;
+  try {
+    res = await fetch(url, {
+      headers: { Accept: 'image/*,*/*;q=0.5', 'User-Agent': IG_HEADERS['User-Agent'] },
+      dispatcher: dispatcherFor(settings.ytDlp.proxy),
+      signal: AbortSignal.timeout(settings.ytDlp.timeoutMs),
+    });
+  } catch {
+    return null;
+  }
+  const mimetype = res.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!res.ok || !mimetype.startsWith('image/')) {
+    await res.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  const tooLarge = () => new ExtractionFailure('too_large', `${url}: the image is larger than ${settings.maxBytes} bytes`);
+  if (Number(res.headers.get('content-length')) > settings.maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  // Counted while reading: a server may send more than its Content-Length said, or none.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength;
+    if (size > settings.maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const path = join(dir, `image.${mimetype.split('/')[1]?.replace(/[^a-z0-9]/g, '') || 'img'}`);
+  await writeFile(path, Buffer.concat(chunks));
+  return { kind: 'post', meta: { url, site, count: 1 }, items: [{ kind: 'image', path, mimetype, size }] };
+}
+
 export async function extractProfile(link: Link, settings: ExtractSettings, dir: string): Promise<Extracted> {
   const api = `https://i.instagram.com/api/v1/users/web_profile_info/?username=${encodeURIComponent(link.id)}`;
   const res = await igFetch(api, settings);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { imageSize } from 'image-size';
 import { definePlugin, escapeHtml, type JsonValue, type MediaMsgtype, type MessageEvent, type PluginContext, type RoomMedia, errorMessage } from 'trellis/sdk';
-import { extractPost, extractProfile, type ExtractSettings, type LocalImage } from './extract.ts';
+import { extractDirectImage, extractPost, extractProfile, type ExtractSettings, type LocalImage } from './extract.ts';
 import { ExtractionFailure, retryable, userMessage, type FailureKind } from './failures.ts';
 import { findLinks, linkKey, type ExtraSource, type Link } from './links.ts';
 import { captionMessage, itemLabel, megabytes, profileMessage, type PostMeta, type ProfileMeta } from './render.ts';
@@ -189,7 +189,12 @@ export default definePlugin<Config>({
         const settings = await extractSettings();
         extractions.inc();
         const extractStarted = Date.now();
-        const extracted = link.kind === 'profile' ? await extractProfile(link, settings, dir) : await extractPost(link.url, settings, dir, link.kind === 'generic' ? link.source : 'Instagram');
+        const extracted =
+          link.kind === 'profile'
+            ? await extractProfile(link, settings, dir)
+            : link.kind === 'generic'
+              ? ((await extractDirectImage(link.url, settings, dir, link.source)) ?? (await extractPost(link.url, settings, dir, link.source)))
+              : await extractPost(link.url, settings, dir);
         // bench/preview-latency.ts subtracts this from the end-to-end time to get the platform's overhead.
         ctx.log.info(`extracted ${link.url} in ${Date.now() - extractStarted} ms`, { extraction_ms: Date.now() - extractStarted });
         const upload = async (image: LocalImage) => {

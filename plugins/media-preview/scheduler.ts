@@ -1,6 +1,7 @@
 /**
- * When extractions may run: a global pace (requests per minute), a
- * concurrency limit per source, a cool-down after the source rate-limits us,
+ * When extractions may run: a pace (requests per minute) and a concurrency
+ * limit per source — each source has its own budget, so an extra source's
+ * links never spend Instagram's —, a cool-down after the source rate-limits us,
  * and one FIFO queue per room served round-robin, so one room's burst of
  * links does not starve the others.
  */
@@ -34,7 +35,8 @@ export class Scheduler {
   #served = 0;
   readonly #running = new Map<string, number>();
   readonly #coolUntil = new Map<string, number>();
-  #lastStart = Number.NEGATIVE_INFINITY;
+  /** When each source last had an extraction started. */
+  readonly #lastStart = new Map<string, number>();
   #wake: (() => void) | null = null;
   /** Recent extraction durations, for the wait estimate. */
   #averageMs = 8000;
@@ -85,7 +87,7 @@ export class Scheduler {
     for (const [room, q] of this.#queues) if (room !== roomId) ahead += Math.min(q.length, own + 1);
     const now = this.#clock.now();
     const perJob = Math.max(this.#intervalMs, this.#averageMs / Math.max(this.#settings.concurrency, 1));
-    const paceWait = Math.max(0, this.#lastStart + this.#intervalMs - now);
+    const paceWait = Math.max(0, this.#paceWait(source, now));
     const cool = Math.max(0, (this.#coolUntil.get(source) ?? 0) - now);
     const waitMs = Math.max(cool, ahead === 0 ? paceWait : paceWait + ahead * perJob);
     return { ahead, waitMs };
@@ -124,19 +126,22 @@ export class Scheduler {
     this.#rooms.length = 0;
   }
 
+  /** How long until the source's pace lets its next extraction start (≤ 0: now). */
+  #paceWait(source: string, now: number): number {
+    return (this.#lastStart.get(source) ?? Number.NEGATIVE_INFINITY) + this.#intervalMs - now;
+  }
+
   /** The next job allowed to start now, taken out of its queue; or the time to look again. */
   #next(): { job: Job } | { retryInMs: number } | null {
     const now = this.#clock.now();
-    const pace = this.#lastStart + this.#intervalMs - now;
-    if (pace > 0) return this.#rooms.length ? { retryInMs: pace } : null;
     let soonest = Number.POSITIVE_INFINITY;
     const order = [...this.#rooms].sort((a, b) => (this.#lastServed.get(a) ?? -1) - (this.#lastServed.get(b) ?? -1));
     for (const roomId of order) {
       const q = this.#queues.get(roomId)!;
       const job = q[0]!;
-      const cool = (this.#coolUntil.get(job.source) ?? 0) - now;
-      if (cool > 0) {
-        soonest = Math.min(soonest, cool);
+      const wait = Math.max((this.#coolUntil.get(job.source) ?? 0) - now, this.#paceWait(job.source, now));
+      if (wait > 0) {
+        soonest = Math.min(soonest, wait);
         continue;
       }
       if ((this.#running.get(job.source) ?? 0) >= this.#settings.concurrency) continue;
@@ -171,7 +176,7 @@ export class Scheduler {
 
   #start(job: Job): void {
     const started = this.#clock.now();
-    this.#lastStart = started;
+    this.#lastStart.set(job.source, started);
     this.#running.set(job.source, (this.#running.get(job.source) ?? 0) + 1);
     this.#onChange(this.queued);
     void job

@@ -51,7 +51,31 @@ export interface ApiResponse<T = unknown> {
   text: string;
 }
 
-type ConfigPatch = (config: Record<string, unknown>) => void;
+export type ConfigPatch = (config: Record<string, unknown>) => void;
+
+/**
+ * The config most integration tests start from: the homeserver's shared secret (bots registered through the
+ * daemon) and, when given, the public listener for plugin web endpoints on 127.0.0.1.
+ */
+export function withSharedSecret(hs: { sharedSecret: string }, publicListener?: { port: number; base_url?: string; max_body_bytes?: number }): ConfigPatch {
+  return (config) => {
+    (config.homeservers as Record<string, Record<string, unknown>>).main!.shared_secret = hs.sharedSecret;
+    if (publicListener) config.public = { host: '127.0.0.1', ...publicListener };
+  };
+}
+
+/** A request to one of the daemon's listeners: status, headers, the body as text and, when it is JSON, parsed. */
+export async function httpRequest(url: string, init: { method?: string; body?: string | Uint8Array; headers?: Record<string, string> } = {}) {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
 
 /** A management API answer: the body parsed as JSON, or kept as text (Prometheus text and the like). */
 export async function apiResponse<T>(res: Response): Promise<ApiResponse<T>> {

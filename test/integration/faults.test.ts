@@ -11,7 +11,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { TestUser } from '../harness/matrix-user.ts';
-import { TestDaemon } from '../harness/daemon.ts';
+import { TestDaemon, withSharedSecret } from '../harness/daemon.ts';
 import { describeCounts, type WaitResult } from '../harness/echo-count.ts';
 import {
   hungNeighbour,
@@ -43,10 +43,6 @@ function report(t: TestContext, result: ScenarioResult): void {
   t.diagnostic(`${result.situation}: ${describeCounts(result.counts)}`);
   for (const note of result.notes) t.diagnostic(note);
 }
-
-const withSharedSecret = (hs: HomeserverInfo) => (config: Record<string, unknown>) => {
-  (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
-};
 
 describe('count every message: nothing lost, nothing twice', () => {
   let hs: HomeserverInfo & { release(): Promise<void> };

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import yazl from 'yazl';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { uniqueLocalpart } from '../harness/matrix-user.ts';
-import { freePort, TestDaemon } from '../harness/daemon.ts';
+import { freePort, TestDaemon, withSharedSecret } from '../harness/daemon.ts';
 import { E2eeUser, type DecryptedEvent } from '../harness/e2ee-user.ts';
 import { buildMaubotPlugin } from '../harness/maubot.ts';
 
@@ -81,10 +81,7 @@ describe('maubot plugins (.mbp) hosted by Trellis', () => {
     hs = await sharedOrOwnHomeserver();
     const port = await freePort();
     publicUrl = `http://127.0.0.1:${port}`;
-    daemon = await TestDaemon.create(hs, (config) => {
-      (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
-      config.public = { host: '127.0.0.1', port, base_url: 'https://bots.example.org' };
-    });
+    daemon = await TestDaemon.create(hs, withSharedSecret(hs, { port, base_url: 'https://bots.example.org' }));
     const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('mbpbot'),
       password: `bot-${uniqueLocalpart('pw')}`,

@@ -15,7 +15,7 @@ import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.t
 import { TestUser, uniqueLocalpart, type TestMatrixEvent } from '../harness/matrix-user.ts';
 import { TestDaemon } from '../harness/daemon.ts';
 import { FakeInstagram, type FakePost } from '../fakes/instagram.ts';
-import { mp4 } from '../fakes/instagram/media.ts';
+import { jpeg, mp4 } from '../fakes/instagram/media.ts';
 
 interface ApiClient {
   id: string;
@@ -237,14 +237,18 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     await tempIsEmpty();
   });
 
-  it('an extra source: a direct MP4 without a duration is posted as a video and the caption names the site; an oversized one is "too large" with its size', async () => {
+  it('an extra source: a direct MP4 without a duration is posted as a video, a direct JPEG as an image, the caption names the site, the repeat comes from the cache, an oversized video is "too large" with its size', async () => {
     // A plain-HTTP site on loopback serving files directly (yt-dlp's generic extractor: no duration in the metadata).
     const clip = mp4(32, 32, 2, 'direct clip');
     const big = mp4(32, 32, 2, 'big clip', 1536 * 1024);
+    const photo = jpeg(40, 30, 'direct photo');
+    const files: Record<string, [string, Buffer]> = { '/clip.mp4': ['video/mp4', clip], '/big.mp4': ['video/mp4', big], '/photo.jpg': ['image/jpeg', photo] };
+    const hits: Record<string, number> = {};
     const site = createServer((req, res) => {
-      const body = req.url === '/clip.mp4' ? clip : req.url === '/big.mp4' ? big : null;
-      if (!body) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': body.length }).end(req.method === 'HEAD' ? undefined : body);
+      const file = files[req.url ?? ''];
+      hits[req.url ?? ''] = (hits[req.url ?? ''] ?? 0) + 1;
+      if (!file) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': file[0], 'content-length': file[1].length }).end(req.method === 'HEAD' ? undefined : file[1]);
     });
     await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
@@ -265,6 +269,20 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
       const caption = await user.waitForEvent(clipsRoom, isNotice, 20_000, 'the caption');
       assert.match(String(caption.content.formatted_body), /Open on Clips/);
       assert.doesNotMatch(String(caption.content.body), /Instagram|too large/);
+
+      // The same link again comes from the cache: the site is not asked again.
+      const asked = hits['/clip.mp4'];
+      await user.sendText(clipsRoom, `${base}/clip.mp4`);
+      const again = await user.waitForEvent(clipsRoom, isMedia, 60_000, 'the cached video');
+      assert.equal(again.content.url, video.content.url, 'the same upload');
+      assert.equal(hits['/clip.mp4'], asked);
+
+      // A direct image link: an m.image with the served bytes and its size.
+      await user.sendText(clipsRoom, `${base}/photo.jpg`);
+      const image = await user.waitForEvent(clipsRoom, isMedia, 60_000, 'the image');
+      assert.equal(image.content.msgtype, 'm.image');
+      assert.deepEqual(await download(String(image.content.url)), photo);
+      assert.deepEqual([(image.content.info as { w: number }).w, (image.content.info as { h: number }).h, (image.content.info as { mimetype: string }).mimetype], [40, 30, 'image/jpeg']);
 
       await user.sendText(clipsRoom, `${base}/big.mp4`);
       const note = await user.waitForEvent(clipsRoom, (ev) => isNotice(ev) && /too large/.test(String(ev.content.body)), 60_000, 'the too-large note');

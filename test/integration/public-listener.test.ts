@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart } from '../harness/matrix-user.ts';
-import { freePort, TestDaemon } from '../harness/daemon.ts';
+import { freePort, httpRequest, TestDaemon, withSharedSecret } from '../harness/daemon.ts';
 
 const BASE_URL = 'https://hooks.example.org';
 const MAX_BODY = 4096;
@@ -19,27 +19,14 @@ describe('public listener for plugin web endpoints', () => {
   let publicUrl: string;
   let botId: string;
 
-  const call = async (method: string, path: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}) => {
-    const res = await fetch(`${publicUrl}${path}`, { method, headers: init.headers, body: init.body });
-    const text = await res.text();
-    let json: Record<string, unknown> | undefined;
-    try {
-      json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json };
-  };
+  const call = (method: string, path: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}) => httpRequest(`${publicUrl}${path}`, { method, ...init });
   const instanceState = async (id: string) => (await daemon.api<{ state: string; last_error: string | null }>('GET', `/instance/${id}`)).body;
 
   before(async () => {
     hs = await sharedOrOwnHomeserver();
     const port = await freePort();
     publicUrl = `http://127.0.0.1:${port}`;
-    daemon = await TestDaemon.create(hs, (config) => {
-      (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
-      config.public = { host: '127.0.0.1', port, base_url: BASE_URL, max_body_bytes: MAX_BODY };
-    });
+    daemon = await TestDaemon.create(hs, withSharedSecret(hs, { port, base_url: BASE_URL, max_body_bytes: MAX_BODY }));
     const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
       username: uniqueLocalpart('webbot'),
       password: `bot-password-${uniqueLocalpart('pw')}`,

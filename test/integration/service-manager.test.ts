@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { sharedOrOwnHomeserver, type HomeserverInfo } from '../harness/synapse.ts';
 import { uniqueLocalpart } from '../harness/matrix-user.ts';
-import { freePort, TestDaemon } from '../harness/daemon.ts';
+import { freePort, TestDaemon, withSharedSecret } from '../harness/daemon.ts';
 
 /** Receives notify datagrams; closes the fds of BARRIER=1 messages as systemd does, so systemd-notify returns. */
 const RECEIVER = `
@@ -81,10 +81,7 @@ describe('systemd notify protocol and --check-config', () => {
     publicUrl = `http://127.0.0.1:${port}`;
     daemon = await TestDaemon.create(
       hs,
-      (config) => {
-        (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
-        config.public = { host: '127.0.0.1', port };
-      },
+      withSharedSecret(hs, { port }),
       // A 1 s watchdog: pings every 0.5 s.
       { env: { NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '1000000' } },
     );

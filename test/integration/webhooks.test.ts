@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { startSynapse, type Homeserver } from '../harness/synapse.ts';
 import { TestUser, uniqueLocalpart } from '../harness/matrix-user.ts';
 import { readRoomHistory, type HistoryEvent } from '../harness/echo-count.ts';
-import { freePort, TestDaemon } from '../harness/daemon.ts';
+import { freePort, httpRequest, TestDaemon, withSharedSecret } from '../harness/daemon.ts';
 import { E2eeUser } from '../harness/e2ee-user.ts';
 import { FORMATS, type FormatName } from '../../plugins/webhooks/formats/index.ts';
 import { fixture, fixtureNames, formatOf, headersOf } from '../harness/webhook-fixtures.ts';
@@ -31,17 +31,7 @@ describe('webhooks plugin through a real homeserver', () => {
   /** Alice's access token in the tests' plain client, to read the rooms' history. */
   let reader: TestUser;
 
-  const call = async (method: string, path: string, body?: string | Uint8Array, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${publicUrl}${path}`, { method, body, headers });
-    const text = await res.text();
-    let json: Record<string, unknown> | undefined;
-    try {
-      json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, text, json, headers: res.headers };
-  };
+  const call = (method: string, path: string, body?: string | Uint8Array, headers: Record<string, string> = {}) => httpRequest(`${publicUrl}${path}`, { method, body, headers });
   const postJson = (id: string, payload: unknown, headers: Record<string, string> = {}) => call('POST', `/webhook/${id}`, JSON.stringify(payload), { 'content-type': 'application/json', ...headers });
   const admin = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => daemon.api<T>(method, `/instance/hooks/plugin${path}`, body);
   const createHook = async (fields: Record<string, unknown>): Promise<string> => {
@@ -60,10 +50,7 @@ describe('webhooks plugin through a real homeserver', () => {
     hs = await startSynapse();
     const port = await freePort();
     publicUrl = `http://127.0.0.1:${port}`;
-    daemon = await TestDaemon.create(hs, (config) => {
-      (config.homeservers as Record<string, Record<string, unknown>>).main.shared_secret = hs.sharedSecret;
-      config.public = { host: '127.0.0.1', port, base_url: BASE_URL };
-    });
+    daemon = await TestDaemon.create(hs, withSharedSecret(hs, { port, base_url: BASE_URL }));
     const register = async (prefix: string) => {
       const res = await daemon.api<{ id: string }>('POST', '/client/auth/main/register?update_client=true', {
         username: uniqueLocalpart(prefix),

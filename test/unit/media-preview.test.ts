@@ -187,6 +187,23 @@ describe('media-preview scheduler', () => {
     for (let i = 1; i < started.length; i++) assert.ok(started[i]!.at - started[i - 1]!.at >= 2000, 'never faster than the limit');
   });
 
+  test('each source has its own pace: an extra source does not wait for Instagram’s budget, nor the other way round', async () => {
+    const clock = new FakeClock();
+    const started: Array<{ name: string; at: number }> = [];
+    const scheduler = new Scheduler({ requestsPerMinute: 1, concurrency: 5 }, clock);
+    const job = (roomId: string, source: string, name: string) => ({ roomId, source, run: async () => void started.push({ name, at: clock.now() }) });
+    scheduler.add(job('!a', 'instagram', 'ig1'));
+    scheduler.add(job('!a', 'instagram', 'ig2'));
+    scheduler.add(job('!b', 'clips', 'clip1'));
+    scheduler.add(job('!b', 'clips', 'clip2'));
+    await clock.advance(0);
+    assert.deepEqual(started.map((s) => s.name).sort(), ['clip1', 'ig1'], 'one start per source right away');
+    await clock.advance(59_000);
+    assert.equal(started.length, 2, 'each source waits its own minute');
+    await clock.advance(1_000);
+    assert.deepEqual(started.map((s) => s.name).sort(), ['clip1', 'clip2', 'ig1', 'ig2']);
+  });
+
   test('a cool-down holds a source back until it ends', async () => {
     const clock = new FakeClock();
     const started: number[] = [];
