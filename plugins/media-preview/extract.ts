@@ -72,6 +72,10 @@ interface YtInfo {
   width?: number;
   height?: number;
   formats?: Array<{ url?: string; width?: number; height?: number; ext?: string; vcodec?: string }>;
+  /** A single-format result (a page's og:video read by the generic extractor) has its url here and no formats. */
+  url?: string;
+  ext?: string;
+  video_ext?: string;
   thumbnails?: YtThumbnail[];
   thumbnail?: string;
   webpage_url?: string;
@@ -89,6 +93,12 @@ const MIME_BY_EXT: Record<string, string> = {
   webm: 'video/webm',
   mov: 'video/quicktime',
 };
+
+/** Whether yt-dlp found a video for the entry: formats with URLs, or one video URL of its own. */
+function isVideoEntry(entry: YtInfo): boolean {
+  if ((entry.formats ?? []).some((f) => f.url)) return true;
+  return typeof entry.url === 'string' && entry.video_ext !== undefined && entry.video_ext !== 'none';
+}
 
 function mimeOf(path: string): string {
   return MIME_BY_EXT[path.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
@@ -144,7 +154,7 @@ export async function extractPost(url: string, settings: ExtractSettings, dir: s
   const output = ['-o', join(dir, 'media', '%(playlist_index|0)s.%(ext)s')];
   const fromInfo = ['--load-info-json', infoPath, '--no-clean-info-json'];
   await ytDlpOrFail(settings.ytDlp, [...fromInfo, '--ignore-no-formats-error', '--skip-download', '--write-thumbnail', ...output], dir, `downloading the images of ${url}`);
-  const hasVideo = entries.some((e) => (e.formats ?? []).some((f) => f.url));
+  const hasVideo = entries.some(isVideoEntry);
   // An Instagram carousel's images have formats too, but no duration: the filter leaves them to the thumbnail run.
   // Other sites' direct video links have no duration either (nothing probes them), so there every entry is a video.
   const videosOnly = site === 'Instagram' ? ['--match-filters', 'duration'] : [];
@@ -167,7 +177,7 @@ export async function extractPost(url: string, settings: ExtractSettings, dir: s
     const image: LocalImage | undefined = imageFile
       ? { path: join(dir, 'media', imageFile), mimetype: mimeOf(imageFile), size: (await stat(join(dir, 'media', imageFile))).size, width: thumb?.width, height: thumb?.height }
       : undefined;
-    const isVideo = (entry.formats ?? []).some((f) => f.url);
+    const isVideo = isVideoEntry(entry);
     if (isVideo) {
       const format = (entry.formats ?? []).filter((f) => f.url).at(-1);
       const base = {

@@ -237,7 +237,7 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     await tempIsEmpty();
   });
 
-  it('an extra source: a direct MP4 without a duration is posted as a video, a direct JPEG as an image, the caption names the site, the repeat comes from the cache, an oversized video is "too large" with its size', async () => {
+  it('an extra source: a direct MP4 without a duration and a page with og:video are posted as videos, a direct JPEG as an image, the caption names the site, the repeat comes from the cache, an oversized video is "too large" with its size', async () => {
     // A plain-HTTP site on loopback serving files directly (yt-dlp's generic extractor: no duration in the metadata).
     const clip = mp4(32, 32, 2, 'direct clip');
     const big = mp4(32, 32, 2, 'big clip', 1536 * 1024);
@@ -245,6 +245,10 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
     const files: Record<string, [string, Buffer]> = { '/clip.mp4': ['video/mp4', clip], '/big.mp4': ['video/mp4', big], '/photo.jpg': ['image/jpeg', photo] };
     const hits: Record<string, number> = {};
     const site = createServer((req, res) => {
+      if (req.url === '/page.html') {
+        const page = `<html><head><title>A page</title><meta property="og:title" content="A page with a clip"><meta property="og:video" content="${base}/clip.mp4"><meta property="og:video:type" content="video/mp4"></head><body></body></html>`;
+        return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
+      }
       const file = files[req.url ?? ''];
       hits[req.url ?? ''] = (hits[req.url ?? ''] ?? 0) + 1;
       if (!file) return void res.writeHead(404).end();
@@ -276,6 +280,14 @@ describe('media-preview plugin through a real homeserver and real yt-dlp', () =>
       const again = await user.waitForEvent(clipsRoom, isMedia, 60_000, 'the cached video');
       assert.equal(again.content.url, video.content.url, 'the same upload');
       assert.equal(hits['/clip.mp4'], asked);
+
+      // A page whose video yt-dlp's generic extractor finds in its og:video (a single-format result: no formats list).
+      await user.sendText(clipsRoom, `${base}/page.html`);
+      const fromPage = await user.waitForEvent(clipsRoom, isMedia, 60_000, 'the video of the page');
+      assert.equal(fromPage.content.msgtype, 'm.video');
+      assert.deepEqual(await download(String(fromPage.content.url)), clip);
+      const pageCaption = await user.waitForEvent(clipsRoom, (ev) => isNotice(ev) && /A page with a clip/.test(String(ev.content.body)), 20_000, 'the caption with the page title');
+      assert.match(String(pageCaption.content.formatted_body), /Open on Clips/);
 
       // A direct image link: an m.image with the served bytes and its size.
       await user.sendText(clipsRoom, `${base}/photo.jpg`);
